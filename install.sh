@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# dops set-up: build and install the two static binaries, make sure a Docker engine answers,
+# and build the dops base image. Idempotent: a second run changes nothing and is fast.
+#
+#   ./install.sh               everything (what the README tells a user to run)
+#   ./install.sh engine        only make sure a Docker engine answers (test.sh uses this)
+#   ./install.sh test-image    only the fast busybox test image dops-test/busybox
+#   ./install.sh base-image    only dops/base:bookworm
+#   ./install.sh tools NAME..  install Debian packages that tests and benches need, if missing
+set -euo pipefail
+cd "$(dirname "$(readlink -f "$0")")"
+here=$(pwd)
+
+say() { printf 'install: %s\n' "$*" >&2; }
+die() { printf 'install: error: %s\n' "$*" >&2; exit 1; }
+is_root() { [ "$(id -u)" = 0 ]; }
+is_debian() { [ -f /etc/debian_version ]; }
+
+apt_updated=
+# Install Debian packages that are missing (root on Debian only).
+ensure_packages() {
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  is_root && is_debian || die "missing packages: ${missing[*]} (install them, e.g. 'sudo apt-get install ${missing[*]}')"
+  if [ -z "$apt_updated" ]; then
+    say "apt-get update"
+    DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+    apt_updated=1
+  fi
+  say "apt-get install ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+docker_answers() { command -v docker >/dev/null 2>&1 && timeout 10 docker info >/dev/null 2>&1; }
+
+# Make sure `docker info` answers. Starts dockerd detached when we are root on Debian and none runs.
+# Prints the pid of a dockerd it started into $DOPS_DOCKERD_PIDFILE (so the caller can stop only that).
+ensure_engine() {
+  docker_answers && return 0
+  if ! is_root || ! is_debian; then
+    die "no Docker engine answers: start dockerd (e.g. 'sudo systemctl start docker'), or install Docker (Debian: 'sudo apt-get install docker.io'), and make sure you can use /var/run/docker.sock"
+  fi
+  command -v dockerd >/dev/null 2>&1 || ensure_packages docker.io
+  command -v docker >/dev/null 2>&1 || ensure_packages docker-cli
+  local log=/var/log/dops-dockerd.log
+  say "starting dockerd (log: $log)"
+  # Detached: its own session, no pipe of ours held open, so a CI runner is never kept waiting.
+  setsid dockerd >"$log" 2>&1 </dev/null &
+  local pid=$!
+  echo "$pid" >"${DOPS_DOCKERD_PIDFILE:-/run/dops-dockerd.pid}"
+  for _ in $(seq 1 60); do
+    docker_answers && { say "dockerd answers (pid $pid)"; return 0; }
+    kill -0 "$pid" 2>/dev/null || { tail -n 20 "$log" >&2; die "dockerd exited; see $log"; }
+    sleep 1
+  done
+  die "dockerd did not answer within 60 s; see $log"
+}
+
+# dops-test/busybox: a busybox-static root filesystem, imported. Small and fast for tests.
+ensure_test_image() {
+  docker image inspect dops-test/busybox >/dev/null 2>&1 && return 0
+  ensure_packages busybox-static
+  local root
+  root=$(mktemp -d)
+  mkdir -p "$root"/{bin,etc,tmp,data,root,proc,sys,dev,run,var/log,opt,home}
+  cp /bin/busybox "$root/bin/busybox"
+  for applet in $("$root/bin/busybox" --list); do
+    [ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"
+  done
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$root/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
+  chmod 1777 "$root/tmp"
+  say "importing dops-test/busybox"
+  tar -C "$root" -c . | docker import -c 'ENV PATH=/bin' -c 'CMD ["/bin/sh"]' - dops-test/busybox >/dev/null
+  rm -rf "$root"
+}
+
+# dops/base:bookworm, from base-images/debian (pull debian:bookworm-slim, else debootstrap + import).
+ensure_base_image() {
+  "$here/base-images/debian/build.sh"
+}
+
+build_binaries() {
+  say "building static binaries (release)"
+  cargo build --release --quiet --bins
+}
+
+install_binaries() {
+  local dest
+  if is_root; then dest=/usr/local/bin; else dest="$HOME/.local/bin"; fi
+  mkdir -p "$dest"
+  local out=target/x86_64-unknown-linux-gnu/release
+  for b in dops dops-init; do
+    if ! cmp -s "$out/$b" "$dest/$b"; then
+      install -m 0755 "$out/$b" "$dest/$b"
+      say "installed $dest/$b"
+    fi
+  done
+  case ":$PATH:" in *":$dest:"*) ;; *) say "add $dest to your PATH" ;; esac
+}
+
+case "${1:-all}" in
+  engine) ensure_engine ;;
+  test-image) ensure_engine; ensure_test_image ;;
+  base-image) ensure_engine; build_binaries; ensure_base_image ;;
+  tools) shift; ensure_packages "$@" ;;
+  all)
+    build_binaries
+    install_binaries
+    ensure_engine
+    ensure_base_image
+    say "done: try 'dops demo'"
+    ;;
+  *) die "unknown step '$1' (expected one of: engine, test-image, base-image, tools)" ;;
+esac

@@ -1,0 +1,68 @@
+//! What the Docker engine holds for a project, as plain data.
+//!
+//! `engine::observe` fills it; `plan::plan` reads it. Keeping it free of bollard types is what
+//! lets the planner stay pure and testable without a daemon.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+/// Everything dops needs to know about the engine's current state for one project.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Observed {
+    /// Containers labelled `io.dops.project=<project>`, running or not.
+    pub containers: Vec<ObservedContainer>,
+    /// Names of the networks labelled with the project.
+    pub networks: Vec<String>,
+    /// Images labelled with the project: tag → image id.
+    pub images: BTreeMap<String, String>,
+}
+
+/// One container of the project, as the engine reports it.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ObservedContainer {
+    pub id: String,
+    /// Container name without Docker's leading slash: `<project>-<service>-<instance>`.
+    pub name: String,
+    pub service: String,
+    pub instance: String,
+    pub instance_type: String,
+    pub image: String,
+    /// Docker's state: created, running, exited, ...
+    pub state: String,
+    /// Docker's human status line ("Up 3 minutes (healthy)").
+    pub status: String,
+    /// Docker's health status when the image has a HEALTHCHECK: starting, healthy, unhealthy.
+    pub health: Option<String>,
+    /// The address on the project network, when running.
+    pub ip: Option<IpAddr>,
+    /// Published ports as `host_ip:host_port->container_port/proto`.
+    pub ports: Vec<String>,
+    /// Unix seconds of creation.
+    pub created: i64,
+    pub labels: BTreeMap<String, String>,
+}
+
+impl ObservedContainer {
+    pub fn is_running(&self) -> bool {
+        self.state == "running"
+    }
+}
+
+impl Observed {
+    pub fn container(&self, name: &str) -> Option<&ObservedContainer> {
+        self.containers.iter().find(|c| c.name == name)
+    }
+
+    /// Running containers of a service, in name order (the "first" of a link with `instance: null`).
+    pub fn running_instances(&self, service: &str) -> Vec<&ObservedContainer> {
+        let mut found: Vec<_> = self
+            .containers
+            .iter()
+            .filter(|c| c.service == service && c.is_running())
+            .collect();
+        found.sort_by(|a, b| a.name.cmp(&b.name));
+        found
+    }
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The test command (README): makes sure a Docker engine answers and the test images exist, then
+# runs fmt, clippy and the whole test suite, real-engine tests included.
+# Idempotent; runs as root on a fresh Debian 12 machine with only Rust installed.
+set -euo pipefail
+cd "$(dirname "$(readlink -f "$0")")"
+
+pidfile=$(mktemp)
+export DOPS_DOCKERD_PIDFILE=$pidfile
+# Stop only a dockerd that this run started, by its pid.
+stop_our_dockerd() {
+  local pid
+  pid=$(cat "$pidfile" 2>/dev/null || true)
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    echo "test: stopping the dockerd this run started (pid $pid)" >&2
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+  fi
+  rm -f "$pidfile"
+}
+trap stop_our_dockerd EXIT
+
+./install.sh engine
+./install.sh test-image
+# Real DNS clients for the DNS tests, and debootstrap for the base image.
+./install.sh tools bind9-dnsutils debootstrap
+./install.sh base-image
+
+cargo fmt --check
+cargo clippy --all-targets -- -D warnings
+cargo test --no-fail-fast "$@"
