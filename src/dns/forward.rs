@@ -27,7 +27,11 @@ impl Forwarder {
     }
 
     /// Ask the upstreams; the first valid answer wins.
-    pub async fn forward(&self, query: &Query, recursion_desired: bool) -> Result<Message, DnsError> {
+    pub async fn forward(
+        &self,
+        query: &Query,
+        recursion_desired: bool,
+    ) -> Result<Message, DnsError> {
         if self.upstreams.is_empty() {
             return Err(DnsError::NoUpstream);
         }
@@ -70,7 +74,9 @@ impl Forwarder {
         let sock = tokio::net::UdpSocket::bind(bind)
             .await
             .map_err(|e| up(e.to_string()))?;
-        sock.connect(upstream).await.map_err(|e| up(e.to_string()))?;
+        sock.connect(upstream)
+            .await
+            .map_err(|e| up(e.to_string()))?;
         sock.send(&bytes).await.map_err(|e| up(e.to_string()))?;
         let deadline = tokio::time::Instant::now() + self.timeout;
         let mut buf = vec![0u8; 4096];
@@ -163,14 +169,24 @@ mod tests {
 
     #[test]
     fn resolv_conf_and_upstream_lists() {
-        let text = "# c\nsearch x\nnameserver 10.0.0.2\nnameserver 127.0.0.11\nnameserver fe80::1%eth0\n";
+        let text =
+            "# c\nsearch x\nnameserver 10.0.0.2\nnameserver 127.0.0.11\nnameserver fe80::1%eth0\n";
         let all = parse_resolv_conf(text, false);
         assert_eq!(all.len(), 3);
         let ext = parse_resolv_conf(text, true);
-        assert_eq!(ext, vec!["10.0.0.2:53".parse().unwrap(), "[fe80::1]:53".parse().unwrap()]);
+        assert_eq!(
+            ext,
+            vec![
+                "10.0.0.2:53".parse().unwrap(),
+                "[fe80::1]:53".parse().unwrap()
+            ]
+        );
         assert_eq!(
             parse_upstreams("1.1.1.1, 127.0.0.1:5353").unwrap(),
-            vec!["1.1.1.1:53".parse().unwrap(), "127.0.0.1:5353".parse().unwrap()]
+            vec![
+                "1.1.1.1:53".parse().unwrap(),
+                "127.0.0.1:5353".parse().unwrap()
+            ]
         );
         assert!(parse_upstreams("nope").is_err());
     }

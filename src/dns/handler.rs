@@ -11,7 +11,9 @@ use hickory_proto::op::{
     Edns, Header, HeaderCounts, LowerQuery, MessageType, Metadata, OpCode, ResponseCode,
 };
 use hickory_proto::rr::rdata::{A, AAAA, NS, PTR, SOA};
-use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType, TSigResponseContext};
+use hickory_proto::rr::{
+    DNSClass, LowerName, Name, RData, Record, RecordType, TSigResponseContext,
+};
 use hickory_proto::serialize::binary::BinEncoder;
 use hickory_server::net::runtime::Time;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
@@ -158,7 +160,8 @@ impl DnsHandler {
                     .as_ref()
                     .map(|s| s.name.to_ascii())
                     .unwrap_or_default();
-                self.log.refused(request.src(), &format!("{why} (key {key})"));
+                self.log
+                    .refused(request.src(), &format!("{why} (key {key})"));
                 return self
                     .error(request, &mut rh, Verdict::rcode(), edns, Some(ctx))
                     .await;
@@ -336,8 +339,10 @@ impl DnsHandler {
         ctx: Option<TSigResponseContext>,
     ) -> ResponseInfo {
         let Some(ctx) = ctx else {
-            self.log
-                .refused(request.src(), "unsigned update (a tsig hmac-sha256 signature with the project key is required)");
+            self.log.refused(
+                request.src(),
+                "unsigned update (a tsig hmac-sha256 signature with the project key is required)",
+            );
             return self
                 .error(request, &mut rh, ResponseCode::Refused, edns, None)
                 .await;
@@ -352,7 +357,11 @@ impl DnsHandler {
         if *zones[0].name() != self.zone {
             self.log.refused(
                 request.src(),
-                &format!("update for zone {} (we serve {})", zones[0].name(), self.zone),
+                &format!(
+                    "update for zone {} (we serve {})",
+                    zones[0].name(),
+                    self.zone
+                ),
             );
             return self
                 .error(request, &mut rh, ResponseCode::NotAuth, edns, Some(ctx))
@@ -365,7 +374,8 @@ impl DnsHandler {
         };
         let rcode = match result {
             Ok(summary) => {
-                self.log.updated(request.src(), &request.authorities, &summary);
+                self.log
+                    .updated(request.src(), &request.authorities, &summary);
                 ResponseCode::NoError
             }
             Err(code) => {

@@ -8,11 +8,11 @@ use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use hickory_proto::rr::rdata::tsig::TsigAlgorithm;
 use hickory_proto::rr::Name;
 use hickory_proto::rr::TSigner;
-use hickory_proto::rr::rdata::tsig::TsigAlgorithm;
 use rand::RngCore as _;
 
 use super::DnsError;
@@ -72,7 +72,9 @@ impl TsigKey {
             _ => return Err(bad("expected hmac-sha256:<name>:<base64 secret>")),
         };
         if !alg.eq_ignore_ascii_case(ALGORITHM) {
-            return Err(bad(&format!("unsupported algorithm {alg:?}: only hmac-sha256")));
+            return Err(bad(&format!(
+                "unsupported algorithm {alg:?}: only hmac-sha256"
+            )));
         }
         let name = name.trim_end_matches('.').to_ascii_lowercase();
         if name.is_empty() || Name::from_ascii(&name).is_err() {
@@ -102,9 +104,7 @@ impl TsigKey {
             self.dns_name(),
             FUDGE,
         )
-        .map_err(|e| DnsError::BadKey {
-            why: e.to_string(),
-        })
+        .map_err(|e| DnsError::BadKey { why: e.to_string() })
     }
 }
 

@@ -23,8 +23,8 @@ pub mod registry;
 pub mod server;
 pub mod tsig;
 
-pub use key::{TsigKey, load_or_create};
-pub use server::{DnsConfig, DnsServer, serve, start};
+pub use key::{load_or_create, TsigKey};
+pub use server::{serve, start, DnsConfig, DnsServer};
 
 /// Errors of the DNS server and its key.
 #[derive(Debug, thiserror::Error)]

@@ -8,8 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::DnsError;
 use super::registry::RecordView;
+use super::DnsError;
 
 /// File name of the snapshot.
 pub const RECORDS_FILE: &str = "dns-records.json";
@@ -163,7 +163,9 @@ mod tests {
         assert_eq!(cur.len(), 1);
         assert_eq!(cur[0].lease_left_ms, 5000);
         let text = render(&cur);
-        assert!(text.contains("web.local.zone.") && text.contains("web-one") && text.contains("5.0s"));
+        assert!(
+            text.contains("web.local.zone.") && text.contains("web-one") && text.contains("5.0s")
+        );
         assert!(is_stale(&back, 20_000));
         assert!(matches!(
             read(&tmp.path().join("nope.json")),

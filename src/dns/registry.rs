@@ -244,9 +244,9 @@ impl Registry {
                     if rr.data.is_update() {
                         return Err(ResponseCode::FormErr);
                     }
-                    if !STORABLE.contains(&rtype)
-                        && !(name == self.zone && matches!(rtype, RecordType::SOA | RecordType::NS))
-                    {
+                    let apex_meta =
+                        name == self.zone && matches!(rtype, RecordType::SOA | RecordType::NS);
+                    if !(STORABLE.contains(&rtype) || apex_meta) {
                         return Err(ResponseCode::Refused);
                     }
                 }
@@ -352,7 +352,13 @@ impl Registry {
     }
 
     /// The answer records for `name`/`rtype` (ANY: every type), rotated on every call.
-    pub fn lookup(&self, name: &LowerName, rtype: RecordType, ttl: u32, now: Instant) -> Vec<Record> {
+    pub fn lookup(
+        &self,
+        name: &LowerName,
+        rtype: RecordType,
+        ttl: u32,
+        now: Instant,
+    ) -> Vec<Record> {
         let mut out = Vec::new();
         let types: &[RecordType] = if rtype == RecordType::ANY {
             STORABLE
@@ -450,9 +456,7 @@ impl Registry {
                 });
             }
         }
-        out.sort_by(|a, b| {
-            (&a.name, &a.rtype, &a.value).cmp(&(&b.name, &b.rtype, &b.value))
-        });
+        out.sort_by(|a, b| (&a.name, &a.rtype, &a.value).cmp(&(&b.name, &b.rtype, &b.value)));
         out
     }
 
@@ -524,14 +528,25 @@ mod tests {
             r.apply_update(&[], &[add("web.local.zone.", [10, 0, 0, i])], t)
                 .unwrap();
         }
-        assert_eq!(addrs(&r, "web.local.zone.", t), ["10.0.0.1", "10.0.0.2", "10.0.0.3"]);
+        assert_eq!(
+            addrs(&r, "web.local.zone.", t),
+            ["10.0.0.1", "10.0.0.2", "10.0.0.3"]
+        );
         let firsts: Vec<String> = (0..3)
-            .map(|_| r.lookup(&ln("web.local.zone."), RecordType::A, 2, t)[0].data.to_string())
+            .map(|_| {
+                r.lookup(&ln("web.local.zone."), RecordType::A, 2, t)[0]
+                    .data
+                    .to_string()
+            })
             .collect();
         let mut uniq = firsts.clone();
         uniq.sort();
         uniq.dedup();
-        assert_eq!(uniq.len(), 3, "each answer starts with another address: {firsts:?}");
+        assert_eq!(
+            uniq.len(),
+            3,
+            "each answer starts with another address: {firsts:?}"
+        );
     }
 
     #[test]
@@ -554,7 +569,10 @@ mod tests {
         let later = t + Duration::from_secs(7);
         assert_eq!(addrs(&r, "web.local.zone.", later), ["10.0.0.1"]);
         let gone = r.expire(later);
-        assert_eq!(gone, vec![("web.local.zone.".to_string(), "10.0.0.2".to_string())]);
+        assert_eq!(
+            gone,
+            vec![("web.local.zone.".to_string(), "10.0.0.2".to_string())]
+        );
         assert!(r.expire(t + Duration::from_secs(11)).len() == 1);
         assert!(r.is_empty(t + Duration::from_secs(11)));
     }

@@ -66,12 +66,11 @@ impl DnsConfig {
     }
 
     fn zone_name(&self) -> Result<Name, DnsError> {
-        let mut z = Name::from_ascii(self.zone.trim_end_matches('.')).map_err(|e| {
-            DnsError::BadConfig {
+        let mut z =
+            Name::from_ascii(self.zone.trim_end_matches('.')).map_err(|e| DnsError::BadConfig {
                 what: "zone".into(),
                 why: format!("{:?}: {e}", self.zone),
-            }
-        })?;
+            })?;
         z.set_fqdn(true);
         if z.is_root() {
             return Err(DnsError::BadConfig {

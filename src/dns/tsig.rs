@@ -10,11 +10,11 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::rdata::tsig::{TSIG, TsigAlgorithm, TsigError, signed_bitmessage_to_buf};
+use hickory_proto::rr::rdata::tsig::{signed_bitmessage_to_buf, TsigAlgorithm, TsigError, TSIG};
 use hickory_proto::rr::{Name, Record, TSigResponseContext, TSigner};
 
-use super::DnsError;
 use super::key::TsigKey;
+use super::DnsError;
 
 /// Why a signed request was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
