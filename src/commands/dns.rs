@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::dns::forward::{parse_upstreams, upstreams_from_resolv_conf};
+use crate::dns::forward::{is_self, parse_upstreams, upstreams_from_resolv_conf};
 use crate::dns::records;
 use crate::dns::{DnsConfig, DnsError, TsigKey};
 
@@ -115,12 +115,12 @@ pub fn serve_config(
         }
         c.lease = Duration::from_secs_f64(l);
     }
-    c.upstreams = if !args.upstreams.is_empty() {
+    let upstreams = if !args.upstreams.is_empty() {
         parse_upstreams(&args.upstreams.join(","))?
     } else if let Some(u) = env("DNS_UPSTREAM") {
         parse_upstreams(&u)?
     } else {
-        upstreams_from_resolv_conf(Path::new("/etc/resolv.conf"), true)
+        upstreams_from_resolv_conf(Path::new("/etc/resolv.conf"))
     };
     c.records_file = args
         .records_file
@@ -141,8 +141,14 @@ pub fn serve_config(
             None => crate::init::register::first_ipv4().map(IpAddr::V4),
         },
     };
+    // Never forward to ourselves (a resolv.conf naming this server would loop).
+    c.upstreams = upstreams
+        .into_iter()
+        .filter(|u| !is_self(*u, c.listen, c.self_ip))
+        .collect();
     if let Some(t) = args.threads {
         c.threads = t.max(1);
+        c.udp_sockets = c.threads;
     }
     Ok(c)
 }

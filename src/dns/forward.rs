@@ -123,16 +123,15 @@ impl Forwarder {
     }
 }
 
-/// The `nameserver` lines of a resolv.conf, port 53. Loopback resolvers are skipped when
-/// `skip_loopback` (inside a container they would point at the dops DNS itself).
-pub fn upstreams_from_resolv_conf(path: &Path, skip_loopback: bool) -> Vec<SocketAddr> {
+/// The `nameserver` lines of a resolv.conf, port 53.
+pub fn upstreams_from_resolv_conf(path: &Path) -> Vec<SocketAddr> {
     let Ok(text) = std::fs::read_to_string(path) else {
         return Vec::new();
     };
-    parse_resolv_conf(&text, skip_loopback)
+    parse_resolv_conf(&text)
 }
 
-pub fn parse_resolv_conf(text: &str, skip_loopback: bool) -> Vec<SocketAddr> {
+pub fn parse_resolv_conf(text: &str) -> Vec<SocketAddr> {
     text.lines()
         .filter_map(|l| {
             let mut words = l.split_whitespace();
@@ -140,12 +139,23 @@ pub fn parse_resolv_conf(text: &str, skip_loopback: bool) -> Vec<SocketAddr> {
                 return None;
             }
             let ip: IpAddr = words.next()?.split('%').next()?.parse().ok()?;
-            if skip_loopback && ip.is_loopback() {
-                return None;
-            }
             Some(SocketAddr::new(ip, 53))
         })
         .collect()
+}
+
+/// Would forwarding to `upstream` reach this very server (listening on `listen`, own address
+/// `self_ip`)? Docker's embedded resolver (127.0.0.11) is not us: it is DNAT-ed elsewhere.
+pub fn is_self(upstream: SocketAddr, listen: SocketAddr, self_ip: Option<IpAddr>) -> bool {
+    if upstream.port() != listen.port() {
+        return false;
+    }
+    let ip = upstream.ip();
+    ip == listen.ip()
+        || (listen.ip().is_unspecified()
+            && (ip == IpAddr::from([127, 0, 0, 1])
+                || ip == IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1])
+                || Some(ip) == self_ip))
 }
 
 /// Parse a `DNS_UPSTREAM` list: `ip`, `ip:port`, `[v6]:port`, separated by commas or spaces.
@@ -171,16 +181,23 @@ mod tests {
     fn resolv_conf_and_upstream_lists() {
         let text =
             "# c\nsearch x\nnameserver 10.0.0.2\nnameserver 127.0.0.11\nnameserver fe80::1%eth0\n";
-        let all = parse_resolv_conf(text, false);
+        let all = parse_resolv_conf(text);
         assert_eq!(all.len(), 3);
-        let ext = parse_resolv_conf(text, true);
+        let listen: SocketAddr = "0.0.0.0:53".parse().unwrap();
+        let me: IpAddr = "10.0.0.2".parse().unwrap();
+        let kept: Vec<_> = all
+            .into_iter()
+            .filter(|u| !is_self(*u, listen, Some(me)))
+            .collect();
         assert_eq!(
-            ext,
+            kept,
             vec![
-                "10.0.0.2:53".parse().unwrap(),
+                "127.0.0.11:53".parse().unwrap(),
                 "[fe80::1]:53".parse().unwrap()
             ]
         );
+        assert!(is_self("127.0.0.1:53".parse().unwrap(), listen, None));
+        assert!(!is_self("127.0.0.1:5353".parse().unwrap(), listen, None));
         assert_eq!(
             parse_upstreams("1.1.1.1, 127.0.0.1:5353").unwrap(),
             vec![

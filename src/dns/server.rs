@@ -45,6 +45,8 @@ pub struct DnsConfig {
     pub tsig_window: u64,
     /// Tokio worker threads.
     pub threads: usize,
+    /// UDP sockets on the port (SO_REUSEPORT), default one per worker thread.
+    pub udp_sockets: usize,
 }
 
 impl DnsConfig {
@@ -62,6 +64,7 @@ impl DnsConfig {
             self_ip: None,
             tsig_window: 300,
             threads: 2,
+            udp_sockets: 2,
         }
     }
 
@@ -131,25 +134,68 @@ impl Drop for DnsServer {
 }
 
 struct Sockets {
-    udp: std::net::UdpSocket,
+    /// One UDP socket per worker thread, all on the same port (SO_REUSEPORT: the kernel spreads
+    /// the queries over them).
+    udp: Vec<std::net::UdpSocket>,
     tcp: std::net::TcpListener,
 }
 
-/// Bind UDP and TCP on the same port (port 0: pick one free for both).
-fn bind(addr: SocketAddr) -> Result<Sockets, DnsError> {
+fn udp_reuseport(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
+    use nix::sys::socket::{
+        bind, setsockopt, socket, sockopt, AddressFamily, SockFlag, SockType, SockaddrStorage,
+    };
+    use std::os::fd::AsRawFd;
+    let family = if addr.is_ipv4() {
+        AddressFamily::Inet
+    } else {
+        AddressFamily::Inet6
+    };
+    let fd = socket(family, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None)?;
+    setsockopt(&fd, sockopt::ReusePort, &true)?;
+    bind(fd.as_raw_fd(), &SockaddrStorage::from(addr))?;
+    let sock = std::net::UdpSocket::from(fd);
+    sock.set_nonblocking(true)?;
+    Ok(sock)
+}
+
+/// Bind UDP (`n` sockets) and TCP on the same port (port 0: pick one free for both).
+///
+/// The port is chosen with a plain socket first: an automatic bind of a SO_REUSEPORT socket may
+/// land on a port another SO_REUSEPORT server of the same user already holds.
+fn bind(addr: SocketAddr, n: usize) -> Result<Sockets, DnsError> {
     let err = |addr, source| DnsError::Bind { addr, source };
     let mut last = None;
     for _ in 0..20 {
-        let udp = std::net::UdpSocket::bind(addr).map_err(|e| err(addr, e))?;
-        let bound = udp.local_addr().map_err(|e| err(addr, e))?;
-        match std::net::TcpListener::bind(bound) {
-            Ok(tcp) => {
-                udp.set_nonblocking(true).map_err(|e| err(bound, e))?;
-                tcp.set_nonblocking(true).map_err(|e| err(bound, e))?;
-                return Ok(Sockets { udp, tcp });
+        let probe = std::net::UdpSocket::bind(addr).map_err(|e| err(addr, e))?;
+        let bound = probe.local_addr().map_err(|e| err(addr, e))?;
+        let tcp = match std::net::TcpListener::bind(bound) {
+            Ok(tcp) => tcp,
+            Err(e) if addr.port() == 0 => {
+                last = Some(e);
+                continue;
             }
-            Err(e) if addr.port() == 0 => last = Some(e),
             Err(e) => return Err(err(bound, e)),
+        };
+        drop(probe);
+        let mut udp = Vec::new();
+        for _ in 0..n.max(1) {
+            match udp_reuseport(bound) {
+                Ok(s) => udp.push(s),
+                Err(e) => {
+                    last = Some(e);
+                    break;
+                }
+            }
+        }
+        if udp.len() == n.max(1) {
+            tcp.set_nonblocking(true).map_err(|e| err(bound, e))?;
+            return Ok(Sockets { udp, tcp });
+        }
+        if addr.port() != 0 {
+            return Err(err(
+                bound,
+                last.unwrap_or_else(|| std::io::Error::other("bind failed")),
+            ));
         }
     }
     Err(err(
@@ -198,12 +244,14 @@ async fn run(
         registry,
         log,
     } = parts;
-    let udp = tokio::net::UdpSocket::from_std(sockets.udp)
-        .map_err(|e| DnsError::Runtime(e.to_string()))?;
     let tcp = tokio::net::TcpListener::from_std(sockets.tcp)
         .map_err(|e| DnsError::Runtime(e.to_string()))?;
     let mut server = Server::new(handler);
-    server.register_socket(udp);
+    for udp in sockets.udp {
+        let udp =
+            tokio::net::UdpSocket::from_std(udp).map_err(|e| DnsError::Runtime(e.to_string()))?;
+        server.register_socket(udp);
+    }
     server.register_listener(tcp, Duration::from_secs(10), 64);
     let token = server.shutdown_token().clone();
 
@@ -275,9 +323,8 @@ fn runtime(threads: usize) -> Result<tokio::runtime::Runtime, DnsError> {
 /// Start the server on its own thread; returns once it is listening.
 pub fn start(config: DnsConfig) -> Result<DnsServer, DnsError> {
     let parts = parts(&config)?;
-    let sockets = bind(config.listen)?;
-    let addr = sockets
-        .udp
+    let sockets = bind(config.listen, config.udp_sockets)?;
+    let addr = sockets.udp[0]
         .local_addr()
         .map_err(|e| DnsError::Runtime(e.to_string()))?;
     let (registry, log) = (parts.registry.clone(), parts.log.clone());
@@ -303,8 +350,8 @@ pub fn start(config: DnsConfig) -> Result<DnsServer, DnsError> {
 /// Run the server in the foreground until SIGTERM or SIGINT.
 pub fn serve(config: DnsConfig) -> Result<(), DnsError> {
     let parts = parts(&config)?;
-    let sockets = bind(config.listen)?;
-    if let Ok(a) = sockets.udp.local_addr() {
+    let sockets = bind(config.listen, config.udp_sockets)?;
+    if let Ok(a) = sockets.udp[0].local_addr() {
         tracing::info!(addr = %a, "listening on udp and tcp");
     }
     let rt = runtime(config.threads)?;

@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# bench/dns.sh: the dops DNS side by side with BIND 9 (`named`) and dnsmasq, on loopback, with
+# dnsperf; the same records in all three; then the convergence of the dops DNS.
+#
+#   bench/dns.sh                      # DURATION=10 CLIENTS=8 LAT_QPS=5000 by default
+#   DURATION=20 bench/dns.sh
+#
+# Prints, per server: queries/s, lost, average and p99 latency (p99 measured in a second run at a
+# fixed rate, LAT_QPS, from dnsperf -v), and the ratios dops/BIND and dops/dnsmasq. Then:
+# UP -> resolvable and kill -9 -> gone, with the client dops-init uses.
+#
+# Every server runs on its own free loopback port, each for a bounded time; everything started
+# here is stopped by pid on exit. Needs root only to apt-get missing tools.
+set -euo pipefail
+
+DURATION=${DURATION:-10}
+CLIENTS=${CLIENTS:-8}
+LAT_QPS=${LAT_QPS:-5000}
+LAT_SECS=${LAT_SECS:-5}
+DNS_THREADS=${DNS_THREADS:-2}
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=$(mktemp -d /tmp/dops-dns-bench.XXXXXX)
+chmod 755 "$WORK"
+PIDS=()
+
+cleanup() {
+    for p in "${PIDS[@]}"; do
+        kill "$p" 2>/dev/null || true
+    done
+    for p in "${PIDS[@]}"; do
+        wait "$p" 2>/dev/null || true
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+say() { printf '%s\n' "$*" >&2; }
+
+# --- tools (install only what is missing) ---------------------------------------------------
+missing=()
+command -v dnsperf >/dev/null || missing+=(dnsperf)
+command -v named >/dev/null || [ -x /usr/sbin/named ] || missing+=(bind9)
+command -v dnsmasq >/dev/null || [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq)
+command -v nsupdate >/dev/null || missing+=(bind9-dnsutils)
+if [ ${#missing[@]} -gt 0 ]; then
+    say "installing: ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" >/dev/null
+fi
+NAMED=$(command -v named || echo /usr/sbin/named)
+DNSMASQ=$(command -v dnsmasq || echo /usr/sbin/dnsmasq)
+
+# --- the dops DNS binary ----------------------------------------------------------------------
+cd "$ROOT"
+say "building dops (release)..."
+cargo build --release --quiet --bin dops --example dns_serve --example dns_converge
+REL="$ROOT/target/x86_64-unknown-linux-gnu/release"
+if "$REL/dops" dns serve --help >/dev/null 2>&1; then
+    DOPS_SERVE=("$REL/dops" dns serve)
+else
+    DOPS_SERVE=("$REL/examples/dns_serve") # same code, before the CLI wires `dops dns serve`
+fi
+CONVERGE="$REL/examples/dns_converge"
+
+# --- free loopback ports ------------------------------------------------------------------------
+used_ports=$(ss -Hlntu 2>/dev/null | awk '{print $5}' | sed 's/.*://' | sort -u)
+next_port() {
+    local p=$1
+    while grep -qx "$p" <<<"$used_ports" || [ "$p" = "${PORT_DOPS:-}" ] || [ "$p" = "${PORT_BIND:-}" ]; do
+        p=$((p + 1))
+    done
+    echo "$p"
+}
+PORT_DOPS=$(next_port 25353)
+PORT_BIND=$(next_port $((PORT_DOPS + 1)))
+PORT_MASQ=$(next_port $((PORT_BIND + 1)))
+
+wait_port() { # port
+    for _ in $(seq 1 100); do
+        if dig @127.0.0.1 -p "$1" +time=1 +tries=1 local.zone SOA >/dev/null 2>&1; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    say "server on port $1 did not come up"
+    return 1
+}
+
+# --- the same records everywhere -------------------------------------------------------------
+# web: 3 instances, db: 1 instance, an SRV for web-1.
+RECORDS="web-1 10.10.0.1
+web-2 10.10.0.2
+web-3 10.10.0.3
+db-1 10.10.1.1"
+
+cat >"$WORK/queries" <<'EOF'
+web.local.zone A
+web-1.local.zone A
+web-2.local.zone A
+db.local.zone A
+db-1.local.zone A
+_80._tcp.web.local.zone SRV
+missing.local.zone A
+EOF
+
+# dops: registrations through signed RFC 2136 UPDATEs (how dops learns names), long lease so
+# nothing expires during the run.
+KEY="hmac-sha256:bench-key:$(head -c 32 /dev/urandom | base64)"
+DNS_LISTEN="127.0.0.1:$PORT_DOPS" DNS_ZONE=local.zone DNS_KEY="$KEY" DNS_LEASE=3600 DNS_TTL=2 \
+    DNS_UPSTREAM=127.0.0.1:9 DNS_THREADS="$DNS_THREADS" DNS_RECORDS_FILE="$WORK/records.json" \
+    SERVICE_IP=127.0.0.1 DOPS_LOG=warn "${DOPS_SERVE[@]}" >"$WORK/dops.log" 2>&1 &
+PIDS+=($!)
+DOPS_PID=$!
+wait_port "$PORT_DOPS"
+{
+    echo "server 127.0.0.1 $PORT_DOPS"
+    echo "zone local.zone"
+    while read -r inst ip; do
+        svc=${inst%-*}
+        echo "update add $svc.local.zone 2 A $ip"
+        echo "update add $inst.local.zone 2 A $ip"
+    done <<<"$RECORDS"
+    echo "update add _80._tcp.web.local.zone 2 SRV 0 0 80 web-1.local.zone."
+    echo "send"
+} | nsupdate -y "$KEY"
+
+# BIND 9: a primary zone file with the same records.
+mkdir -p "$WORK/bind"
+{
+    echo '$TTL 2'
+    echo '@ IN SOA ns.local.zone. hostmaster.local.zone. 1 60 30 3600 2'
+    echo '@ IN NS ns.local.zone.'
+    echo 'ns IN A 127.0.0.1'
+    while read -r inst ip; do
+        echo "${inst%-*} IN A $ip"
+        echo "$inst IN A $ip"
+    done <<<"$RECORDS"
+    echo '_80._tcp.web IN SRV 0 0 80 web-1.local.zone.'
+} >"$WORK/bind/local.zone.db"
+cat >"$WORK/bind/named.conf" <<EOF
+options {
+    directory "$WORK/bind";
+    pid-file "$WORK/bind/named.pid";
+    session-keyfile "$WORK/bind/session.key";
+    managed-keys-directory "$WORK/bind";
+    listen-on port $PORT_BIND { 127.0.0.1; };
+    listen-on-v6 { none; };
+    recursion no;
+    dnssec-validation no;
+    allow-query { any; };
+    minimal-responses yes;
+};
+controls { };
+zone "local.zone" { type primary; file "local.zone.db"; };
+EOF
+"$NAMED" -f -c "$WORK/bind/named.conf" -n "$DNS_THREADS" >"$WORK/named.log" 2>&1 &
+PIDS+=($!)
+BIND_PID=$!
+wait_port "$PORT_BIND"
+
+# dnsmasq: a hosts file and an srv-host, authoritative-only for the zone (no upstream).
+while read -r inst ip; do
+    echo "$ip ${inst%-*}.local.zone"
+    echo "$ip $inst.local.zone"
+done <<<"$RECORDS" >"$WORK/hosts"
+echo "127.0.0.1 ns.local.zone" >>"$WORK/hosts"
+chmod 644 "$WORK/hosts"
+"$DNSMASQ" -k --conf-file=/dev/null --user=root --port="$PORT_MASQ" --listen-address=127.0.0.1 \
+    --bind-interfaces --no-resolv --no-hosts --addn-hosts="$WORK/hosts" --local=/local.zone/ \
+    --local-ttl=2 --auth-ttl=2 --srv-host=_80._tcp.web.local.zone,web-1.local.zone,80 \
+    --pid-file="$WORK/dnsmasq.pid" --log-facility=- >"$WORK/dnsmasq.log" 2>&1 &
+PIDS+=($!)
+MASQ_PID=$!
+for _ in $(seq 1 50); do
+    dig @127.0.0.1 -p "$PORT_MASQ" +time=1 +tries=1 web.local.zone A >/dev/null 2>&1 && break
+    sleep 0.1
+done
+
+# --- sanity: every server gives the same answers --------------------------------------------------
+for port in "$PORT_DOPS" "$PORT_BIND" "$PORT_MASQ"; do
+    got=$(dig @127.0.0.1 -p "$port" +short web.local.zone A | sort | tr '\n' ' ')
+    srv=$(dig @127.0.0.1 -p "$port" +short _80._tcp.web.local.zone SRV | tr '\n' ' ')
+    say "port $port: web -> $got| srv -> $srv"
+done
+
+# --- throughput -------------------------------------------------------------------------------
+declare -A QPS LOST SENT AVG P99
+perf() { # name port
+    local out
+    out=$(dnsperf -s 127.0.0.1 -p "$2" -d "$WORK/queries" -l "$DURATION" -c "$CLIENTS" -T 1 -q 500 -t 2 2>&1)
+    SENT[$1]=$(awk '/Queries sent:/{print $3}' <<<"$out")
+    LOST[$1]=$(awk '/Queries lost:/{print $3}' <<<"$out")
+    QPS[$1]=$(awk '/Queries per second:/{print $4}' <<<"$out")
+    AVG[$1]=$(awk '/Average Latency/{printf "%.3f", $4*1000}' <<<"$out")
+}
+latency() { # name port: p99 at a fixed rate from per-query verbose output
+    local lat
+    lat=$(dnsperf -s 127.0.0.1 -p "$2" -d "$WORK/queries" -l "$LAT_SECS" -c 4 -T 1 -Q "$LAT_QPS" -v 2>/dev/null |
+        awk '$1==">" {print $NF}' | sort -g)
+    P99[$1]=$(awk '{a[NR]=$1} END {if (NR==0) {print "n/a"} else {i=int(NR*0.99); if (i<1) i=1; printf "%.3f", a[i]*1000}}' <<<"$lat")
+}
+
+for s in dops:$PORT_DOPS bind:$PORT_BIND dnsmasq:$PORT_MASQ; do
+    say "dnsperf ${s%%:*} (${DURATION}s)..."
+    perf "${s%%:*}" "${s##*:}"
+    sleep 1
+done
+for s in dops:$PORT_DOPS bind:$PORT_BIND dnsmasq:$PORT_MASQ; do
+    say "latency ${s%%:*} (${LAT_SECS}s at ${LAT_QPS} qps)..."
+    latency "${s%%:*}" "${s##*:}"
+done
+
+echo
+echo "DNS on loopback, dnsperf ${DURATION}s, ${CLIENTS} clients, 7 query names (A, SRV, NXDOMAIN); servers with ${DNS_THREADS} threads"
+printf '%-10s %12s %12s %10s %12s %16s\n' server "queries/s" sent lost "avg ms" "p99 ms@${LAT_QPS}qps"
+for s in dops bind dnsmasq; do
+    printf '%-10s %12s %12s %10s %12s %16s\n' "$s" "${QPS[$s]}" "${SENT[$s]}" "${LOST[$s]}" "${AVG[$s]}" "${P99[$s]}"
+done
+awk -v d="${QPS[dops]}" -v b="${QPS[bind]}" -v m="${QPS[dnsmasq]}" 'BEGIN {
+    printf "ratio qps dops/bind    = %.2fx (target >= 1.10x)\n", d / b
+    printf "ratio qps dops/dnsmasq = %.2fx\n", d / m
+}'
+
+# --- convergence (the real registration client, default lease 6 s) ----------------------------------
+kill "$DOPS_PID" 2>/dev/null || true
+wait "$DOPS_PID" 2>/dev/null || true
+DNS_LISTEN="127.0.0.1:$PORT_DOPS" DNS_ZONE=local.zone DNS_KEY="$KEY" DNS_LEASE=6 \
+    DNS_UPSTREAM=127.0.0.1:9 DOPS_LOG=warn "${DOPS_SERVE[@]}" >>"$WORK/dops.log" 2>&1 &
+PIDS+=($!)
+wait_port "$PORT_DOPS"
+echo
+echo "convergence of the dops DNS (lease 6 s, refresh every 2 s):"
+"$CONVERGE" "127.0.0.1:$PORT_DOPS" "$KEY"
