@@ -2,8 +2,8 @@
 # bench/dns.sh: the dops DNS side by side with BIND 9 (`named`) and dnsmasq, on loopback, with
 # dnsperf; the same records in all three; then the convergence of the dops DNS.
 #
-#   bench/dns.sh                      # DURATION=10 CLIENTS=8 LAT_QPS=5000 by default
-#   DURATION=20 bench/dns.sh
+#   bench/dns.sh          # ROUNDS=3 DURATION=10 CLIENTS=8 OUTSTANDING=100 LAT_QPS=5000 by default
+#   ROUNDS=5 DURATION=20 bench/dns.sh
 #
 # Prints, per server: queries/s, lost, average and p99 latency (p99 measured in a second run at a
 # fixed rate, LAT_QPS, from dnsperf -v), and the ratios dops/BIND and dops/dnsmasq. Then:
@@ -14,7 +14,9 @@
 set -euo pipefail
 
 DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-3}
 CLIENTS=${CLIENTS:-8}
+OUTSTANDING=${OUTSTANDING:-100}
 LAT_QPS=${LAT_QPS:-5000}
 LAT_SECS=${LAT_SECS:-5}
 DNS_THREADS=${DNS_THREADS:-2}
@@ -183,15 +185,13 @@ for port in "$PORT_DOPS" "$PORT_BIND" "$PORT_MASQ"; do
     say "port $port: web -> $got| srv -> $srv"
 done
 
-# --- throughput -------------------------------------------------------------------------------
+# --- throughput: ROUNDS interleaved rounds (the machine is shared), median per server --------------
 declare -A QPS LOST SENT AVG P99
-perf() { # name port
+perf() { # name port -> appends "qps sent lost avg_ms" to $WORK/perf.<name>
     local out
-    out=$(dnsperf -s 127.0.0.1 -p "$2" -d "$WORK/queries" -l "$DURATION" -c "$CLIENTS" -T 1 -q 500 -t 2 2>&1)
-    SENT[$1]=$(awk '/Queries sent:/{print $3}' <<<"$out")
-    LOST[$1]=$(awk '/Queries lost:/{print $3}' <<<"$out")
-    QPS[$1]=$(awk '/Queries per second:/{print $4}' <<<"$out")
-    AVG[$1]=$(awk '/Average Latency/{printf "%.3f", $4*1000}' <<<"$out")
+    out=$(dnsperf -s 127.0.0.1 -p "$2" -d "$WORK/queries" -l "$DURATION" -c "$CLIENTS" -T 1 -q "$OUTSTANDING" -t 2 2>&1)
+    awk '/Queries sent:/{s=$3} /Queries lost:/{l=$3} /Queries per second:/{q=$4}
+         /Average Latency/{a=$4*1000} END {printf "%s %s %s %.3f\n", q, s, l, a}' <<<"$out" >>"$WORK/perf.$1"
 }
 latency() { # name port: p99 at a fixed rate from per-query verbose output
     local lat
@@ -199,11 +199,22 @@ latency() { # name port: p99 at a fixed rate from per-query verbose output
         awk '$1==">" {print $NF}' | sort -g)
     P99[$1]=$(awk '{a[NR]=$1} END {if (NR==0) {print "n/a"} else {i=int(NR*0.99); if (i<1) i=1; printf "%.3f", a[i]*1000}}' <<<"$lat")
 }
+median() { # file column
+    sort -g -k"$2","$2" "$1" | awk -v c="$2" '{v[NR]=$c} END {print v[int((NR+1)/2)]}'
+}
 
-for s in dops:$PORT_DOPS bind:$PORT_BIND dnsmasq:$PORT_MASQ; do
-    say "dnsperf ${s%%:*} (${DURATION}s)..."
-    perf "${s%%:*}" "${s##*:}"
-    sleep 1
+for r in $(seq 1 "$ROUNDS"); do
+    for s in dops:$PORT_DOPS bind:$PORT_BIND dnsmasq:$PORT_MASQ; do
+        say "round $r/$ROUNDS: dnsperf ${s%%:*} (${DURATION}s)..."
+        perf "${s%%:*}" "${s##*:}"
+        sleep 1
+    done
+done
+for s in dops bind dnsmasq; do
+    QPS[$s]=$(median "$WORK/perf.$s" 1)
+    SENT[$s]=$(awk '{t+=$2} END {print t}' "$WORK/perf.$s")
+    LOST[$s]=$(awk '{t+=$3} END {print t}' "$WORK/perf.$s")
+    AVG[$s]=$(median "$WORK/perf.$s" 4)
 done
 for s in dops:$PORT_DOPS bind:$PORT_BIND dnsmasq:$PORT_MASQ; do
     say "latency ${s%%:*} (${LAT_SECS}s at ${LAT_QPS} qps)..."
@@ -211,10 +222,14 @@ for s in dops:$PORT_DOPS bind:$PORT_BIND dnsmasq:$PORT_MASQ; do
 done
 
 echo
-echo "DNS on loopback, dnsperf ${DURATION}s, ${CLIENTS} clients, 7 query names (A, SRV, NXDOMAIN); servers with ${DNS_THREADS} threads"
-printf '%-10s %12s %12s %10s %12s %16s\n' server "queries/s" sent lost "avg ms" "p99 ms@${LAT_QPS}qps"
+echo "DNS on loopback: dnsperf ${ROUNDS} interleaved rounds x ${DURATION}s per server, ${CLIENTS} clients, ${OUTSTANDING} outstanding,"
+echo "7 query names (A x5, SRV, NXDOMAIN); dops and BIND with ${DNS_THREADS} threads, dnsmasq single-threaded; $(nproc) cores shared with dnsperf"
+printf '%-10s %14s %12s %8s %14s %18s\n' server "median qps" "sent(all)" "lost" "median avg ms" "p99 ms @${LAT_QPS}qps"
 for s in dops bind dnsmasq; do
-    printf '%-10s %12s %12s %10s %12s %16s\n' "$s" "${QPS[$s]}" "${SENT[$s]}" "${LOST[$s]}" "${AVG[$s]}" "${P99[$s]}"
+    printf '%-10s %14.0f %12s %8s %14s %18s\n' "$s" "${QPS[$s]}" "${SENT[$s]}" "${LOST[$s]}" "${AVG[$s]}" "${P99[$s]}"
+done
+for s in dops bind dnsmasq; do
+    printf '  %-8s per round qps: %s\n' "$s" "$(awk '{printf "%.0f ", $1}' "$WORK/perf.$s")"
 done
 awk -v d="${QPS[dops]}" -v b="${QPS[bind]}" -v m="${QPS[dnsmasq]}" 'BEGIN {
     printf "ratio qps dops/bind    = %.2fx (target >= 1.10x)\n", d / b

@@ -43,9 +43,7 @@ pub struct DnsConfig {
     pub self_ip: Option<IpAddr>,
     /// Largest accepted TSIG clock difference, seconds.
     pub tsig_window: u64,
-    /// Tokio worker threads.
-    pub threads: usize,
-    /// UDP sockets on the port (SO_REUSEPORT), default one per worker thread.
+    /// Serving threads, each with its own UDP socket on the port (SO_REUSEPORT).
     pub udp_sockets: usize,
 }
 
@@ -63,7 +61,6 @@ impl DnsConfig {
             records_file: None,
             self_ip: None,
             tsig_window: 300,
-            threads: 2,
             udp_sockets: 2,
         }
     }
@@ -90,8 +87,8 @@ pub struct DnsServer {
     addr: SocketAddr,
     registry: Arc<RwLock<Registry>>,
     log: DnsLog,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<Result<(), DnsError>>>,
+    stop: Option<tokio::sync::watch::Sender<bool>>,
+    threads: Vec<std::thread::JoinHandle<Result<(), DnsError>>>,
 }
 
 impl DnsServer {
@@ -116,14 +113,17 @@ impl DnsServer {
 
     fn shutdown(&mut self) -> Result<(), DnsError> {
         if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
+            let _ = tx.send(true);
         }
-        match self.thread.take() {
-            Some(t) => t
-                .join()
-                .map_err(|_| DnsError::Runtime("server thread panicked".into()))?,
-            None => Ok(()),
+        let mut result = Ok(());
+        for t in self.threads.drain(..) {
+            match t.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => result = Err(e),
+                Err(_) => result = Err(DnsError::Runtime("server thread panicked".into())),
+            }
         }
+        result
     }
 }
 
@@ -152,6 +152,11 @@ fn udp_reuseport(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
     };
     let fd = socket(family, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None)?;
     setsockopt(&fd, sockopt::ReusePort, &true)?;
+    // Deep receive buffers: bursts wait in the kernel instead of being dropped.
+    const RCVBUF: usize = 4 << 20;
+    if setsockopt(&fd, sockopt::RcvBufForce, &RCVBUF).is_err() {
+        let _ = setsockopt(&fd, sockopt::RcvBuf, &RCVBUF);
+    }
     bind(fd.as_raw_fd(), &SockaddrStorage::from(addr))?;
     let sock = std::net::UdpSocket::from(fd);
     sock.set_nonblocking(true)?;
@@ -206,7 +211,7 @@ fn bind(addr: SocketAddr, n: usize) -> Result<Sockets, DnsError> {
 
 struct Parts {
     zone: Name,
-    handler: DnsHandler,
+    handler: Arc<DnsHandler>,
     registry: Arc<RwLock<Registry>>,
     log: DnsLog,
 }
@@ -226,38 +231,17 @@ fn parts(config: &DnsConfig) -> Result<Parts, DnsError> {
     )?;
     Ok(Parts {
         zone,
-        handler,
+        handler: Arc::new(handler),
         registry,
         log,
     })
 }
 
-async fn run(
-    config: DnsConfig,
-    sockets: Sockets,
-    parts: Parts,
-    stop: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<(), DnsError> {
-    let Parts {
-        zone,
-        handler,
-        registry,
-        log,
-    } = parts;
-    let tcp = tokio::net::TcpListener::from_std(sockets.tcp)
-        .map_err(|e| DnsError::Runtime(e.to_string()))?;
-    let mut server = Server::new(handler);
-    for udp in sockets.udp {
-        let udp =
-            tokio::net::UdpSocket::from_std(udp).map_err(|e| DnsError::Runtime(e.to_string()))?;
-        server.register_socket(udp);
-    }
-    server.register_listener(tcp, Duration::from_secs(10), 64);
-    let token = server.shutdown_token().clone();
-
-    // Lease expiry: every 100 ms.
-    let (reg, lg) = (registry.clone(), log.clone());
-    let expiry = tokio::spawn(async move {
+/// The lease-expiry ticker (every 100 ms) and the records-file writer (every second).
+fn housekeeping(config: &DnsConfig, parts: &Parts) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    let (reg, lg) = (parts.registry.clone(), parts.log.clone());
+    tasks.push(tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         loop {
             tick.tick().await;
@@ -267,12 +251,11 @@ async fn run(
             };
             lg.expired(&gone);
         }
-    });
-    // Records file: every second.
-    let writer = config.records_file.clone().map(|path| {
-        let reg = registry.clone();
-        let (zone, ttl, lease) = (zone.to_ascii(), config.ttl, config.lease);
-        tokio::spawn(async move {
+    }));
+    if let Some(path) = config.records_file.clone() {
+        let reg = parts.registry.clone();
+        let (zone, ttl, lease) = (parts.zone.to_ascii(), config.ttl, config.lease);
+        tasks.push(tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             loop {
                 tick.tick().await;
@@ -287,84 +270,149 @@ async fn run(
                     lease_ms: lease.as_millis() as u64,
                     records,
                 };
-                let p = path.clone();
-                let res = tokio::task::spawn_blocking(move || records::write(&p, &file)).await;
-                if let Ok(Err(e)) = res {
+                if let Err(e) = records::write(&path, &file) {
                     tracing::warn!(path = %path.display(), error = %e, "cannot write the records file");
                 }
             }
-        })
-    });
-    tokio::spawn(async move {
-        stop.await;
-        token.cancel();
-    });
-    tracing::info!(zone = %zone, "dops dns serving");
-    let result = server
-        .block_until_done()
-        .await
-        .map_err(|e| DnsError::Runtime(e.to_string()));
-    expiry.abort();
-    if let Some(w) = writer {
-        w.abort();
+        }));
     }
-    result
+    tasks
 }
 
-fn runtime(threads: usize) -> Result<tokio::runtime::Runtime, DnsError> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads.max(1))
-        .thread_name("dops-dns")
+/// One serving thread: its own single-threaded runtime and hickory `Server` with one UDP socket
+/// (thread 0 also has the TCP listener and the housekeeping tasks). Threads share the handler;
+/// the kernel spreads UDP queries over the sockets (SO_REUSEPORT), so no work crosses threads.
+fn serving_thread(
+    index: usize,
+    udp: std::net::UdpSocket,
+    tcp: Option<std::net::TcpListener>,
+    handler: Arc<DnsHandler>,
+    extra: Option<(DnsConfig, Parts)>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<std::thread::JoinHandle<Result<(), DnsError>>, DnsError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
+        .map_err(|e| DnsError::Runtime(e.to_string()))?;
+    std::thread::Builder::new()
+        .name(format!("dops-dns-{index}"))
+        .spawn(move || {
+            rt.block_on(async move {
+                let rt_err = |e: std::io::Error| DnsError::Runtime(e.to_string());
+                let mut server = Server::new(Shared(handler));
+                server.register_socket(tokio::net::UdpSocket::from_std(udp).map_err(rt_err)?);
+                if let Some(tcp) = tcp {
+                    server.register_listener(
+                        tokio::net::TcpListener::from_std(tcp).map_err(rt_err)?,
+                        Duration::from_secs(10),
+                        64,
+                    );
+                }
+                let tasks = match &extra {
+                    Some((config, parts)) => housekeeping(config, parts),
+                    None => Vec::new(),
+                };
+                let token = server.shutdown_token().clone();
+                tokio::spawn(async move {
+                    while !*stop.borrow() {
+                        if stop.changed().await.is_err() {
+                            break;
+                        }
+                    }
+                    token.cancel();
+                });
+                let result = server
+                    .block_until_done()
+                    .await
+                    .map_err(|e| DnsError::Runtime(e.to_string()));
+                for t in tasks {
+                    t.abort();
+                }
+                result
+            })
+        })
         .map_err(|e| DnsError::Runtime(e.to_string()))
 }
 
-/// Start the server on its own thread; returns once it is listening.
+/// The handler shared by the serving threads.
+struct Shared(Arc<DnsHandler>);
+
+impl hickory_server::server::RequestHandler for Shared {
+    fn handle_request<'life0, 'life1, 'async_trait, R, T>(
+        &'life0 self,
+        request: &'life1 hickory_server::server::Request,
+        response_handle: R,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = hickory_server::server::ResponseInfo>
+                + Send
+                + 'async_trait,
+        >,
+    >
+    where
+        R: hickory_server::server::ResponseHandler + 'async_trait,
+        T: hickory_server::net::runtime::Time + 'async_trait,
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.0.handle_request::<R, T>(request, response_handle)
+    }
+}
+
+/// Start the server on its own threads (`config.udp_sockets` of them); returns once it is
+/// listening.
 pub fn start(config: DnsConfig) -> Result<DnsServer, DnsError> {
     let parts = parts(&config)?;
     let sockets = bind(config.listen, config.udp_sockets)?;
     let addr = sockets.udp[0]
         .local_addr()
         .map_err(|e| DnsError::Runtime(e.to_string()))?;
-    let (registry, log) = (parts.registry.clone(), parts.log.clone());
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let rt = runtime(config.threads)?;
-    let thread = std::thread::Builder::new()
-        .name("dops-dns".into())
-        .spawn(move || {
-            rt.block_on(run(config, sockets, parts, async move {
-                let _ = stop_rx.await;
-            }))
-        })
-        .map_err(|e| DnsError::Runtime(e.to_string()))?;
+    let (registry, log, handler) = (
+        parts.registry.clone(),
+        parts.log.clone(),
+        parts.handler.clone(),
+    );
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut threads = Vec::new();
+    let mut tcp = Some(sockets.tcp);
+    let mut extra = Some((config, parts));
+    for (i, udp) in sockets.udp.into_iter().enumerate() {
+        threads.push(serving_thread(
+            i,
+            udp,
+            tcp.take(),
+            handler.clone(),
+            extra.take(),
+            stop_rx.clone(),
+        )?);
+    }
     Ok(DnsServer {
         addr,
         registry,
         log,
         stop: Some(stop_tx),
-        thread: Some(thread),
+        threads,
     })
 }
 
 /// Run the server in the foreground until SIGTERM or SIGINT.
 pub fn serve(config: DnsConfig) -> Result<(), DnsError> {
-    let parts = parts(&config)?;
-    let sockets = bind(config.listen, config.udp_sockets)?;
-    if let Ok(a) = sockets.udp[0].local_addr() {
-        tracing::info!(addr = %a, "listening on udp and tcp");
-    }
-    let rt = runtime(config.threads)?;
-    rt.block_on(async move {
+    let server = start(config)?;
+    tracing::info!(addr = %server.addr(), "listening on udp and tcp");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| DnsError::Runtime(e.to_string()))?;
+    rt.block_on(async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .map_err(|e| DnsError::Runtime(e.to_string()))?;
-        let stop = async move {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-            tracing::info!("stopping");
-        };
-        run(config, sockets, parts, stop).await
-    })
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        tracing::info!("stopping");
+        Ok::<(), DnsError>(())
+    })?;
+    server.stop()
 }
