@@ -129,6 +129,17 @@ impl DnsHandler {
                 || *name == LowerName::new(&self.names.dns_alias))
     }
 
+    /// Will answering this request wait on an upstream resolver (so it deserves its own task)?
+    pub fn needs_upstream(&self, request: &Request) -> bool {
+        if request.metadata.op_code != OpCode::Query {
+            return false;
+        }
+        match request.queries.queries() {
+            [q] => !self.zone.zone_of(q.name()) && self.reverse(q).is_none(),
+            _ => false,
+        }
+    }
+
     async fn handle<R: ResponseHandler>(&self, request: &Request, mut rh: R) -> ResponseInfo {
         let response_edns = request.edns.as_ref().map(|req| {
             let mut e = Edns::new();

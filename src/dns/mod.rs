@@ -6,6 +6,7 @@
 //! - [`forward`]: forwarding of names outside the zone to the upstream resolvers.
 //! - [`key`]: the project's TSIG key (`.dops/dns.key`).
 //! - [`server`]: UDP + TCP listeners, lease expiry, the records file.
+//! - [`udp`]: the UDP receive loop (hickory `Request`/`RequestHandler`, answers sent directly).
 //! - [`records`]: the records file the server writes and `dops dns:records` reads.
 //!
 //! This module never calls Docker: it learns names only from registrations.
@@ -22,6 +23,7 @@ pub mod records;
 pub mod registry;
 pub mod server;
 pub mod tsig;
+pub mod udp;
 
 pub use key::{load_or_create, TsigKey};
 pub use server::{serve, start, DnsConfig, DnsServer};

@@ -19,6 +19,7 @@ use super::key::TsigKey;
 use super::records::{self, RecordsFile};
 use super::registry::Registry;
 use super::tsig::TsigGuard;
+use super::udp;
 use super::{DnsError, DnsLog};
 
 /// Everything the server runs with.
@@ -279,9 +280,9 @@ fn housekeeping(config: &DnsConfig, parts: &Parts) -> Vec<tokio::task::JoinHandl
     tasks
 }
 
-/// One serving thread: its own single-threaded runtime and hickory `Server` with one UDP socket
-/// (thread 0 also has the TCP listener and the housekeeping tasks). Threads share the handler;
-/// the kernel spreads UDP queries over the sockets (SO_REUSEPORT), so no work crosses threads.
+/// One serving thread: its own single-threaded runtime and one UDP socket on the shared port
+/// (thread 0 also runs hickory's `Server` for TCP, and the housekeeping tasks). The kernel
+/// spreads UDP queries over the sockets (SO_REUSEPORT), so no work crosses threads.
 fn serving_thread(
     index: usize,
     udp: std::net::UdpSocket,
@@ -299,36 +300,38 @@ fn serving_thread(
         .spawn(move || {
             rt.block_on(async move {
                 let rt_err = |e: std::io::Error| DnsError::Runtime(e.to_string());
-                let mut server = Server::new(Shared(handler));
-                server.register_socket(tokio::net::UdpSocket::from_std(udp).map_err(rt_err)?);
+                let udp = Arc::new(tokio::net::UdpSocket::from_std(udp).map_err(rt_err)?);
+                let udp_task = tokio::spawn(udp::serve(udp, handler.clone()));
+                let mut tcp_server = None;
                 if let Some(tcp) = tcp {
+                    let mut server = Server::new(Shared(handler));
                     server.register_listener(
                         tokio::net::TcpListener::from_std(tcp).map_err(rt_err)?,
                         Duration::from_secs(10),
                         64,
                     );
+                    tcp_server = Some(server);
                 }
                 let tasks = match &extra {
                     Some((config, parts)) => housekeeping(config, parts),
                     None => Vec::new(),
                 };
-                let token = server.shutdown_token().clone();
-                tokio::spawn(async move {
-                    while !*stop.borrow() {
-                        if stop.changed().await.is_err() {
-                            break;
-                        }
+                while !*stop.borrow() {
+                    if stop.changed().await.is_err() {
+                        break;
                     }
-                    token.cancel();
-                });
-                let result = server
-                    .block_until_done()
-                    .await
-                    .map_err(|e| DnsError::Runtime(e.to_string()));
+                }
+                udp_task.abort();
                 for t in tasks {
                     t.abort();
                 }
-                result
+                match tcp_server {
+                    Some(mut s) => s
+                        .shutdown_gracefully()
+                        .await
+                        .map_err(|e| DnsError::Runtime(e.to_string())),
+                    None => Ok(()),
+                }
             })
         })
         .map_err(|e| DnsError::Runtime(e.to_string()))
