@@ -298,10 +298,13 @@ fn serving_thread(
     std::thread::Builder::new()
         .name(format!("dops-dns-{index}"))
         .spawn(move || {
-            rt.block_on(async move {
+            // The UDP loop keeps its recvmmsg/sendmmsg headers across awaits (not Send): it runs
+            // as a local task of this thread.
+            let local = tokio::task::LocalSet::new();
+            rt.block_on(local.run_until(async move {
                 let rt_err = |e: std::io::Error| DnsError::Runtime(e.to_string());
                 let udp = Arc::new(tokio::net::UdpSocket::from_std(udp).map_err(rt_err)?);
-                let udp_task = tokio::spawn(udp::serve(udp, handler.clone()));
+                let udp_task = tokio::task::spawn_local(udp::serve(udp, handler.clone()));
                 let mut tcp_server = None;
                 if let Some(tcp) = tcp {
                     let mut server = Server::new(Shared(handler));
@@ -332,7 +335,7 @@ fn serving_thread(
                         .map_err(|e| DnsError::Runtime(e.to_string())),
                     None => Ok(()),
                 }
-            })
+            }))
         })
         .map_err(|e| DnsError::Runtime(e.to_string()))
 }
