@@ -28,12 +28,15 @@ use tokio::net::UdpSocket;
 
 use super::handler::DnsHandler;
 
+/// Answers waiting for the batch send: (destination, datagram).
+type Outbox = Arc<Mutex<Vec<(SocketAddr, Vec<u8>)>>>;
+
 /// Where a response goes: straight to the socket (tasks of their own), or into the batch the
 /// receive loop sends with one `sendmmsg`.
 #[derive(Clone)]
 enum Sink {
     Direct(Arc<UdpSocket>),
-    Batch(Arc<Mutex<Vec<(SocketAddr, Vec<u8>)>>>),
+    Batch(Outbox),
 }
 
 /// Sends one response datagram, encoded within the requester's payload size.
@@ -169,7 +172,7 @@ pub async fn serve(sock: Arc<UdpSocket>, handler: Arc<DnsHandler>) {
     let mut bufs: Vec<Vec<u8>> = (0..BATCH).map(|_| vec![0u8; MAX_REQUEST]).collect();
     let mut rx_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
     let mut tx_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
-    let out: Arc<Mutex<Vec<(SocketAddr, Vec<u8>)>>> = Arc::new(Mutex::new(Vec::new()));
+    let out: Outbox = Arc::new(Mutex::new(Vec::new()));
     loop {
         if let Err(e) = sock.readable().await {
             tracing::debug!(error = %e, "udp socket error");
@@ -200,7 +203,7 @@ pub async fn serve(sock: Arc<UdpSocket>, handler: Arc<DnsHandler>) {
 async fn handle_datagram(
     sock: &Arc<UdpSocket>,
     handler: &Arc<DnsHandler>,
-    out: &Arc<Mutex<Vec<(SocketAddr, Vec<u8>)>>>,
+    out: &Outbox,
     raw: &[u8],
     src: SocketAddr,
 ) {
