@@ -243,9 +243,7 @@ pub fn methods_from_initd_tar(archive: &[u8]) -> Result<Methods, MetaError> {
             .to_string_lossy()
             .into_owned();
         let mut content = String::new();
-        entry
-            .read_to_string(&mut content)
-            .map_err(MetaError::Tar)?;
+        entry.read_to_string(&mut content).map_err(MetaError::Tar)?;
         files.push((path, content));
     }
     methods_from_initd(&files)
@@ -509,7 +507,10 @@ impl BuildMeta {
         );
         put(keys::DOPS_VERSION, self.dops_version.clone());
         for m in Method::ALL {
-            put(m.label(), self.methods.get(m).unwrap_or_default().to_string());
+            put(
+                m.label(),
+                self.methods.get(m).unwrap_or_default().to_string(),
+            );
         }
         put(keys::LEVEL, self.level.to_string());
         put(keys::SCHEMA, self.schema.to_string());
@@ -685,7 +686,11 @@ pub fn examine_report(runtime: &RuntimeInfo, methods: &Methods, chain: &[BuildMe
         row(&mut out, "Service Name", &meta.service);
         row(&mut out, "Image Name", &meta.image);
         row(&mut out, "Image Tag Names", &meta.tags.join(", "));
-        row(&mut out, "Base Image", or_not_set(meta.base_image.as_deref()));
+        row(
+            &mut out,
+            "Base Image",
+            or_not_set(meta.base_image.as_deref()),
+        );
         out.push_str("\n  Build Info:\n");
         row(&mut out, "CI Run", &meta.ci.to_string());
         match &meta.git {
@@ -883,10 +888,7 @@ mod tests {
             .unwrap_err()
             .to_string()
             .starts_with("10-x.json is not valid JSON"));
-        let bad = vec![(
-            "10-x.json".to_string(),
-            r#"{"methods": ["x"]}"#.to_string(),
-        )];
+        let bad = vec![("10-x.json".to_string(), r#"{"methods": ["x"]}"#.to_string())];
         assert!(matches!(
             methods_from_initd(&bad),
             Err(MetaError::MethodsShape { .. })
@@ -898,13 +900,18 @@ mod tests {
         let mut builder = tar::Builder::new(Vec::new());
         for (name, content) in [
             ("init.d/20-b.json", r#"{"methods": {"monitor": "echo {}"}}"#),
-            ("init.d/10-a.json", r#"{"methods": {"monitor": "old", "update": "u"}}"#),
+            (
+                "init.d/10-a.json",
+                r#"{"methods": {"monitor": "old", "update": "u"}}"#,
+            ),
         ] {
             let mut h = tar::Header::new_gnu();
             h.set_size(content.len() as u64);
             h.set_mode(0o644);
             h.set_cksum();
-            builder.append_data(&mut h, name, content.as_bytes()).unwrap();
+            builder
+                .append_data(&mut h, name, content.as_bytes())
+                .unwrap();
         }
         let bytes = builder.into_inner().unwrap();
         let m = methods_from_initd_tar(&bytes).unwrap();
@@ -976,7 +983,15 @@ mod tests {
         assert!(info.dirty);
         assert!(info.describe.unwrap().ends_with("-dirty"));
         // collect() records it.
-        let m = BuildMeta::collect(dir, "p", "web", "p/web", Some("debian:12"), None, Methods::default());
+        let m = BuildMeta::collect(
+            dir,
+            "p",
+            "web",
+            "p/web",
+            Some("debian:12"),
+            None,
+            Methods::default(),
+        );
         assert_eq!(m.git.as_ref().unwrap().commit, head);
         assert_eq!(m.tags, ["p/web:latest"]);
         assert_eq!(m.level, 0);
@@ -997,7 +1012,9 @@ mod tests {
         std::fs::write(tmp.path().join("notes.txt"), "x").unwrap();
         let chain = read_meta_dir(tmp.path()).unwrap();
         assert_eq!(chain, vec![parent, child]);
-        assert!(read_meta_dir(&tmp.path().join("missing")).unwrap().is_empty());
+        assert!(read_meta_dir(&tmp.path().join("missing"))
+            .unwrap()
+            .is_empty());
         std::fs::write(tmp.path().join("05-broken.json"), "{").unwrap();
         let err = read_meta_dir(tmp.path()).unwrap_err().to_string();
         assert!(err.contains("05-broken.json is not valid JSON"), "{err}");
