@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use crate::meta::{self, BuildMeta, Method};
+use crate::meta::{BuildMeta, Method};
 use crate::observed::ObservedContainer;
 
 /// The command run inside an instance for a method: dops-init's `container` personality.
@@ -183,7 +183,7 @@ validate: 1 passed, 1 failed, 1 skipped (failed: shop-web-two)
 
     #[test]
     fn methods_declared_by_labels() {
-        let mut m = meta::BuildMeta::from_json(
+        let mut m = BuildMeta::from_json(
             r#"{"schema":1,"level":0,"project":"p","service":"s","image":"p/s","tags":[],
             "build_time":"2026-01-01T00:00:00Z","build_time_epoch":1767225600,"build_host":"h",
             "git":null,"cause":"manual","ci":false,"dops_version":"0.1.0","base_image":null,
