@@ -98,13 +98,21 @@ async fn create_start_exec_and_remove_a_container() {
             Step::Run(Box::new(run.clone())),
         ],
     };
-    let applied = engine::apply(&eng, &plan, &quiet(&p.dir)).await.expect("apply");
+    let applied = engine::apply(&eng, &plan, &quiet(&p.dir))
+        .await
+        .expect("apply");
     assert_eq!(applied.started, vec![run.name.clone()]);
 
     // The injected init is the entrypoint and the Dockerfile's CMD is its main program.
     let image = format!("{}/app", p.name);
-    assert_eq!(inspect("{{json .Config.Entrypoint}}", &image), "[\"/dops/bin/dops-init\"]");
-    assert_eq!(inspect("{{json .Config.Cmd}}", &image), "[\"sleep\",\"3600\"]");
+    assert_eq!(
+        inspect("{{json .Config.Entrypoint}}", &image),
+        "[\"/dops/bin/dops-init\"]"
+    );
+    assert_eq!(
+        inspect("{{json .Config.Cmd}}", &image),
+        "[\"sleep\",\"3600\"]"
+    );
     assert_eq!(
         inspect("{{index .Config.Labels \"io.dops.service\"}}", &image),
         "app"
@@ -128,7 +136,11 @@ async fn create_start_exec_and_remove_a_container() {
     let code = engine::exec::exec(
         &eng,
         &run.name,
-        vec!["sh".into(), "-c".into(), "test \"$SERVICE\" = app && exit 7".into()],
+        vec![
+            "sh".into(),
+            "-c".into(),
+            "test \"$SERVICE\" = app && exit 7".into(),
+        ],
         false,
     )
     .await
@@ -199,7 +211,13 @@ async fn persistent_folders_are_seeded_once_and_links_resolve_to_addresses() {
         "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
         &db.name,
     );
-    let env = stdout(&docker(&["exec", &client.name, "sh", "-c", "echo $DB_SERVICE_IP"]));
+    let env = stdout(&docker(&[
+        "exec",
+        &client.name,
+        "sh",
+        "-c",
+        "echo $DB_SERVICE_IP",
+    ]));
     assert_eq!(env.trim(), db_ip);
 
     // Data written by the instance survives a remove and a new run; the image is not re-seeded.
@@ -216,6 +234,12 @@ async fn persistent_folders_are_seeded_once_and_links_resolve_to_addresses() {
         ],
     };
     engine::apply(&eng, &again, &quiet(&p.dir)).await.unwrap();
-    let seen = stdout(&docker(&["exec", &db.name, "cat", "/data/sub/seed.txt", "/data/mine.txt"]));
+    let seen = stdout(&docker(&[
+        "exec",
+        &db.name,
+        "cat",
+        "/data/sub/seed.txt",
+        "/data/mine.txt",
+    ]));
     assert_eq!(seen, "changed\nmine\n");
 }

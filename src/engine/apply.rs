@@ -58,7 +58,11 @@ pub struct Applied {
 }
 
 /// Execute every step of the plan, in order; stops at the first error.
-pub async fn apply(engine: &Engine, plan: &Plan, ctx: &ApplyContext) -> Result<Applied, EngineError> {
+pub async fn apply(
+    engine: &Engine,
+    plan: &Plan,
+    ctx: &ApplyContext,
+) -> Result<Applied, EngineError> {
     let mut applied = Applied::default();
     let mut i = 0;
     while i < plan.steps.len() {
@@ -342,7 +346,12 @@ async fn download_into(
         match chunk {
             Ok(b) => data.extend_from_slice(&b),
             Err(e) if is_not_found(&e) => return Ok(false),
-            Err(e) => return Err(EngineError::docker(format!("copy {path} out of the image"), e)),
+            Err(e) => {
+                return Err(EngineError::docker(
+                    format!("copy {path} out of the image"),
+                    e,
+                ))
+            }
         }
     }
     let dest = dest.to_path_buf();
@@ -362,7 +371,10 @@ fn extract_content(data: &[u8], dest: &Path) -> Result<(), EngineError> {
     let entries = archive.entries().map_err(|e| EngineError::io(dest, e))?;
     for entry in entries {
         let mut entry = entry.map_err(|e| EngineError::io(dest, e))?;
-        let path = entry.path().map_err(|e| EngineError::io(dest, e))?.into_owned();
+        let path = entry
+            .path()
+            .map_err(|e| EngineError::io(dest, e))?
+            .into_owned();
         let mut comps = path.components();
         comps.next();
         let rel: PathBuf = comps.collect();
@@ -417,7 +429,10 @@ pub fn apply_extra_args(args: &[String], hc: &mut HostConfig) -> Result<(), Engi
                 let v = value()?;
                 let mut parts = v.splitn(3, ':');
                 let host = parts.next().unwrap_or_default().to_string();
-                let inside = parts.next().map(str::to_string).unwrap_or_else(|| host.clone());
+                let inside = parts
+                    .next()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| host.clone());
                 let perms = parts.next().unwrap_or("rwm").to_string();
                 hc.devices.get_or_insert_with(Vec::new).push(DeviceMapping {
                     path_on_host: Some(host),
@@ -474,7 +489,11 @@ pub async fn run_container(
     std::fs::create_dir_all(&run).map_err(|e| EngineError::io(&run, e))?;
     // A state file left by the previous container would look like this one's lifecycle.
     let _ = std::fs::remove_file(run.join("state.json"));
-    let project = spec.labels.get(labels::PROJECT).cloned().unwrap_or_default();
+    let project = spec
+        .labels
+        .get(labels::PROJECT)
+        .cloned()
+        .unwrap_or_default();
     let mut binds = vec![format!("{}:/run/dops", run.display())];
     for m in &spec.mounts {
         std::fs::create_dir_all(&m.host).map_err(|e| EngineError::io(&m.host, e))?;
@@ -550,7 +569,11 @@ pub async fn run_container(
         name: Some(spec.name.clone()),
         platform: String::new(),
     };
-    match engine.api().create_container(Some(options.clone()), body.clone()).await {
+    match engine
+        .api()
+        .create_container(Some(options.clone()), body.clone())
+        .await
+    {
         Ok(_) => {}
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 409, ..
@@ -593,10 +616,16 @@ mod tests {
     #[test]
     fn extra_args_subset() {
         let mut hc = HostConfig::default();
-        let args: Vec<String> = ["--privileged", "--cap-add", "NET_ADMIN", "--add-host=db:10.0.0.2", "--shm-size=64m"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let args: Vec<String> = [
+            "--privileged",
+            "--cap-add",
+            "NET_ADMIN",
+            "--add-host=db:10.0.0.2",
+            "--shm-size=64m",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         apply_extra_args(&args, &mut hc).unwrap();
         assert_eq!(hc.privileged, Some(true));
         assert_eq!(hc.cap_add, Some(vec!["NET_ADMIN".to_string()]));
@@ -626,7 +655,8 @@ mod tests {
         let mut h = tar::Header::new_gnu();
         h.set_mode(0o600);
         h.set_size(5);
-        b.append_data(&mut h, "data/sub/seed.txt", &b"hello"[..]).unwrap();
+        b.append_data(&mut h, "data/sub/seed.txt", &b"hello"[..])
+            .unwrap();
         let data = b.into_inner().unwrap();
         let tmp = tempfile::tempdir().unwrap();
         extract_content(&data, tmp.path()).unwrap();

@@ -211,7 +211,8 @@ fn builtin_extra_files(step: &BuildStep) -> Vec<(String, PathBuf)> {
     let exe = std::env::var_os("DOPS_BIN")
         .map(PathBuf::from)
         .or_else(|| std::env::current_exe().ok());
-    exe.map(|p| vec![("dops".to_string(), p)]).unwrap_or_default()
+    exe.map(|p| vec![("dops".to_string(), p)])
+        .unwrap_or_default()
 }
 
 async fn build_one(

@@ -10,26 +10,25 @@ use super::{Engine, EngineError};
 
 /// Connect to the local engine (DOCKER_HOST or the unix socket) and negotiate the API version.
 pub async fn connect() -> Result<Engine, EngineError> {
-    let docker = bollard::Docker::connect_with_local_defaults().map_err(|e| {
-        EngineError::Unreachable {
+    let docker =
+        bollard::Docker::connect_with_local_defaults().map_err(|e| EngineError::Unreachable {
             detail: e.to_string(),
-        }
-    })?;
+        })?;
     // A dead socket must not hang the command: the version negotiation is bounded.
-    let docker = match tokio::time::timeout(Duration::from_secs(10), docker.negotiate_version()).await
-    {
-        Ok(Ok(d)) => d,
-        Ok(Err(e)) => {
-            return Err(EngineError::Unreachable {
-                detail: e.to_string(),
-            })
-        }
-        Err(_) => {
-            return Err(EngineError::Unreachable {
-                detail: "no answer within 10s".into(),
-            })
-        }
-    };
+    let docker =
+        match tokio::time::timeout(Duration::from_secs(10), docker.negotiate_version()).await {
+            Ok(Ok(d)) => d,
+            Ok(Err(e)) => {
+                return Err(EngineError::Unreachable {
+                    detail: e.to_string(),
+                })
+            }
+            Err(_) => {
+                return Err(EngineError::Unreachable {
+                    detail: "no answer within 10s".into(),
+                })
+            }
+        };
     Ok(Engine { docker })
 }
 

@@ -456,7 +456,10 @@ mod tests {
     fn patterns_are_anchored_at_the_root() {
         let i = ig("foo\n");
         assert!(i.excludes("foo"));
-        assert!(i.excludes("foo/bar"), "a matching parent excludes its content");
+        assert!(
+            i.excludes("foo/bar"),
+            "a matching parent excludes its content"
+        );
         assert!(!i.excludes("a/foo"), "unlike gitignore, no match at depth");
         let i = ig("/foo\n");
         assert!(i.excludes("foo"));

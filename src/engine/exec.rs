@@ -11,7 +11,9 @@ use std::pin::Pin;
 
 use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
-use bollard::query_parameters::{AttachContainerOptions, ResizeContainerTTYOptions, ResizeExecOptions};
+use bollard::query_parameters::{
+    AttachContainerOptions, ResizeContainerTTYOptions, ResizeExecOptions,
+};
 use futures_util::{Stream, StreamExt};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 

@@ -57,7 +57,8 @@ pub fn main_program(entrypoint: &[String], cmd: &[String]) -> Vec<String> {
         return cmd.to_vec();
     }
     // A shell-form ENTRYPOINT ignores CMD (Docker's rule); it arrives as ["/bin/sh","-c","…"].
-    let shell_form = entrypoint.len() == 3 && entrypoint[1] == "-c" && entrypoint[0].ends_with("sh");
+    let shell_form =
+        entrypoint.len() == 3 && entrypoint[1] == "-c" && entrypoint[0].ends_with("sh");
     let mut main = entrypoint.to_vec();
     if !shell_form {
         main.extend(cmd.iter().cloned());

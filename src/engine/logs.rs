@@ -92,7 +92,11 @@ async fn follow_one(
             since,
             until: 0,
             timestamps: true,
-            tail: if first { opts.tail.clone() } else { "all".into() },
+            tail: if first {
+                opts.tail.clone()
+            } else {
+                "all".into()
+            },
         };
         let mut stream = engine.api().logs(name, Some(options));
         let mut partial: [String; 2] = [String::new(), String::new()];

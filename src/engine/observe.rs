@@ -76,7 +76,7 @@ pub async fn observe_all(engine: &Engine) -> Result<Vec<ObservedContainer>, Engi
 }
 
 /// The host folder mounted at `/run/dops` in a listed container (where dops-init writes
-/// `state.json`), read from the list call's mounts.
+/// `state.json`), from the label the engine puts on every container it creates.
 pub fn run_dir_of(c: &ObservedContainer) -> Option<&str> {
     c.labels.get(RUN_DIR_LABEL).map(String::as_str)
 }
@@ -105,7 +105,10 @@ fn to_observed(c: ContainerSummary) -> ObservedContainer {
         .unwrap_or_default();
     let status = c.status.unwrap_or_default();
     let project = get(labels::PROJECT);
-    let networks = c.network_settings.and_then(|n| n.networks).unwrap_or_default();
+    let networks = c
+        .network_settings
+        .and_then(|n| n.networks)
+        .unwrap_or_default();
     // The address on the project network first, any network otherwise.
     let ip = networks
         .get(&project)
@@ -165,11 +168,74 @@ mod tests {
 
     #[test]
     fn health_comes_from_the_status_line() {
-        assert_eq!(health_of("Up 3 seconds (healthy)").as_deref(), Some("healthy"));
+        assert_eq!(
+            health_of("Up 3 seconds (healthy)").as_deref(),
+            Some("healthy")
+        );
         assert_eq!(
             health_of("Up 1 second (health: starting)").as_deref(),
             Some("starting")
         );
         assert_eq!(health_of("Up 2 hours"), None);
     }
+}
+
+/// What dops-init last wrote to `/run/dops/state.json` (the fields `ps` and `--wait` use).
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
+pub struct Lifecycle {
+    pub state: String,
+    #[serde(default)]
+    pub since_epoch: Option<i64>,
+    #[serde(default)]
+    pub restarts: Option<u64>,
+    #[serde(default)]
+    pub maintenance: Option<bool>,
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// The lifecycle of a listed container, read from the host copy of its `/run/dops/state.json`
+/// (no exec, no inspect). None when the init has not written one (yet).
+pub fn lifecycle(c: &ObservedContainer) -> Option<Lifecycle> {
+    let dir = run_dir_of(c)?;
+    read_lifecycle(std::path::Path::new(dir))
+}
+
+/// Read `<run_dir>/state.json`.
+pub fn read_lifecycle(run_dir: &std::path::Path) -> Option<Lifecycle> {
+    let text = std::fs::read_to_string(run_dir.join("state.json")).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// What `dops info` shows of an image, as plain data.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ImageInfo {
+    pub id: String,
+    pub created: Option<String>,
+    /// The program dops-init runs (see `inject::main_program`).
+    pub main_program: Vec<String>,
+    pub exposed_ports: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Inspect one image; None when it does not exist.
+pub async fn image_info(engine: &Engine, image: &str) -> Result<Option<ImageInfo>, EngineError> {
+    let i = match engine.api().inspect_image(image).await {
+        Ok(i) => i,
+        Err(e) if super::is_not_found(&e) => return Ok(None),
+        Err(e) => return Err(EngineError::docker(format!("inspect image {image}"), e)),
+    };
+    let config = i.config.unwrap_or_default();
+    let mut exposed_ports = config.exposed_ports.unwrap_or_default();
+    exposed_ports.sort();
+    Ok(Some(ImageInfo {
+        id: i.id.unwrap_or_default(),
+        created: i.created.map(|c| c.to_string()),
+        main_program: super::inject::main_program(
+            &config.entrypoint.unwrap_or_default(),
+            &config.cmd.unwrap_or_default(),
+        ),
+        exposed_ports,
+        labels: config.labels.unwrap_or_default().into_iter().collect(),
+    }))
 }
