@@ -280,11 +280,15 @@ async fn build_one(
     }
     let main = inject::image_main_program(engine, &base).await?;
     let mut tar = ContextTar::new();
-    tar.add_bytes(
-        "Dockerfile",
-        injection_dockerfile(&base, init_image, &main).as_bytes(),
-        0o644,
-    )?;
+    // meta (issue 8): the metadata layer and labels.
+    let meta = inject::collect_meta(engine, &base, step, &dockerfile).await?;
+    inject::add_meta_layer(&mut tar, &meta)?;
+    let mut labels = labels;
+    labels.extend(meta.labels());
+    let mut injection = injection_dockerfile(&base, init_image, &main);
+    injection.push_str(inject::META_COPY);
+    // --- end meta ---
+    tar.add_bytes("Dockerfile", injection.as_bytes(), 0o644)?;
     let options = BuildImageOptions {
         dockerfile: "Dockerfile".into(),
         t: Some(step.image.clone()),

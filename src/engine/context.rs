@@ -383,6 +383,20 @@ impl ContextTar {
             .map_err(|e| EngineError::io(PathBuf::from(name), e))
     }
 
+    /// Add a symbolic link `name` → `target` (meta, issue 8: the `container` links).
+    pub fn add_symlink(&mut self, name: &str, target: &str) -> Result<(), EngineError> {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(0);
+        header.set_mode(0o777);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(0);
+        header.set_entry_type(tar::EntryType::Symlink);
+        self.builder
+            .append_link(&mut header, name, target)
+            .map_err(|e| EngineError::io(PathBuf::from(name), e))
+    }
+
     pub fn finish(self) -> Result<Vec<u8>, EngineError> {
         self.builder
             .into_inner()

@@ -188,3 +188,162 @@ mod tests {
         assert_ne!(content_hash(b"abc"), content_hash(b"abc\0"));
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// meta (issue 8): the image metadata in the injection layer (written by the meta engineer).
+//
+// The injection context gets a folder `dops-layer/` copied onto `/`: the image's metadata JSON
+// at `/dops/meta/<NN>-<project>-<service>.json` (the parents' files are already in the parent
+// layers) and the `container` links to dops-init (`/dops/bin/container`,
+// `/usr/local/bin/container`). The same metadata goes on the image as labels.
+
+/// The folder of the injection context that is copied onto `/`.
+pub const META_LAYER: &str = "dops-layer";
+/// The Dockerfile line of the injection build that adds it.
+pub const META_COPY: &str = "COPY dops-layer/ /\n";
+
+/// The metadata of the image being built: `base` is the service's own build (not yet injected),
+/// which carries its dops parent's labels (hence the ancestry) and its `/dops/init.d` fragments
+/// (hence the methods). The build cause comes from the step's `io.dops.build.cause` label when
+/// the build command sets it (`--cause`), else from the `CI` environment.
+pub async fn collect_meta(
+    engine: &Engine,
+    base: &str,
+    step: &crate::plan::BuildStep,
+    dockerfile: &str,
+) -> Result<crate::meta::BuildMeta, EngineError> {
+    use crate::meta::{self, BuildMeta};
+    let project = step
+        .labels
+        .get(crate::plan::labels::PROJECT)
+        .cloned()
+        .unwrap_or_else(|| step.image.split('/').next().unwrap_or("").to_string());
+    // The project folder: the parent of `services/`, else the context itself.
+    let project_dir = match step.context.parent() {
+        Some(p) if p.file_name().is_some_and(|n| n == "services") => {
+            p.parent().unwrap_or(p).to_path_buf()
+        }
+        _ => step.context.clone(),
+    };
+    let inspect = engine
+        .api()
+        .inspect_image(base)
+        .await
+        .map_err(|e| EngineError::docker(format!("inspect image {base}"), e))?;
+    let base_labels: std::collections::BTreeMap<String, String> = inspect
+        .config
+        .and_then(|c| c.labels)
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let methods = initd_methods(engine, base, &project).await?;
+    let cause = step.labels.get(meta::keys::BUILD_CAUSE).cloned();
+    let base_image = meta::base_image_of_dockerfile(dockerfile);
+    let image = step.image.clone();
+    let service = step.service.clone();
+    let meta = tokio::task::spawn_blocking(move || {
+        BuildMeta::collect(
+            &project_dir,
+            &project,
+            &service,
+            &image,
+            base_image.as_deref(),
+            cause.as_deref(),
+            methods,
+        )
+    })
+    .await
+    .map_err(|e| EngineError::Other(format!("metadata task failed: {e}")))?;
+    meta.with_base_labels(&base_labels)
+        .map_err(|e| EngineError::Other(format!("{}: {e}", step.service)))
+}
+
+/// Put the metadata layer into the injection context.
+pub fn add_meta_layer(
+    tar: &mut ContextTar,
+    meta: &crate::meta::BuildMeta,
+) -> Result<(), EngineError> {
+    tar.add_bytes(
+        &format!("{META_LAYER}{}", meta.json_path()),
+        meta.to_json().as_bytes(),
+        0o644,
+    )?;
+    tar.add_symlink(&format!("{META_LAYER}/dops/bin/container"), "dops-init")?;
+    tar.add_symlink(
+        &format!("{META_LAYER}/usr/local/bin/container"),
+        INIT_PATH,
+    )?;
+    Ok(())
+}
+
+/// The management methods declared by an image's `/dops/init.d` fragments, read through a
+/// short-lived, never-started container and the archive API (none when the folder is absent).
+async fn initd_methods(
+    engine: &Engine,
+    image: &str,
+    project: &str,
+) -> Result<crate::meta::Methods, EngineError> {
+    use bollard::models::ContainerCreateBody;
+    use bollard::query_parameters::{
+        CreateContainerOptions, DownloadFromContainerOptions, RemoveContainerOptions,
+    };
+    let body = ContainerCreateBody {
+        image: Some(image.to_string()),
+        entrypoint: Some(vec![INIT_PATH.into()]),
+        cmd: Some(vec!["true".into()]),
+        labels: Some(std::collections::HashMap::from([(
+            crate::plan::labels::PROJECT.to_string(),
+            project.to_string(),
+        )])),
+        network_disabled: Some(true),
+        ..Default::default()
+    };
+    let created = engine
+        .api()
+        .create_container(None::<CreateContainerOptions>, body)
+        .await
+        .map_err(|e| EngineError::docker(format!("create a probe container from {image}"), e))?;
+    let mut stream = engine.api().download_from_container(
+        &created.id,
+        Some(DownloadFromContainerOptions {
+            path: crate::meta::INITD_DIR.to_string(),
+        }),
+    );
+    let mut archive = Vec::new();
+    let mut result = Ok(());
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(bytes) => archive.extend_from_slice(&bytes),
+            Err(e) if is_not_found(&e) => {
+                archive.clear();
+                break;
+            }
+            Err(e) => {
+                result = Err(EngineError::docker(
+                    format!("read {} from {image}", crate::meta::INITD_DIR),
+                    e,
+                ));
+                break;
+            }
+        }
+    }
+    drop(stream);
+    let _ = engine
+        .api()
+        .remove_container(
+            &created.id,
+            Some(RemoveContainerOptions {
+                v: true,
+                force: true,
+                link: false,
+            }),
+        )
+        .await;
+    result?;
+    if archive.is_empty() {
+        return Ok(crate::meta::Methods::default());
+    }
+    crate::meta::methods_from_initd_tar(&archive)
+        .map_err(|e| EngineError::Other(format!("{image}: {}: {e}", crate::meta::INITD_DIR)))
+}
+// --- end meta ---
