@@ -18,9 +18,15 @@ fn hook_order_on_first_and_second_boot() {
     all_hooks(&r);
     let order = r.p("order");
     // Not executable: run with /bin/sh. Name order: 10 before 20.
-    r.write("entrypoints/20-child.sh", &format!("echo ep20 >> {order}\n"));
+    r.write(
+        "entrypoints/20-child.sh",
+        &format!("echo ep20 >> {order}\n"),
+    );
     r.script("entrypoints/10-parent.sh", &format!("echo ep10 >> {order}"));
-    r.write("entrypoints/30-ignored.txt", &format!("echo nope >> {order}\n"));
+    r.write(
+        "entrypoints/30-ignored.txt",
+        &format!("echo nope >> {order}\n"),
+    );
 
     let run = r.spawn(&[]);
     run.wait_state("UP", secs(10.0));
@@ -30,7 +36,16 @@ fn hook_order_on_first_and_second_boot() {
     assert_eq!(st.code(), Some(0), "stderr:\n{}", run.stderr());
     assert_eq!(
         r.lines("order"),
-        vec!["ep10", "ep20", "boot", "firstboot", "upgrade", "svcup", "warmup", "svcdown"]
+        vec![
+            "ep10",
+            "ep20",
+            "boot",
+            "firstboot",
+            "upgrade",
+            "svcup",
+            "warmup",
+            "svcdown"
+        ]
     );
     assert_eq!(
         r.lines("states"),
@@ -65,7 +80,10 @@ fn hook_order_on_first_and_second_boot() {
 fn safemode_skips_the_entrypoints() {
     let r = Root::new();
     r.hook("boot", "");
-    r.script("entrypoints/10-a.sh", &format!("echo ep >> {}", r.p("order")));
+    r.script(
+        "entrypoints/10-a.sh",
+        &format!("echo ep >> {}", r.p("order")),
+    );
     let mut c = r.command(&["true"]);
     c.env("SAFEMODE", "True");
     let mut run = r.spawn_with(c);
@@ -93,7 +111,15 @@ fn a_failing_hook_is_an_error_with_its_output() {
         assert_eq!(s["state"], "ERROR");
         assert!(s["error"].as_str().unwrap().contains("kaboom"), "{s}");
         let order = r.lines("order");
-        assert_eq!(order.last().map(String::as_str), Some(if failing == "warmup" { "svcdown" } else { failing }), "{failing}: {order:?}");
+        assert_eq!(
+            order.last().map(String::as_str),
+            Some(if failing == "warmup" {
+                "svcdown"
+            } else {
+                failing
+            }),
+            "{failing}: {order:?}"
+        );
         // health says no
         let h = r.command(&["health"]).output().unwrap();
         assert_eq!(h.status.code(), Some(1));
@@ -108,7 +134,10 @@ fn an_entrypoint_failure_stops_the_start() {
     r.script("entrypoints/10-a.sh", "echo bad entrypoint; exit 4");
     let (st, _out, err) = r.run(&["true"], secs(10.0));
     assert_eq!(st.code(), Some(1));
-    assert!(err.contains("hook entrypoint 10-a.sh failed (exit code 4)"), "{err}");
+    assert!(
+        err.contains("hook entrypoint 10-a.sh failed (exit code 4)"),
+        "{err}"
+    );
     assert!(err.contains("bad entrypoint"), "{err}");
     assert!(r.lines("order").is_empty(), "boot must not run");
 }
@@ -138,12 +167,29 @@ fn monitor_failure_restarts_with_backoff_then_error() {
     assert_eq!(st.code(), Some(1), "stderr:\n{}", run.stderr());
     assert_eq!(
         run.states(),
-        vec!["BOOT", "FIRSTBOOT", "UPGRADING", "WARMUP", "UP", "RESTARTING", "UP", "RESTARTING", "UP", "ERROR"]
+        vec![
+            "BOOT",
+            "FIRSTBOOT",
+            "UPGRADING",
+            "WARMUP",
+            "UP",
+            "RESTARTING",
+            "UP",
+            "RESTARTING",
+            "UP",
+            "ERROR"
+        ]
     );
     let s = r.state();
     assert_eq!(s["state"], "ERROR");
     assert_eq!(s["restarts"], 2);
-    assert!(s["error"].as_str().unwrap().contains("restart budget spent"), "{s}");
+    assert!(
+        s["error"]
+            .as_str()
+            .unwrap()
+            .contains("restart budget spent"),
+        "{s}"
+    );
     // Backoff: 0.3 s before the first restart's svcup, 0.6 s before the second.
     let t: Vec<(String, f64)> = r
         .lines("times")
@@ -199,7 +245,9 @@ fn monitor_stats_go_to_pushstats_state_and_sinks() {
         .iter()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert!(ev.iter().any(|e| e["event"] == "lifecycle" && e["state"] == "UP"));
+    assert!(ev
+        .iter()
+        .any(|e| e["event"] == "lifecycle" && e["state"] == "UP"));
     assert!(ev
         .iter()
         .any(|e| e["event"] == "stats" && e["stats"] == json!({"queries": 42})));
@@ -224,7 +272,16 @@ fn status_and_health_follow_the_lifecycle() {
     let v: Value = serde_json::from_slice(&s.stdout).unwrap();
     assert_eq!(v["state"], "UP");
     assert_eq!(v["pid"], run.pid());
-    for key in ["since", "since_epoch", "restarts", "maintenance", "last_stats", "last_stats_at", "error", "dns"] {
+    for key in [
+        "since",
+        "since_epoch",
+        "restarts",
+        "maintenance",
+        "last_stats",
+        "last_stats_at",
+        "error",
+        "dns",
+    ] {
         assert!(v.get(key).is_some(), "state.json lacks {key}: {v}");
     }
     let s = r.command(&["status"]).output().unwrap();
@@ -239,7 +296,10 @@ fn config_is_merged_written_and_queryable() {
         r#"{"memory": 200, "db": {"host": "localhost", "port": 5432}, "peers": ["a", "b"], "gone": 1}"#,
     );
     let mut c = r.command(&["true"]);
-    c.env("CFG", r#"{"db": {"port": 6543}, "peers": ["z"], "gone": null}"#);
+    c.env(
+        "CFG",
+        r#"{"db": {"port": 6543}, "peers": ["z"], "gone": null}"#,
+    );
     let mut run = r.spawn_with(c);
     assert_eq!(run.wait_exit(secs(10.0)).unwrap().code(), Some(0));
     let cfg: Value = serde_json::from_str(&r.read("ww/etc/cfg.json")).unwrap();
@@ -249,7 +309,10 @@ fn config_is_merged_written_and_queryable() {
     );
     let get = |k: &str| {
         let o = r.command(&["cfg", k]).output().unwrap();
-        (o.status.code(), String::from_utf8_lossy(&o.stdout).trim().to_string())
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).trim().to_string(),
+        )
     };
     assert_eq!(get("db.port"), (Some(0), "6543".into()));
     assert_eq!(get("db.host"), (Some(0), "localhost".into()));
@@ -257,7 +320,10 @@ fn config_is_merged_written_and_queryable() {
     assert_eq!(get("nope").0, Some(1));
     // /ww/cfg is a link to dops-init, usable like whaleware's script.
     let link = r.path("ww/cfg");
-    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
     let o = std::process::Command::new(&link)
         .arg("memory")
         .env("DOPS_INIT_ROOT", r.tmp.path())
@@ -276,7 +342,10 @@ fn invalid_cfg_is_an_error_with_the_position() {
     let st = run.wait_exit(secs(10.0)).unwrap();
     assert_eq!(st.code(), Some(2));
     let err = run.stderr();
-    assert!(err.contains("invalid JSON in CFG at line 2, column 7"), "{err}");
+    assert!(
+        err.contains("invalid JSON in CFG at line 2, column 7"),
+        "{err}"
+    );
     assert_eq!(r.state()["state"], "ERROR");
     assert!(r.lines("order").is_empty(), "boot must not run");
 }
@@ -284,7 +353,10 @@ fn invalid_cfg_is_an_error_with_the_position() {
 #[test]
 fn invalid_initd_is_a_configuration_error() {
     let r = Root::new();
-    r.initd("10.json", r#"{"programs": {"a": {"command": "x", "stopsignal": "BOGUS"}}}"#);
+    r.initd(
+        "10.json",
+        r#"{"programs": {"a": {"command": "x", "stopsignal": "BOGUS"}}}"#,
+    );
     let (st, _out, err) = r.run(&[], secs(10.0));
     assert_eq!(st.code(), Some(2));
     assert!(err.contains("program a") && err.contains("BOGUS"), "{err}");
@@ -362,15 +434,27 @@ fn notifications_reach_exec_and_http_sinks() {
     let bodies = got.lock().unwrap().clone();
     let states: Vec<String> = bodies
         .iter()
-        .map(|b| serde_json::from_str::<Value>(b).unwrap()["state"].as_str().unwrap().to_string())
+        .map(|b| {
+            serde_json::from_str::<Value>(b).unwrap()["state"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
-    assert_eq!(states, vec!["BOOT", "FIRSTBOOT", "UPGRADING", "WARMUP", "UP"]);
+    assert_eq!(
+        states,
+        vec!["BOOT", "FIRSTBOOT", "UPGRADING", "WARMUP", "UP"]
+    );
     assert_eq!(
         lifecycle_states(&r.read("exec.jsonl")),
         vec!["BOOT", "FIRSTBOOT", "UPGRADING", "WARMUP", "UP"]
     );
     assert!(r.read("exec.jsonl.env").contains("\"UP\""));
-    assert!(run.stderr().contains("https is not supported"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("https is not supported"),
+        "{}",
+        run.stderr()
+    );
     // No stdout sink configured: stdout has no lifecycle lines.
     assert!(run.states().is_empty());
 }
@@ -379,7 +463,10 @@ fn notifications_reach_exec_and_http_sinks() {
 fn interactive_runs_entrypoints_then_execs() {
     let r = Root::new();
     r.hook("boot", "");
-    r.script("entrypoints/10-a.sh", &format!("echo ep >> {}", r.p("order")));
+    r.script(
+        "entrypoints/10-a.sh",
+        &format!("echo ep >> {}", r.p("order")),
+    );
     let mut c = r.command(&["sh", "-c", "echo interactive $$"]);
     c.env("INTERACTIVE", "True");
     let mut run = r.spawn_with(c);
@@ -387,6 +474,10 @@ fn interactive_runs_entrypoints_then_execs() {
     assert_eq!(run.wait_exit(secs(10.0)).unwrap().code(), Some(0));
     std::thread::sleep(Duration::from_millis(50));
     assert_eq!(r.lines("order"), vec!["ep"], "no lifecycle hooks");
-    assert_eq!(run.stdout().trim(), format!("interactive {pid}"), "exec, same pid");
+    assert_eq!(
+        run.stdout().trim(),
+        format!("interactive {pid}"),
+        "exec, same pid"
+    );
     assert!(!r.path("run/dops/state.json").exists());
 }

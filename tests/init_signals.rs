@@ -33,9 +33,16 @@ fn sigterm_during_warmup_stops_cleanly() {
     let took = t.elapsed();
     assert_eq!(st.code(), Some(0), "stderr:\n{}", run.stderr());
     assert!(took < secs(2.5), "took {took:?}");
-    assert_eq!(run.states(), vec!["BOOT", "FIRSTBOOT", "UPGRADING", "WARMUP", "STOPPED"]);
+    assert_eq!(
+        run.states(),
+        vec!["BOOT", "FIRSTBOOT", "UPGRADING", "WARMUP", "STOPPED"]
+    );
     assert_eq!(r.lines("order"), vec!["svcup", "warmup", "svcdown"]);
-    assert!(r.read("events").contains("term app"), "{}", r.read("events"));
+    assert!(
+        r.read("events").contains("term app"),
+        "{}",
+        r.read("events")
+    );
     assert_eq!(r.state()["state"], "STOPPED");
 }
 
@@ -71,7 +78,9 @@ fn sigterm_during_up_stops_in_reverse_priority_within_grace() {
     let stubborn = r.p("bin/stubborn");
     r.initd(
         "10-base.json",
-        &format!(r#"{{"programs": {{"db": {{"command": "{db}", "priority": 10, "startsecs": 0.1}}}}}}"#),
+        &format!(
+            r#"{{"programs": {{"db": {{"command": "{db}", "priority": 10, "startsecs": 0.1}}}}}}"#
+        ),
     );
     r.initd(
         "50-app.json",
@@ -93,7 +102,11 @@ fn sigterm_during_up_stops_in_reverse_priority_within_grace() {
         .collect();
     starts.sort();
     let names: Vec<&str> = starts.iter().map(|s| s.1.as_str()).collect();
-    assert_eq!(names, vec!["db", "web", "stubborn"], "start in priority order");
+    assert_eq!(
+        names,
+        vec!["db", "web", "stubborn"],
+        "start in priority order"
+    );
     let t = Instant::now();
     run.signal(libc::SIGTERM);
     let st = run.wait_exit(secs(10.0)).expect("exit");
@@ -108,11 +121,23 @@ fn sigterm_during_up_stops_in_reverse_priority_within_grace() {
     assert_eq!(terms, vec!["term stubborn", "term web", "term db"]);
     // 0.5 (stubborn's grace) + 0.3 (web) + 0.3 (db), plus scheduling.
     assert!(took >= secs(1.0) && took < secs(3.0), "took {took:?}");
-    assert!(run.stderr().contains("program stubborn did not stop within"), "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("program stubborn did not stop within"),
+        "{}",
+        run.stderr()
+    );
     assert_eq!(r.lines("order"), vec!["svcdown"]);
     let s = r.state();
     assert_eq!(s["state"], "STOPPED");
-    assert!(s["programs"].as_array().unwrap().iter().all(|p| p["state"] == "STOPPED"), "{s}");
+    assert!(
+        s["programs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["state"] == "STOPPED"),
+        "{s}"
+    );
 }
 
 #[test]
@@ -133,7 +158,10 @@ fn sighup_restarts_the_programs_without_warmup() {
     assert!(run.wait_for(secs(10.0), |v| v["state"] == "UP" && v["restarts"] == 1));
     let pid2 = run.state()["programs"][0]["pid"].as_i64().unwrap();
     assert_ne!(pid1, pid2);
-    assert_eq!(r.lines("order"), vec!["svcup", "warmup", "svcdown", "svcup"]);
+    assert_eq!(
+        r.lines("order"),
+        vec!["svcup", "warmup", "svcdown", "svcup"]
+    );
     let states = run.states();
     assert_eq!(&states[states.len() - 3..], &["UP", "RESTARTING", "UP"]);
     let ev = r.lines("events");
@@ -162,8 +190,14 @@ fn sigusr1_toggles_maintenance_and_other_signals_are_forwarded() {
     run.signal(libc::SIGUSR1);
     assert!(run.wait_for(secs(5.0), |v| v["maintenance"] == true));
     assert_eq!(run.state()["state"], "UP", "maintenance keeps running");
-    assert_eq!(r.command(&["health"]).output().unwrap().status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&r.command(&["status"]).output().unwrap().stdout).contains("maintenance"));
+    assert_eq!(
+        r.command(&["health"]).output().unwrap().status.code(),
+        Some(0)
+    );
+    assert!(
+        String::from_utf8_lossy(&r.command(&["status"]).output().unwrap().stdout)
+            .contains("maintenance")
+    );
     run.signal(libc::SIGUSR1);
     assert!(run.wait_for(secs(5.0), |v| v["maintenance"] == false));
     assert!(run.stdout().contains("\"event\":\"maintenance\""));
@@ -172,7 +206,10 @@ fn sigusr1_toggles_maintenance_and_other_signals_are_forwarded() {
     while Instant::now() < until && !r.read("events").contains("usr2") {
         std::thread::sleep(Duration::from_millis(10));
     }
-    assert!(r.read("events").contains("usr2"), "USR2 forwarded to the program");
+    assert!(
+        r.read("events").contains("usr2"),
+        "USR2 forwarded to the program"
+    );
 }
 
 #[test]
@@ -202,24 +239,41 @@ fn orphans_are_reaped() {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    assert!(seen >= 5, "orphans reparented to dops-init: {:?}", children_of(init));
+    assert!(
+        seen >= 5,
+        "orphans reparented to dops-init: {:?}",
+        children_of(init)
+    );
     // ...and once they end, none is left a zombie.
     std::thread::sleep(Duration::from_millis(800));
     let kids = children_of(init);
     assert!(kids.iter().all(|c| c.1 != 'Z'), "zombies: {kids:?}");
-    let orphan_pids: Vec<i32> = r.lines("orphans").iter().map(|l| l.parse().unwrap()).collect();
+    let orphan_pids: Vec<i32> = r
+        .lines("orphans")
+        .iter()
+        .map(|l| l.parse().unwrap())
+        .collect();
     assert_eq!(orphan_pids.len(), 5);
     for p in orphan_pids {
-        assert!(!std::path::Path::new(&format!("/proc/{p}")).exists(), "orphan {p} still exists");
+        assert!(
+            !std::path::Path::new(&format!("/proc/{p}")).exists(),
+            "orphan {p} still exists"
+        );
     }
     // The program itself is still there.
-    assert!(kids.iter().any(|c| c.2 == "sleep" && c.1 != 'Z'), "{kids:?}");
+    assert!(
+        kids.iter().any(|c| c.2 == "sleep" && c.1 != 'Z'),
+        "{kids:?}"
+    );
 }
 
 #[test]
 fn a_second_sigterm_kills_at_once() {
     let r = Root::new();
-    r.script("bin/slow", "trap 'sleep 20' TERM\nwhile :; do sleep 0.05; done");
+    r.script(
+        "bin/slow",
+        "trap 'sleep 20' TERM\nwhile :; do sleep 0.05; done",
+    );
     let slow = r.p("bin/slow");
     r.initd(
         "10.json",
@@ -231,9 +285,14 @@ fn a_second_sigterm_kills_at_once() {
     run.signal(libc::SIGTERM);
     run.wait_state("STOPPED", secs(5.0));
     std::thread::sleep(Duration::from_millis(200));
-    assert!(run.child.try_wait().unwrap().is_none(), "still in its grace time");
+    assert!(
+        run.child.try_wait().unwrap().is_none(),
+        "still in its grace time"
+    );
     run.signal(libc::SIGTERM);
-    let st = run.wait_exit(secs(5.0)).expect("exit after the second SIGTERM");
+    let st = run
+        .wait_exit(secs(5.0))
+        .expect("exit after the second SIGTERM");
     assert_eq!(st.code(), Some(0));
     assert!(t.elapsed() < secs(3.0));
 }

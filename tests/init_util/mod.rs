@@ -20,7 +20,14 @@ pub struct Root {
 impl Root {
     pub fn new() -> Root {
         let tmp = tempfile::tempdir().expect("temp dir");
-        for d in ["ww/usr", "ww/etc", "entrypoints", "dops/init.d", "data", "etc"] {
+        for d in [
+            "ww/usr",
+            "ww/etc",
+            "entrypoints",
+            "dops/init.d",
+            "data",
+            "etc",
+        ] {
             std::fs::create_dir_all(tmp.path().join(d)).unwrap();
         }
         // Programs running as another user write here.
