@@ -296,3 +296,20 @@ fn a_second_sigterm_kills_at_once() {
     assert_eq!(st.code(), Some(0));
     assert!(t.elapsed() < secs(3.0));
 }
+
+#[test]
+fn the_command_gets_sigterm_with_a_clean_signal_state() {
+    let r = Root::new();
+    // `sleep` has no handler of its own: it dies of SIGTERM only if the signal is not blocked.
+    let mut run = r.spawn(&["sleep", "1000"]);
+    run.wait_state("UP", secs(10.0));
+    let pid = run.state()["programs"][0]["pid"].as_i64().unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let blocked = status.lines().find(|l| l.starts_with("SigBlk:")).unwrap();
+    assert!(blocked.ends_with("0000000000000000"), "{blocked}");
+    let t = Instant::now();
+    run.signal(libc::SIGTERM);
+    let st = run.wait_exit(secs(10.0)).expect("exit");
+    assert!(t.elapsed() < secs(1.0), "{:?}", t.elapsed());
+    assert_eq!(st.code(), Some(143), "the command's own status: killed by SIGTERM");
+}

@@ -65,6 +65,7 @@ pub fn command(path: &Path, args: &[String]) -> Command {
         c
     };
     c.args(args);
+    super::signals::reset_in_child(&mut c);
     c
 }
 

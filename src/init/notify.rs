@@ -137,6 +137,7 @@ fn exec_deliver(cmd: &str, exits: &Exits, msg: &str) {
         .arg(cmd)
         .env("DOPS_EVENT", msg)
         .stdin(Stdio::piped());
+    super::signals::reset_in_child(&mut c);
     let mut child = match exits.spawn(&mut c) {
         Ok(c) => c,
         Err(e) => {

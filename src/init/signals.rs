@@ -97,3 +97,21 @@ mod tests {
         assert_eq!(parse("NOPE"), None);
     }
 }
+
+/// Give a child a clean signal state: an empty mask (std's posix_spawn path keeps ours, with
+/// SIGTERM blocked) and default dispositions for the signals dops-init handles.
+pub fn reset_in_child(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: only async-signal-safe calls (sigemptyset, sigprocmask, signal) between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+            for s in HANDLED {
+                libc::signal(*s as libc::c_int, libc::SIG_DFL);
+            }
+            Ok(())
+        });
+    }
+}

@@ -126,6 +126,7 @@ impl Supervisor {
         let p = &self.procs[i].prog;
         let mut cmd = Command::new(&p.argv[0]);
         cmd.args(&p.argv[1..]).envs(&p.env);
+        super::signals::reset_in_child(&mut cmd);
         if let Some(d) = &p.directory {
             cmd.current_dir(d);
         }
