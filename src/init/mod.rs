@@ -16,6 +16,7 @@ pub mod notify;
 pub mod output;
 pub mod paths;
 pub mod program;
+pub mod register;
 pub mod reaper;
 pub mod signals;
 pub mod state;
