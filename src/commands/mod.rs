@@ -1,5 +1,6 @@
 //! One file per user verb; `main` maps errors to exit codes (0 ok, 1 failed, 2 usage/config, 3 engine unreachable).
 
+pub mod dns;
 pub mod engine_common;
 // --- meta (issue 8) ---
 pub mod examine;

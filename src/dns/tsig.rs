@@ -1,0 +1,158 @@
+//! TSIG (RFC 8945, hmac-sha256) on the server side: verify a request against the project key,
+//! refuse replays, and produce the context that signs the response.
+//!
+//! Replay protection: a signed request is accepted only if its "time signed" lies within
+//! `window` seconds of the server clock (the smaller of the server window and the message's own
+//! fudge) and its MAC has not been seen before. Seen MACs are remembered for twice the window, so
+//! a replay is caught either by the cache (inside the window) or by the clock (outside it).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::rdata::tsig::{signed_bitmessage_to_buf, TsigAlgorithm, TsigError, TSIG};
+use hickory_proto::rr::{Name, Record, TSigResponseContext, TSigner};
+
+use super::key::TsigKey;
+use super::DnsError;
+
+/// Why a signed request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// Signed with a key name (or algorithm) this server does not hold.
+    UnknownKey,
+    /// The MAC does not match: tampered with, or another secret.
+    BadSignature,
+    /// Signed too long ago (or in the future): outside the time window.
+    BadTime,
+    /// Exactly this signed message was already accepted once.
+    Replayed,
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Rejection::UnknownKey => "unknown tsig key",
+            Rejection::BadSignature => "bad tsig signature",
+            Rejection::BadTime => "tsig time outside the allowed window",
+            Rejection::Replayed => "replayed message (mac already seen)",
+        })
+    }
+}
+
+/// The outcome of checking a request's TSIG record.
+pub enum Verdict {
+    /// No TSIG record at all.
+    Unsigned,
+    /// Valid, fresh, first use: sign the response with this context.
+    Valid(TSigResponseContext),
+    /// Refused: answer NOTAUTH with this (possibly unsigned) TSIG context.
+    Rejected(Rejection, TSigResponseContext),
+}
+
+impl Verdict {
+    /// The response code for a rejected request.
+    pub fn rcode() -> ResponseCode {
+        ResponseCode::NotAuth
+    }
+}
+
+/// Verifies requests signed with the project key and remembers MACs already used.
+pub struct TsigGuard {
+    signer: TSigner,
+    window: u64,
+    seen: Mutex<HashMap<Vec<u8>, u64>>,
+}
+
+impl TsigGuard {
+    /// `window_s`: the largest accepted difference between the signer's clock and ours.
+    pub fn new(key: &TsigKey, window_s: u64) -> Result<TsigGuard, DnsError> {
+        Ok(TsigGuard {
+            signer: key.signer()?,
+            window: window_s.max(1),
+            seen: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The key name this guard accepts.
+    pub fn key_name(&self) -> &Name {
+        self.signer.signer_name()
+    }
+
+    /// Check the TSIG of a raw request (`raw` is the whole message as received).
+    pub fn check(
+        &self,
+        raw: &[u8],
+        signature: Option<&Record<TSIG>>,
+        request_id: u16,
+        now: u64,
+    ) -> Verdict {
+        let Some(sig) = signature else {
+            return Verdict::Unsigned;
+        };
+        if sig.name != *self.signer.signer_name() || sig.data.algorithm != TsigAlgorithm::HmacSha256
+        {
+            return Verdict::Rejected(
+                Rejection::UnknownKey,
+                TSigResponseContext::unknown_key(request_id, now, sig.name.clone()),
+            );
+        }
+        let bad_sig = || {
+            Verdict::Rejected(
+                Rejection::BadSignature,
+                TSigResponseContext::bad_signature(request_id, now, self.signer.clone()),
+            )
+        };
+        let Ok((tbv, record)) = signed_bitmessage_to_buf(raw, None, true) else {
+            return bad_sig();
+        };
+        // Full-length MACs only (no truncation), constant-time compare.
+        if record.data.mac.len() != 32 || self.signer.verify(&tbv, &record.data.mac).is_err() {
+            return bad_sig();
+        }
+        let mac = record.data.mac.clone();
+        let window = self.window.min(u64::from(record.data.fudge));
+        let signed_at = record.data.time;
+        if signed_at.abs_diff(now) > window {
+            return Verdict::Rejected(
+                Rejection::BadTime,
+                TSigResponseContext::new(
+                    request_id,
+                    now,
+                    self.signer.clone(),
+                    mac,
+                    Some(TsigError::BadTime),
+                ),
+            );
+        }
+        {
+            let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+            seen.retain(|_, until| *until >= now);
+            if seen.contains_key(&mac) {
+                return Verdict::Rejected(
+                    Rejection::Replayed,
+                    TSigResponseContext::new(
+                        request_id,
+                        now,
+                        self.signer.clone(),
+                        mac,
+                        Some(TsigError::BadTime),
+                    ),
+                );
+            }
+            seen.insert(mac.clone(), now + 2 * self.window + 1);
+        }
+        Verdict::Valid(TSigResponseContext::new(
+            request_id,
+            now,
+            self.signer.clone(),
+            mac,
+            None,
+        ))
+    }
+
+    /// How many MACs are remembered (for tests and diagnostics).
+    pub fn seen_count(&self) -> usize {
+        self.seen.lock().map(|s| s.len()).unwrap_or(0)
+    }
+}

@@ -1,0 +1,626 @@
+//! The whaleware lifecycle, driven by one event loop on the main thread:
+//!
+//! DOCKERUP (entry points) → BOOT → FIRSTBOOT (no marker in /data) → UPGRADING → WARMUP (svcup,
+//! programs, warmup) → UP → every `monitor_interval_s`: monitor → pushstats; a failure →
+//! RESTARTING (svcdown, programs stopped, backoff, svcup, programs started) → UP, until the restart
+//! budget is spent → ERROR. SIGTERM/SIGINT/SIGQUIT at any point → STOPPED → svcdown → programs
+//! stopped in reverse priority → exit. SIGHUP → RESTARTING → UP (no warmup). SIGUSR1 →
+//! maintenance on/off.
+use super::config;
+use super::error::InitError;
+use super::hooks;
+use super::initd::{self, Settings};
+use super::notify::Notifier;
+use super::output::log;
+use super::paths::{self, Paths};
+use super::program::Program;
+use super::reaper::{self, Exit, Exits};
+use super::signals::{Signals, FORWARDED};
+use super::state::{rfc3339, State, StateDoc, StateFile};
+use super::supervisor::{Event, Supervisor};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use serde_json::{json, Value};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Limits for hooks that must not hold the lifecycle: `svcdown`, `lifecycle`, `pushstats`.
+const SIDE_HOOK_LIMIT: Duration = Duration::from_secs(10);
+/// How long an interrupted hook gets between SIGTERM and SIGKILL.
+const HOOK_GRACE: Duration = Duration::from_secs(2);
+/// The longest restart backoff.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// Why the lifecycle ends.
+#[derive(Debug)]
+pub enum Stop {
+    /// SIGTERM, SIGINT or SIGQUIT.
+    Term,
+    /// The command line given to dops-init ended on its own.
+    Main(Exit),
+    /// ERROR.
+    Fail(InitError),
+}
+
+struct HookRun {
+    exit: Exit,
+    timed_out: bool,
+    tail: String,
+    stdout: Vec<u8>,
+}
+
+pub struct Init {
+    paths: Paths,
+    sig: Signals,
+    exits: Arc<Exits>,
+    sup: Supervisor,
+    doc: StateDoc,
+    file: StateFile,
+    notify: Notifier,
+    settings: Settings,
+    stop: bool,
+    forced: bool,
+    hup: bool,
+    failure: Option<String>,
+    main_exit: Option<Exit>,
+    services_started: bool,
+    dns: super::dns_hook::Dns,
+}
+
+/// Run dops-init as the init of a container. `sig` must have been installed first of all.
+pub fn run(sig: Signals, argv: Vec<String>) -> i32 {
+    if nix::unistd::getpid().as_raw() != 1 {
+        // Orphans come to us even when we are not PID 1 (tests, `docker run --init`).
+        // SAFETY: plain prctl with an integer argument.
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    }
+    let paths = Paths::from_env();
+    let exits = Arc::new(Exits::default());
+    let mut doc = StateDoc::new();
+    let mut file = StateFile::new(paths.state_json());
+    file.write(&doc);
+    let loaded = initd::load(&paths).and_then(|d| {
+        let settings = d.settings(&paths)?;
+        let progs = d.programs(&paths)?;
+        Ok((settings, progs))
+    });
+    let (settings, progs) = match loaded {
+        Ok(x) => x,
+        Err(e) => {
+            // Nothing runs yet: report and leave.
+            let n = Notifier::new(&["stdout".to_string()], &paths, &exits);
+            log(&e.to_string());
+            doc.state = State::Error;
+            doc.since = SystemTime::now();
+            doc.error = Some(e.to_string());
+            file.write(&doc);
+            n.send(&json!({"event": "lifecycle", "state": "ERROR", "time": rfc3339(doc.since), "error": e.to_string()}));
+            return e.exit_code();
+        }
+    };
+    let progs = if progs.is_empty() {
+        if argv.is_empty() {
+            vec![]
+        } else {
+            vec![Program::main_command(argv)]
+        }
+    } else {
+        if !argv.is_empty() {
+            log(&format!(
+                "init.d declares programs; the command {argv:?} is not run (hint: declare it as a program)"
+            ));
+        }
+        progs
+    };
+    let notify = Notifier::new(&settings.notify, &paths, &exits);
+    let mut init = Init {
+        sup: Supervisor::new(progs, settings.backoff_base),
+        dns: super::dns_hook::Dns::from_env(),
+        paths,
+        sig,
+        exits,
+        doc,
+        file,
+        notify,
+        settings,
+        stop: false,
+        forced: false,
+        hup: false,
+        failure: None,
+        main_exit: None,
+        services_started: false,
+    };
+    init.main()
+}
+
+impl Init {
+    fn main(&mut self) -> i32 {
+        let end = match self.lifecycle() {
+            Ok(never) => match never {},
+            Err(s) => s,
+        };
+        match end {
+            Stop::Term | Stop::Main(_) => {
+                if let Stop::Main(e) = &end {
+                    log(&format!("the command ended ({e}); stopping"));
+                } else {
+                    log("stop requested; stopping");
+                }
+                self.set_state(State::Stopped);
+                self.dns.stop();
+                self.services_down();
+                match end {
+                    Stop::Main(e) => e.code(),
+                    _ => self
+                        .sup
+                        .procs
+                        .iter()
+                        .find(|p| p.prog.main)
+                        .and_then(|p| p.last_exit)
+                        .map(Exit::code)
+                        .unwrap_or(0),
+                }
+            }
+            Stop::Fail(e) => {
+                log(&format!("ERROR: {e}"));
+                self.doc.error = Some(e.to_string());
+                self.set_state(State::Error);
+                self.dns.stop();
+                self.services_down();
+                e.exit_code()
+            }
+        }
+    }
+
+    fn lifecycle(&mut self) -> Result<std::convert::Infallible, Stop> {
+        let cfg = std::env::var("CFG").ok();
+        config::build(&self.paths, cfg.as_deref()).map_err(Stop::Fail)?;
+        self.check()?;
+        if paths::env_true("SAFEMODE") {
+            log("SAFEMODE: entry point hooks skipped");
+        } else {
+            for ep in hooks::entrypoints(&self.paths) {
+                let name = format!(
+                    "entrypoint {}",
+                    ep.file_name().unwrap_or_default().to_string_lossy()
+                );
+                self.hook_checked(&name, hooks::command(&ep, &[]))?;
+            }
+        }
+        self.set_state(State::Boot);
+        self.whaleware_checked("boot")?;
+        if !self.paths.init_marker().exists() {
+            self.set_state(State::FirstBoot);
+            self.whaleware_checked("firstboot")?;
+            let marker = self.paths.init_marker();
+            let written = std::fs::create_dir_all(self.paths.data_dir())
+                .and_then(|_| std::fs::write(&marker, format!("{}\n", rfc3339(SystemTime::now()))));
+            if let Err(source) = written {
+                return Err(Stop::Fail(InitError::Write {
+                    path: marker,
+                    source,
+                }));
+            }
+        }
+        self.set_state(State::Upgrading);
+        self.whaleware_checked("upgrade")?;
+        self.set_state(State::Warmup);
+        self.services_up()?;
+        self.whaleware_checked("warmup")?;
+        self.set_state(State::Up);
+        self.run_up()
+    }
+
+    /// UP: the monitor loop, SIGHUP restarts, program failures.
+    fn run_up(&mut self) -> Result<std::convert::Infallible, Stop> {
+        let mut failures: u32 = 0;
+        let interval = self.settings.monitor_interval;
+        let mut next_monitor = Instant::now() + interval;
+        loop {
+            self.check()?;
+            if self.hup {
+                self.hup = false;
+                log("SIGHUP: restarting the programs");
+                if let Err(e) = self.restart(Duration::ZERO) {
+                    let msg = recoverable(e)?;
+                    self.on_failure(&mut failures, msg)?;
+                }
+                next_monitor = Instant::now() + interval;
+                continue;
+            }
+            if let Some(msg) = self.failure.take() {
+                self.on_failure(&mut failures, msg)?;
+                next_monitor = Instant::now() + interval;
+                continue;
+            }
+            if Instant::now() >= next_monitor {
+                match self.monitor()? {
+                    Ok(()) => failures = 0,
+                    Err(msg) => self.on_failure(&mut failures, msg)?,
+                }
+                next_monitor = Instant::now() + interval;
+                continue;
+            }
+            self.pump(Some(next_monitor));
+        }
+    }
+
+    /// A failure while UP: restart with exponential backoff, or ERROR when the budget is spent.
+    fn on_failure(&mut self, failures: &mut u32, mut msg: String) -> Result<(), Stop> {
+        loop {
+            *failures += 1;
+            if *failures > self.settings.restart_budget {
+                return Err(Stop::Fail(InitError::BudgetSpent {
+                    restarts: *failures - 1,
+                    last: msg,
+                }));
+            }
+            let backoff = self
+                .settings
+                .backoff_base
+                .saturating_mul(1u32 << (*failures - 1).min(20))
+                .min(MAX_BACKOFF);
+            log(&format!(
+                "{msg}; restart {} of {} in {backoff:?}",
+                *failures, self.settings.restart_budget
+            ));
+            match self.restart(backoff) {
+                Ok(()) => return Ok(()),
+                Err(e) => msg = recoverable(e)?,
+            }
+        }
+    }
+
+    /// RESTARTING → svcdown, programs stopped → backoff → svcup, programs started → UP.
+    fn restart(&mut self, backoff: Duration) -> Result<(), Stop> {
+        self.doc.restarts += 1;
+        self.set_state(State::Restarting);
+        self.services_down();
+        self.check()?;
+        let until = Instant::now() + backoff;
+        while Instant::now() < until {
+            self.pump(Some(until));
+            self.check()?;
+        }
+        self.services_up()?;
+        self.failure = None;
+        self.set_state(State::Up);
+        Ok(())
+    }
+
+    /// `svcup`, then the programs; waits until none is still starting.
+    fn services_up(&mut self) -> Result<(), Stop> {
+        self.services_started = true;
+        self.whaleware_checked("svcup")?;
+        let ev = self.sup.start_all(Instant::now());
+        self.handle_events(ev);
+        loop {
+            self.check()?;
+            if let Some(name) = self.sup.fatal() {
+                self.failure = None;
+                return Err(Stop::Fail(InitError::ProgramFailed {
+                    name,
+                    msg: "it kept ending while starting (see startsecs, startretries)".into(),
+                }));
+            }
+            if self.sup.startup_done() {
+                return Ok(());
+            }
+            self.pump(None);
+        }
+    }
+
+    /// `svcdown` (bounded), then the programs in reverse priority. Not interruptible.
+    fn services_down(&mut self) {
+        if !self.services_started {
+            return;
+        }
+        self.services_started = false;
+        if let Some(p) = hooks::find(&self.paths, "svcdown") {
+            if let Ok(r) = self.run_hook(
+                "svcdown",
+                hooks::command(&p, &[]),
+                false,
+                Some(SIDE_HOOK_LIMIT),
+                false,
+            ) {
+                if !r.exit.success() {
+                    log(&format!("hook svcdown failed ({})", describe(&r)));
+                }
+            }
+        }
+        for prio in self.sup.priorities_desc() {
+            self.sup.begin_stop(prio, Instant::now());
+            self.sync_programs();
+            while !self.sup.group_down(prio) {
+                self.pump(None);
+            }
+        }
+        self.sync_programs();
+    }
+
+    /// Run `monitor`; on success its JSON goes to the state, the sinks and `pushstats`.
+    fn monitor(&mut self) -> Result<Result<(), String>, Stop> {
+        let Some(path) = hooks::find(&self.paths, "monitor") else {
+            return Ok(Ok(()));
+        };
+        let r = self.run_hook(
+            "monitor",
+            hooks::command(&path, &[]),
+            true,
+            Some(self.settings.monitor_timeout),
+            true,
+        )?;
+        if r.timed_out {
+            return Ok(Err(format!(
+                "monitor did not answer within {:?}",
+                self.settings.monitor_timeout
+            )));
+        }
+        if !r.exit.success() {
+            return Ok(Err(format!("monitor failed ({})", describe(&r))));
+        }
+        let text = String::from_utf8_lossy(&r.stdout).trim().to_string();
+        let stats = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        let now = SystemTime::now();
+        self.doc.last_stats = stats.clone();
+        self.doc.last_stats_at = Some(now);
+        self.file.write(&self.doc);
+        let mut ev = self.event("stats");
+        ev["stats"] = stats.clone();
+        self.notify.send(&ev);
+        if let Some(p) = hooks::find(&self.paths, "pushstats") {
+            let r = self.run_hook(
+                "pushstats",
+                hooks::command(&p, &[stats.to_string()]),
+                false,
+                Some(SIDE_HOOK_LIMIT),
+                true,
+            )?;
+            if !r.exit.success() {
+                log(&format!("hook pushstats failed ({})", describe(&r)));
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// Enter a state: state.json, the sinks, the DNS registration, the `lifecycle` hook.
+    fn set_state(&mut self, s: State) {
+        self.doc.state = s;
+        self.doc.since = SystemTime::now();
+        if s != State::Error {
+            self.doc.error = None;
+        }
+        self.doc.programs = self.sup.to_json();
+        self.sync_dns();
+        self.file.write(&self.doc);
+        let mut ev = self.event("lifecycle");
+        if let Some(e) = &self.doc.error {
+            ev["error"] = json!(e);
+        }
+        self.notify.send(&ev);
+        if let Some(p) = hooks::find(&self.paths, "lifecycle") {
+            let cmd = hooks::command(&p, &[s.as_str().to_string()]);
+            match self.run_hook("lifecycle", cmd, false, Some(SIDE_HOOK_LIMIT), false) {
+                Ok(r) if !r.exit.success() => {
+                    log(&format!("hook lifecycle failed ({})", describe(&r)))
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Tell the registration what it should be: registered only when UP and not in maintenance.
+    fn sync_dns(&mut self) {
+        let want = self.doc.state == State::Up && !self.doc.maintenance;
+        self.dns.set_registered(want);
+        self.doc.dns = self.dns.status();
+    }
+
+    fn event(&self, kind: &str) -> Value {
+        json!({
+            "event": kind,
+            "state": self.doc.state.as_str(),
+            "time": rfc3339(SystemTime::now()),
+            "service": std::env::var("SERVICE").ok(),
+            "instance": std::env::var("INSTANCE").ok(),
+            "restarts": self.doc.restarts,
+            "maintenance": self.doc.maintenance,
+        })
+    }
+
+    /// A whaleware hook that must succeed (missing = nothing to do).
+    fn whaleware_checked(&mut self, name: &str) -> Result<(), Stop> {
+        match hooks::find(&self.paths, name) {
+            Some(p) => self.hook_checked(name, hooks::command(&p, &[])),
+            None => self.check(),
+        }
+    }
+
+    fn hook_checked(&mut self, name: &str, cmd: Command) -> Result<(), Stop> {
+        let r = self.run_hook(name, cmd, false, None, true)?;
+        if !r.exit.success() {
+            return Err(Stop::Fail(InitError::HookFailed {
+                hook: name.to_string(),
+                status: r.exit.to_string(),
+                output: r.tail,
+            }));
+        }
+        self.check()
+    }
+
+    /// Run a hook while the event loop keeps going. `interruptible`: a stop request ends it.
+    fn run_hook(
+        &mut self,
+        name: &str,
+        cmd: Command,
+        capture: bool,
+        limit: Option<Duration>,
+        interruptible: bool,
+    ) -> Result<HookRun, Stop> {
+        let h = hooks::spawn(&self.exits, name, cmd, capture).map_err(Stop::Fail)?;
+        let pid = h.pid;
+        let deadline = limit.map(|l| Instant::now() + l);
+        loop {
+            if let Some(exit) = self.exits.take(pid) {
+                let (tail, stdout) = h.finish(Duration::from_millis(200));
+                return Ok(HookRun {
+                    exit,
+                    timed_out: false,
+                    tail,
+                    stdout,
+                });
+            }
+            if interruptible && (self.stop || self.main_exit.is_some()) {
+                log(&format!("stopping hook {name}"));
+                self.end_hook(pid);
+                h.finish(Duration::from_millis(50));
+                return Err(self.stop_reason());
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                log(&format!(
+                    "hook {name} did not end within {limit:?}; stopping it"
+                ));
+                let exit = self.end_hook(pid);
+                let (tail, stdout) = h.finish(Duration::from_millis(50));
+                return Ok(HookRun {
+                    exit,
+                    timed_out: true,
+                    tail,
+                    stdout,
+                });
+            }
+            self.pump(deadline);
+        }
+    }
+
+    /// SIGTERM to the hook's process group, SIGKILL after the grace time.
+    fn end_hook(&mut self, pid: i32) -> Exit {
+        for (sig, wait) in [
+            (Signal::SIGTERM, HOOK_GRACE),
+            (Signal::SIGKILL, Duration::from_secs(1)),
+        ] {
+            let _ = kill(Pid::from_raw(-pid), sig);
+            let until = Instant::now() + wait;
+            while Instant::now() < until {
+                if let Some(e) = self.exits.take(pid) {
+                    return e;
+                }
+                self.pump(Some(until));
+            }
+        }
+        self.exits.forget(pid);
+        Exit::Signal(Signal::SIGKILL as i32)
+    }
+
+    fn stop_reason(&self) -> Stop {
+        match self.main_exit {
+            Some(e) => Stop::Main(e),
+            None => Stop::Term,
+        }
+    }
+
+    /// Handle whatever is pending, without waiting; `Err` when the lifecycle must end.
+    fn check(&mut self) -> Result<(), Stop> {
+        self.pump(Some(Instant::now()));
+        if self.stop || self.main_exit.is_some() {
+            return Err(self.stop_reason());
+        }
+        Ok(())
+    }
+
+    /// Wait for one batch of events (signals, exits, supervisor timers) until `deadline`.
+    fn pump(&mut self, deadline: Option<Instant>) {
+        let now = Instant::now();
+        let mut wake = deadline;
+        if let Some(t) = self.sup.next_deadline() {
+            wake = Some(wake.map_or(t, |w| w.min(t)));
+        }
+        let timeout = wake.map(|w| w.saturating_duration_since(now));
+        for s in self.sig.wait(timeout) {
+            match s {
+                Signal::SIGCHLD => {}
+                Signal::SIGTERM | Signal::SIGINT | Signal::SIGQUIT => {
+                    if self.stop && !self.forced {
+                        log(&format!("{} again: killing everything", s.as_str()));
+                        self.forced = true;
+                        self.sup.kill_all();
+                    } else if !self.stop {
+                        log(&format!("{} received", s.as_str()));
+                        self.stop = true;
+                    }
+                }
+                Signal::SIGHUP => self.hup = true,
+                Signal::SIGUSR1 => self.toggle_maintenance(),
+                s if FORWARDED.contains(&s) => self.sup.signal_all(s),
+                _ => {}
+            }
+        }
+        let now = Instant::now();
+        for (pid, exit) in reaper::reap_all() {
+            match self.sup.on_exit(pid, exit, now) {
+                Some(ev) => self.handle_events(ev),
+                None => {
+                    self.exits.record(pid, exit);
+                }
+            }
+        }
+        let ev = self.sup.tick(Instant::now());
+        self.handle_events(ev);
+        self.sync_programs();
+    }
+
+    fn sync_programs(&mut self) {
+        if self.sup.take_changed() {
+            self.doc.programs = self.sup.to_json();
+            self.file.write(&self.doc);
+        }
+    }
+
+    fn handle_events(&mut self, ev: impl IntoIterator<Item = Event>) {
+        for e in ev {
+            match e {
+                Event::MainExited(x) => {
+                    self.main_exit.get_or_insert(x);
+                }
+                Event::Fatal { name, msg } => {
+                    self.failure = Some(format!("program {name} could not be kept running: {msg}"));
+                }
+            }
+        }
+    }
+
+    fn toggle_maintenance(&mut self) {
+        self.doc.maintenance = !self.doc.maintenance;
+        log(&format!(
+            "SIGUSR1: maintenance {}",
+            if self.doc.maintenance { "on" } else { "off" }
+        ));
+        self.sync_dns();
+        self.file.write(&self.doc);
+        let ev = self.event("maintenance");
+        self.notify.send(&ev);
+    }
+}
+
+fn describe(r: &HookRun) -> String {
+    if r.tail.is_empty() {
+        r.exit.to_string()
+    } else {
+        format!("{}; output:\n{}", r.exit, r.tail)
+    }
+}
+
+/// Failures of a restart that count against the budget (others end the lifecycle).
+fn recoverable(s: Stop) -> Result<String, Stop> {
+    match s {
+        Stop::Fail(e @ InitError::ProgramFailed { .. }) => Ok(e.to_string()),
+        Stop::Fail(e @ InitError::HookFailed { .. }) => Ok(e.to_string()),
+        other => Err(other),
+    }
+}
