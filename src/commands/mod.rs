@@ -40,6 +40,11 @@ pub fn dispatch(inv: &Invocation) -> i32 {
         Action::Logs(a) => logs::execute(g, a),
         Action::Getip(a) => getip::execute(g, a),
         Action::Info(a) => info::execute(g, a),
+        // meta (issue 8)
+        Action::Examine(a) => examine::execute(g, a),
+        Action::Validate(a) => validate::execute(g, a),
+        Action::Update(a) => update::execute(g, a),
+        Action::Status(a) => status::execute(g, a),
         other => {
             eprintln!("dops: {} is not available yet", other.verb());
             return 1;

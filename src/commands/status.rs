@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::engine::observe::RUN_DIR_LABEL;
 use crate::observed::{Observed, ObservedContainer};
 
 /// The content of `state.json` as dops-init writes it (see CONTRACT). Lenient: unknown fields are
@@ -79,7 +80,13 @@ pub fn collect(
         .iter()
         .filter(|c| select(c))
         .map(|c| {
-            let path = run_dir(project_dir, &c.service, &c.instance).join("state.json");
+            // The engine records the host folder of `/run/dops` in a label; else the convention.
+            let dir = c
+                .labels
+                .get(RUN_DIR_LABEL)
+                .map(PathBuf::from)
+                .unwrap_or_else(|| run_dir(project_dir, &c.service, &c.instance));
+            let path = dir.join("state.json");
             let (lifecycle, state_error) = match read_state(&path) {
                 Ok(s) => (s, None),
                 Err(e) => (None, Some(e)),
@@ -226,6 +233,67 @@ pub fn render(rows: &[InstanceStatus], now: i64) -> String {
 /// The `--json` form: an array of rows.
 pub fn to_json(rows: &[InstanceStatus]) -> String {
     serde_json::to_string_pretty(rows).expect("status serializes")
+}
+
+/// `dops status[:<target>] [--json] [--watch]`.
+pub fn execute(
+    global: &crate::action::GlobalOpts,
+    action: &crate::action::StatusAction,
+) -> anyhow::Result<i32> {
+    use super::engine_common::{project_dir, project_name_of, runtime};
+    use crate::action::Target;
+    use crate::engine;
+    use std::io::Write as _;
+
+    let dir = project_dir(global)?;
+    let project = project_name_of(&dir);
+    let target = action.target.clone();
+    let rt = runtime()?;
+    rt.block_on(async {
+        let eng = engine::connect().await?;
+        let select = |c: &ObservedContainer| match &target {
+            None | Some(Target::All) | Some(Target::Group { .. }) => true,
+            Some(t) => t.matches(&c.service, &c.instance, None),
+        };
+        let snapshot = || async {
+            let observed = engine::observe(&eng, &project).await?;
+            anyhow::Ok(collect(&dir, &observed, &select))
+        };
+        if !action.watch {
+            let rows = snapshot().await?;
+            if global.json {
+                println!("{}", to_json(&rows));
+            } else {
+                print!("{}", render(&rows, now()));
+            }
+            return Ok(0);
+        }
+        // --watch: redraw every 2 seconds until Ctrl-C.
+        let mut stdout = std::io::stdout();
+        loop {
+            let rows = snapshot().await?;
+            let body = if global.json {
+                to_json(&rows) + "\n"
+            } else {
+                format!(
+                    "dops status: project {project}   (every 2s, Ctrl-C to stop)\n\n{}",
+                    render(&rows, now())
+                )
+            };
+            // Home, clear screen, draw.
+            let _ = write!(stdout, "\x1b[H\x1b[2J{body}");
+            let _ = stdout.flush();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break,
+                _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+            }
+        }
+        Ok(0)
+    })
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 #[cfg(test)]

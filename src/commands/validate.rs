@@ -137,6 +137,88 @@ pub fn all_ok(results: &[MethodResult]) -> bool {
     results.iter().all(|r| r.outcome != Outcome::Failed)
 }
 
+/// Run `method` in every running instance the target selects (concurrently), report per
+/// instance; exit 1 when any failed. Shared by `validate` and `update`.
+pub fn execute_method(
+    global: &crate::action::GlobalOpts,
+    target: Option<&crate::action::Target>,
+    method: Method,
+) -> anyhow::Result<i32> {
+    use super::engine_common::{project_dir, project_name_of, runtime, selected};
+    use crate::engine;
+    use std::time::Instant;
+
+    let dir = project_dir(global)?;
+    let project = project_name_of(&dir);
+    let rt = runtime()?;
+    rt.block_on(async {
+        let eng = engine::connect().await?;
+        let observed = engine::observe(&eng, &project).await?;
+        let mut running: Vec<&ObservedContainer> = selected(&observed, target)
+            .into_iter()
+            .filter(|c| c.is_running())
+            .collect();
+        running.sort_by(|a, b| a.name.cmp(&b.name));
+        if running.is_empty() {
+            let what = target
+                .map(|t| t.to_string())
+                .unwrap_or_else(|| "all".into());
+            anyhow::bail!(
+                "no running instance of {what} in project {project}\nhint: `dops ps` lists the instances, `dops run:{what}` starts them"
+            );
+        }
+        let jobs = running.iter().map(|c| {
+            let eng = eng.clone();
+            let name = c.name.clone();
+            let declared = declares(c, method);
+            async move {
+                if declared == Some(false) {
+                    return MethodResult::skipped(&name);
+                }
+                let start = Instant::now();
+                match engine::exec::exec_capture(&eng, &name, method_command(method)).await {
+                    Ok(out) => {
+                        let undeclared = format!("no {} method declared", method.upper());
+                        if out.exit_code == 2 && out.stderr.contains(&undeclared) {
+                            return MethodResult::skipped(&name);
+                        }
+                        let mut text = out.stdout;
+                        text.push_str(&out.stderr);
+                        MethodResult::from_exit(
+                            &name,
+                            Some(out.exit_code),
+                            text,
+                            start.elapsed().as_secs_f64(),
+                        )
+                    }
+                    Err(e) => MethodResult {
+                        container: name.clone(),
+                        outcome: Outcome::Failed,
+                        exit_code: None,
+                        output: e.to_string(),
+                        seconds: start.elapsed().as_secs_f64(),
+                    },
+                }
+            }
+        });
+        let results = futures_util::future::join_all(jobs).await;
+        if global.json {
+            println!("{}", to_json(method, &results));
+        } else {
+            print!("{}", render(method, &results));
+        }
+        Ok(if all_ok(&results) { 0 } else { 1 })
+    })
+}
+
+/// `dops validate:<svc>|all`.
+pub fn execute(
+    global: &crate::action::GlobalOpts,
+    action: &crate::action::TargetAction,
+) -> anyhow::Result<i32> {
+    execute_method(global, action.target.as_ref(), Method::Validate)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

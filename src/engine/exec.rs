@@ -311,3 +311,95 @@ pub async fn attach(engine: &Engine, container: &str) -> Result<i64, EngineError
         .map_err(|e| EngineError::docker(format!("inspect {container}"), e))?;
     Ok(info.state.and_then(|s| s.exit_code).unwrap_or(0))
 }
+
+// ---------------------------------------------------------------------------------------------
+// meta (issue 8): exec with captured output, for `validate`/`update` (several instances at once,
+// each reported on its own). Written by the meta engineer.
+
+/// What a captured exec produced.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Captured {
+    pub exit_code: i64,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Run `cmd` in a running container without a TTY and capture its output and exit code.
+pub async fn exec_capture(
+    engine: &Engine,
+    container: &str,
+    cmd: Vec<String>,
+) -> Result<Captured, EngineError> {
+    let created = match engine
+        .api()
+        .create_exec(
+            container,
+            CreateExecOptions {
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                cmd: Some(cmd),
+                ..Default::default()
+            },
+        )
+        .await
+    {
+        Ok(c) => c,
+        Err(e) if is_not_found(&e) => {
+            return Err(EngineError::NoSuchContainer {
+                name: container.to_string(),
+            })
+        }
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 409, ..
+        }) => {
+            return Err(EngineError::NotRunning {
+                name: container.to_string(),
+            })
+        }
+        Err(e) => return Err(EngineError::docker(format!("exec in {container}"), e)),
+    };
+    let started = engine
+        .api()
+        .start_exec(
+            &created.id,
+            Some(StartExecOptions {
+                detach: false,
+                tty: false,
+                output_capacity: None,
+            }),
+        )
+        .await
+        .map_err(|e| EngineError::docker(format!("exec in {container}"), e))?;
+    let mut out = Captured::default();
+    if let StartExecResults::Attached { mut output, input } = started {
+        drop(input);
+        let (mut so, mut se) = (Vec::new(), Vec::new());
+        while let Some(chunk) = output.next().await {
+            match chunk {
+                Ok(LogOutput::StdErr { message }) => se.extend_from_slice(&message),
+                Ok(other) => so.extend_from_slice(&other.into_bytes()),
+                Err(_) => break,
+            }
+        }
+        out.stdout = String::from_utf8_lossy(&so).into_owned();
+        out.stderr = String::from_utf8_lossy(&se).into_owned();
+    }
+    for _ in 0..50 {
+        let info = engine
+            .api()
+            .inspect_exec(&created.id)
+            .await
+            .map_err(|e| EngineError::docker("inspect exec", e))?;
+        if info.running != Some(true) {
+            if let Some(code) = info.exit_code {
+                out.exit_code = code;
+                return Ok(out);
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Err(EngineError::Other(format!(
+        "the command in {container} did not report an exit code"
+    )))
+}
+// --- end meta ---

@@ -142,53 +142,6 @@ pub async fn image_main_program(engine: &Engine, image: &str) -> Result<Vec<Stri
     ))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn v(items: &[&str]) -> Vec<String> {
-        items.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn the_main_program_is_entrypoint_plus_cmd() {
-        assert_eq!(
-            main_program(&v(&["/app"]), &v(&["--port", "80"])),
-            v(&["/app", "--port", "80"])
-        );
-        assert_eq!(main_program(&[], &v(&["sh"])), v(&["sh"]));
-        assert_eq!(
-            main_program(&v(&["/bin/sh", "-c", "exec app"]), &v(&["ignored"])),
-            v(&["/bin/sh", "-c", "exec app"])
-        );
-    }
-
-    #[test]
-    fn an_image_that_already_has_the_init_keeps_its_cmd_as_the_main_program() {
-        assert_eq!(
-            main_program(&v(&[INIT_PATH]), &v(&["httpd", "-f"])),
-            v(&["httpd", "-f"])
-        );
-    }
-
-    #[test]
-    fn the_generated_dockerfile_sets_the_init_and_the_main_program() {
-        let df = injection_dockerfile("sha256:abc", "dops-init:0123", &v(&["sleep", "1"]));
-        assert!(df.starts_with("FROM dops-init:0123 AS dops-init\nFROM sha256:abc\n"));
-        assert!(df.contains("ENTRYPOINT [\"/dops/bin/dops-init\"]\n"));
-        assert!(df.contains("CMD [\"sleep\",\"1\"]\n"));
-        assert!(df.contains("HEALTHCHECK --interval=2s"));
-        assert!(df.contains("CMD [\"/dops/bin/dops-init\",\"health\"]"));
-    }
-
-    #[test]
-    fn the_hash_depends_on_the_content() {
-        assert_ne!(content_hash(b"abc"), content_hash(b"abd"));
-        assert_eq!(content_hash(b"abc"), content_hash(b"abc"));
-        assert_ne!(content_hash(b"abc"), content_hash(b"abc\0"));
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // meta (issue 8): the image metadata in the injection layer (written by the meta engineer).
 //
@@ -269,10 +222,7 @@ pub fn add_meta_layer(
         0o644,
     )?;
     tar.add_symlink(&format!("{META_LAYER}/dops/bin/container"), "dops-init")?;
-    tar.add_symlink(
-        &format!("{META_LAYER}/usr/local/bin/container"),
-        INIT_PATH,
-    )?;
+    tar.add_symlink(&format!("{META_LAYER}/usr/local/bin/container"), INIT_PATH)?;
     Ok(())
 }
 
@@ -347,3 +297,50 @@ async fn initd_methods(
         .map_err(|e| EngineError::Other(format!("{image}: {}: {e}", crate::meta::INITD_DIR)))
 }
 // --- end meta ---
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_main_program_is_entrypoint_plus_cmd() {
+        assert_eq!(
+            main_program(&v(&["/app"]), &v(&["--port", "80"])),
+            v(&["/app", "--port", "80"])
+        );
+        assert_eq!(main_program(&[], &v(&["sh"])), v(&["sh"]));
+        assert_eq!(
+            main_program(&v(&["/bin/sh", "-c", "exec app"]), &v(&["ignored"])),
+            v(&["/bin/sh", "-c", "exec app"])
+        );
+    }
+
+    #[test]
+    fn an_image_that_already_has_the_init_keeps_its_cmd_as_the_main_program() {
+        assert_eq!(
+            main_program(&v(&[INIT_PATH]), &v(&["httpd", "-f"])),
+            v(&["httpd", "-f"])
+        );
+    }
+
+    #[test]
+    fn the_generated_dockerfile_sets_the_init_and_the_main_program() {
+        let df = injection_dockerfile("sha256:abc", "dops-init:0123", &v(&["sleep", "1"]));
+        assert!(df.starts_with("FROM dops-init:0123 AS dops-init\nFROM sha256:abc\n"));
+        assert!(df.contains("ENTRYPOINT [\"/dops/bin/dops-init\"]\n"));
+        assert!(df.contains("CMD [\"sleep\",\"1\"]\n"));
+        assert!(df.contains("HEALTHCHECK --interval=2s"));
+        assert!(df.contains("CMD [\"/dops/bin/dops-init\",\"health\"]"));
+    }
+
+    #[test]
+    fn the_hash_depends_on_the_content() {
+        assert_ne!(content_hash(b"abc"), content_hash(b"abd"));
+        assert_eq!(content_hash(b"abc"), content_hash(b"abc"));
+        assert_ne!(content_hash(b"abc"), content_hash(b"abc\0"));
+    }
+}
