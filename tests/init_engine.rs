@@ -30,7 +30,11 @@ fn two_programs_and_hooks_reach_up_and_docker_stop_is_clean() {
     std::fs::create_dir_all(&ctx).unwrap();
     std::fs::copy(env!("CARGO_BIN_EXE_dops-init"), ctx.join("dops-init")).unwrap();
     for h in ["boot", "firstboot", "upgrade", "svcup", "warmup", "svcdown"] {
-        script(&ctx, &format!("ww/usr/{h}"), &format!("echo {h} >> /run/dops/order"));
+        script(
+            &ctx,
+            &format!("ww/usr/{h}"),
+            &format!("echo {h} >> /run/dops/order"),
+        );
     }
     script(&ctx, "ww/usr/monitor", "echo '{\"ok\": true}'");
     p.write(
@@ -82,7 +86,9 @@ fn two_programs_and_hooks_reach_up_and_docker_stop_is_clean() {
             .unwrap_or(Value::Null)
     };
     let until = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < until && !(state()["state"] == "UP" && state()["last_stats"]["ok"] == true) {
+    while Instant::now() < until
+        && !(state()["state"] == "UP" && state()["last_stats"]["ok"] == true)
+    {
         std::thread::sleep(Duration::from_millis(100));
     }
     let s = state();
@@ -101,16 +107,24 @@ fn two_programs_and_hooks_reach_up_and_docker_stop_is_clean() {
     assert_eq!(out(&cfg).trim(), "bonjour");
     let until = Instant::now() + Duration::from_secs(20);
     let health = || {
-        out(&docker(&["inspect", "-f", "{{.State.Health.Status}}", &name]))
-            .trim()
-            .to_string()
+        out(&docker(&[
+            "inspect",
+            "-f",
+            "{{.State.Health.Status}}",
+            &name,
+        ]))
+        .trim()
+        .to_string()
     };
     while Instant::now() < until && health() != "healthy" {
         std::thread::sleep(Duration::from_millis(200));
     }
     assert_eq!(health(), "healthy");
     let l = logs();
-    assert!(l.contains("worker | worker says bonjour"), "prefixed output:\n{l}");
+    assert!(
+        l.contains("worker | worker says bonjour"),
+        "prefixed output:\n{l}"
+    );
 
     // docker stop (10 s before SIGKILL): STOPPED, reverse priority, exit 0, quickly.
     let t = Instant::now();
@@ -128,7 +142,16 @@ fn two_programs_and_hooks_reach_up_and_docker_stop_is_clean() {
         .collect();
     assert_eq!(
         order,
-        vec!["boot", "firstboot", "upgrade", "svcup", "warmup", "svcdown", "web-term", "worker-term"]
+        vec![
+            "boot",
+            "firstboot",
+            "upgrade",
+            "svcup",
+            "warmup",
+            "svcdown",
+            "web-term",
+            "worker-term"
+        ]
     );
     let l = logs();
     assert!(l.contains("\"state\":\"STOPPED\""), "{l}");

@@ -311,5 +311,9 @@ fn the_command_gets_sigterm_with_a_clean_signal_state() {
     run.signal(libc::SIGTERM);
     let st = run.wait_exit(secs(10.0)).expect("exit");
     assert!(t.elapsed() < secs(1.0), "{:?}", t.elapsed());
-    assert_eq!(st.code(), Some(143), "the command's own status: killed by SIGTERM");
+    assert_eq!(
+        st.code(),
+        Some(143),
+        "the command's own status: killed by SIGTERM"
+    );
 }
