@@ -31,6 +31,8 @@ const SIDE_HOOK_LIMIT: Duration = Duration::from_secs(10);
 const HOOK_GRACE: Duration = Duration::from_secs(2);
 /// The longest restart backoff.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// How often a pending DNS registration's status is looked at.
+const DNS_POLL: Duration = Duration::from_millis(100);
 
 /// Why the lifecycle ends.
 #[derive(Debug)]
@@ -148,7 +150,7 @@ impl Init {
                     log("stop requested; stopping");
                 }
                 self.set_state(State::Stopped);
-                self.dns.stop();
+                self.stop_dns();
                 self.services_down();
                 match end {
                     Stop::Main(e) => e.code(),
@@ -166,7 +168,7 @@ impl Init {
                 log(&format!("ERROR: {e}"));
                 self.doc.error = Some(e.to_string());
                 self.set_state(State::Error);
-                self.dns.stop();
+                self.stop_dns();
                 self.services_down();
                 e.exit_code()
             }
@@ -415,6 +417,13 @@ impl Init {
         }
     }
 
+    /// STOPPED/ERROR: withdraw from DNS now (bounded), before the programs go.
+    fn stop_dns(&mut self) {
+        self.dns.stop();
+        self.doc.dns = self.dns.status();
+        self.file.write(&self.doc);
+    }
+
     /// Tell the registration what it should be: registered only when UP and not in maintenance.
     fn sync_dns(&mut self) {
         let want = self.doc.state == State::Up && !self.doc.maintenance;
@@ -541,7 +550,11 @@ impl Init {
         if let Some(t) = self.sup.next_deadline() {
             wake = Some(wake.map_or(t, |w| w.min(t)));
         }
-        let timeout = wake.map(|w| w.saturating_duration_since(now));
+        let mut timeout = wake.map(|w| w.saturating_duration_since(now));
+        if self.dns.pending() {
+            // The registration thread cannot wake us: look at its status now and then.
+            timeout = Some(timeout.map_or(DNS_POLL, |t| t.min(DNS_POLL)));
+        }
         for s in self.sig.wait(timeout) {
             match s {
                 Signal::SIGCHLD => {}
@@ -573,6 +586,11 @@ impl Init {
         let ev = self.sup.tick(Instant::now());
         self.handle_events(ev);
         self.sync_programs();
+        let dns = self.dns.status();
+        if dns != self.doc.dns {
+            self.doc.dns = dns;
+            self.file.write(&self.doc);
+        }
     }
 
     fn sync_programs(&mut self) {

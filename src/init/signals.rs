@@ -84,20 +84,6 @@ pub fn parse(s: &str) -> Option<Signal> {
     name.parse::<Signal>().ok()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_signal_names() {
-        assert_eq!(parse("TERM"), Some(Signal::SIGTERM));
-        assert_eq!(parse("sigquit"), Some(Signal::SIGQUIT));
-        assert_eq!(parse("SIGHUP"), Some(Signal::SIGHUP));
-        assert_eq!(parse("9"), Some(Signal::SIGKILL));
-        assert_eq!(parse("NOPE"), None);
-    }
-}
-
 /// Give a child a clean signal state: an empty mask (std's posix_spawn path keeps ours, with
 /// SIGTERM blocked) and default dispositions for the signals dops-init handles.
 pub fn reset_in_child(cmd: &mut std::process::Command) {
@@ -113,5 +99,19 @@ pub fn reset_in_child(cmd: &mut std::process::Command) {
             }
             Ok(())
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_signal_names() {
+        assert_eq!(parse("TERM"), Some(Signal::SIGTERM));
+        assert_eq!(parse("sigquit"), Some(Signal::SIGQUIT));
+        assert_eq!(parse("SIGHUP"), Some(Signal::SIGHUP));
+        assert_eq!(parse("9"), Some(Signal::SIGKILL));
+        assert_eq!(parse("NOPE"), None);
     }
 }
