@@ -59,6 +59,9 @@ pub mod keys {
     pub const METHOD_MONITOR: &str = "io.dops.method.monitor";
     pub const LEVEL: &str = "io.dops.meta.level";
     pub const ANCESTRY: &str = "io.dops.meta.ancestry";
+    /// The image's own metadata as compact JSON: authoritative when parsing back, because the
+    /// single keys can be overwritten later (a child's build labels `io.dops.service` anew).
+    pub const META_JSON: &str = "io.dops.meta";
     pub const SCHEMA: &str = "io.dops.meta.schema";
 }
 
@@ -316,7 +319,8 @@ impl GitInfo {
         if commit.is_empty() {
             return None;
         }
-        let dirty = git(&["status", "--porcelain", "--", "."])
+        // `.dops/` is dops's own run-time folder (state, keys, locks), never part of a build.
+        let dirty = git(&["status", "--porcelain", "--", ".", ":(exclude).dops"])
             .map(|s| !s.is_empty())
             .unwrap_or(true);
         let source = git(&["config", "--get", "remote.origin.url"]).filter(|s| !s.is_empty());
@@ -523,6 +527,10 @@ impl BuildMeta {
             keys::ANCESTRY,
             serde_json::to_string(&ancestry).expect("metadata serializes"),
         );
+        put(
+            keys::META_JSON,
+            serde_json::to_string(self).expect("metadata serializes"),
+        );
         l
     }
 
@@ -531,11 +539,22 @@ impl BuildMeta {
     pub fn from_labels(labels: &BTreeMap<String, String>) -> Result<Option<BuildMeta>, MetaError> {
         let get = |k: &str| labels.get(k).map(String::as_str).unwrap_or("");
         let opt = |k: &str| Some(get(k).to_string()).filter(|s| !s.is_empty());
+        let bad = |key: &'static str, reason: String| MetaError::BadLabel { key, reason };
+        let ancestors = match get(keys::ANCESTRY) {
+            "" => Vec::new(),
+            s => serde_json::from_str(s).map_err(|e| bad(keys::ANCESTRY, format!("{e}")))?,
+        };
+        if let Some(json) = opt(keys::META_JSON) {
+            let mut meta: BuildMeta =
+                serde_json::from_str(&json).map_err(|e| bad(keys::META_JSON, format!("{e}")))?;
+            meta.ancestors = ancestors;
+            return Ok(Some(meta));
+        }
+        // Without the JSON label (labels written by hand or by other tools): the single keys.
         let epoch = get(keys::BUILD_EPOCH);
         if epoch.is_empty() {
             return Ok(None);
         }
-        let bad = |key: &'static str, reason: String| MetaError::BadLabel { key, reason };
         let build_time_epoch: i64 = epoch
             .parse()
             .map_err(|e| bad(keys::BUILD_EPOCH, format!("{e}")))?;
@@ -567,10 +586,6 @@ impl BuildMeta {
         let schema = match get(keys::SCHEMA) {
             "" => SCHEMA,
             s => s.parse().map_err(|e| bad(keys::SCHEMA, format!("{e}")))?,
-        };
-        let ancestors = match get(keys::ANCESTRY) {
-            "" => Vec::new(),
-            s => serde_json::from_str(s).map_err(|e| bad(keys::ANCESTRY, format!("{e}")))?,
         };
         Ok(Some(BuildMeta {
             schema,
@@ -847,6 +862,16 @@ mod tests {
         assert_eq!(labels[keys::METHOD_START], "");
         let back = BuildMeta::from_labels(&labels).unwrap().unwrap();
         assert_eq!(back, child);
+        // The single keys alone parse back to the same (labels written without the JSON).
+        let mut single = labels.clone();
+        single.remove(keys::META_JSON);
+        assert_eq!(BuildMeta::from_labels(&single).unwrap().unwrap(), child);
+        // A later build that relabels io.dops.service (the child's own build, before its
+        // injection) does not change what the parent's labels say.
+        let mut relabelled = parent.labels();
+        relabelled.insert(keys::SERVICE.into(), "web".into());
+        let seen = BuildMeta::from_labels(&relabelled).unwrap().unwrap();
+        assert_eq!(seen.service, "base");
         let chain = back.chain();
         assert_eq!(
             chain.iter().map(|m| m.service.as_str()).collect::<Vec<_>>(),
@@ -1024,6 +1049,12 @@ mod tests {
         assert_eq!(info.commit.len(), 40);
         assert!(!info.dirty);
         assert_eq!(info.source.as_deref(), Some("https://git.example/p.git"));
+        std::fs::create_dir_all(dir.join(".dops/run")).unwrap();
+        std::fs::write(dir.join(".dops/run/state.json"), "{}").unwrap();
+        assert!(
+            !GitInfo::of_dir(dir).unwrap().dirty,
+            ".dops/ does not count"
+        );
         std::fs::write(dir.join("run.conf"), "{\"changed\": 1}").unwrap();
         let info = GitInfo::of_dir(dir).unwrap();
         assert!(info.dirty);
