@@ -19,6 +19,7 @@ pub mod inject;
 pub mod lock;
 pub mod logs;
 pub mod observe;
+pub mod wait;
 
 pub use apply::{apply, ApplyContext};
 pub use build::{build_all, BuildOptions, Built};
