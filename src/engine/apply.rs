@@ -24,7 +24,7 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 
 use super::build::{build_all, BuildOptions, Built};
-use super::observe::RUN_DIR_LABEL;
+use super::observe::{RUN_DIR_IN_CONTAINER, RUN_DIR_LABEL};
 use super::{is_not_found, is_not_modified, Engine, EngineError};
 use crate::plan::{labels, ContainerSpec, EnvValue, Mount, Plan, Protocol, Step};
 
@@ -552,7 +552,14 @@ pub async fn run_container(
             resolve(engine, &var.value, network).await?
         ));
     }
-    let run = run_dir(project_dir, &spec.service, &spec.instance);
+    // `/run/dops` (dops-init's state.json) is a host folder: the plan's mount, or the default.
+    let planned_run = spec
+        .mounts
+        .iter()
+        .find(|m| m.container == RUN_DIR_IN_CONTAINER);
+    let run = planned_run
+        .map(|m| m.host.clone())
+        .unwrap_or_else(|| run_dir(project_dir, &spec.service, &spec.instance));
     std::fs::create_dir_all(&run).map_err(|e| EngineError::io(&run, e))?;
     // A state file left by the previous container would look like this one's lifecycle.
     let _ = std::fs::remove_file(run.join("state.json"));
@@ -561,7 +568,10 @@ pub async fn run_container(
         .get(labels::PROJECT)
         .cloned()
         .unwrap_or_default();
-    let mut binds = vec![format!("{}:/run/dops", run.display())];
+    let mut binds = Vec::new();
+    if planned_run.is_none() {
+        binds.push(format!("{}:{RUN_DIR_IN_CONTAINER}", run.display()));
+    }
     for m in &spec.mounts {
         std::fs::create_dir_all(&m.host).map_err(|e| EngineError::io(&m.host, e))?;
         if m.seed {

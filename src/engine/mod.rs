@@ -26,6 +26,7 @@ pub use build::{build_all, BuildOptions, Built};
 pub use connect::connect;
 pub use lock::ProjectLock;
 pub use observe::{observe, observe_all};
+pub use wait::wait_up;
 
 use std::path::PathBuf;
 
