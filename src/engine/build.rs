@@ -88,9 +88,11 @@ pub async fn build_all(
     let init_bin = find_init_binary()?;
     let init_image = ensure_init_image(engine, &init_bin).await?;
     let jobs = if opts.jobs == 0 {
+        // The cores, but at least two: a build mostly waits on the engine.
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2)
+            .max(2)
     } else {
         opts.jobs
     };

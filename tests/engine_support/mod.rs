@@ -34,3 +34,48 @@ pub fn use_test_init() {
     });
     std::env::set_var("DOPS_INIT_BIN", path);
 }
+
+/// A free TCP port on 127.0.0.1 (bound then released; good enough for a test's published port).
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// A free UDP port on 127.0.0.1.
+pub fn free_udp_port() -> u16 {
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.local_addr().unwrap().port()
+}
+
+/// `docker inspect --format FORMAT WHAT`, trimmed ("" when it does not exist).
+pub fn inspect(format: &str, what: &str) -> String {
+    let out = std::process::Command::new("docker")
+        .args(["inspect", "--format", format, what])
+        .output()
+        .expect("docker inspect");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Names of the project's containers (any state), sorted.
+pub fn containers_of(project: &str) -> Vec<String> {
+    let out = std::process::Command::new("docker")
+        .args([
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label=io.dops.project={project}"),
+            "--format",
+            "{{.Names}}",
+        ])
+        .output()
+        .expect("docker ps");
+    let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    v.sort();
+    v
+}
+
+/// A project without the dops DNS (these tests are about the engine, not the DNS).
+pub const NO_DNS: &str = "{\"DNS\": false}\n";
