@@ -6,16 +6,27 @@ use std::sync::OnceLock;
 
 /// A pass-through stand-in for dops-init, used while the package's `dops-init` is the skeleton's
 /// placeholder (which exits at once): it answers `health`, writes an UP `state.json` like the
-/// real init does, and execs the main program. The injection mechanism under test is the real
+/// real init does, and runs the main program. The injection mechanism under test is the real
 /// one either way. `DOPS_TEST_REAL_INIT=1` injects the package's `dops-init` instead.
 const STAND_IN: &str = r#"#!/bin/sh
-# dops-init test stand-in: pass-through
+# dops-init test stand-in: runs the main program, reports BOOT then UP after 1 s, forwards TERM.
 [ "$1" = health ] && exit 0
-if [ -d /run/dops ]; then
-  printf '{"state":"UP","since":"%s","since_epoch":%s,"restarts":0,"maintenance":false,"last_stats":null,"last_stats_at":null,"error":null,"dns":null}\n' \
-    "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(date +%s)" > /run/dops/state.json.tmp && mv /run/dops/state.json.tmp /run/dops/state.json
-fi
-exec "$@"
+[ "$INTERACTIVE" = True ] && exec "$@"
+state() {
+  [ -d /run/dops ] || return 0
+  printf '{"state":"%s","since":"%s","since_epoch":%s,"restarts":0,"maintenance":false,"last_stats":null,"last_stats_at":null,"error":null,"dns":null}\n' \
+    "$1" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(date +%s)" > /run/dops/state.json.tmp && mv /run/dops/state.json.tmp /run/dops/state.json
+}
+state BOOT
+"$@" &
+pid=$!
+trap 'kill -TERM $pid 2>/dev/null' TERM INT
+sleep 1
+kill -0 $pid 2>/dev/null && state UP
+wait $pid
+code=$?
+state STOPPED
+exit $code
 "#;
 
 /// Point `DOPS_INIT_BIN` (read by the engine, inherited by the `dops` processes the tests start)
