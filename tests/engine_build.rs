@@ -20,7 +20,10 @@ fn a_child_builds_after_its_parent_with_one_init_and_the_right_main_program() {
     );
     p.write(
         "services/app/Dockerfile",
-        &format!("FROM {}/base\nCMD [\"sh\",\"-c\",\"cat /base.txt; sleep 3600\"]\n", p.name),
+        &format!(
+            "FROM {}/base\nCMD [\"sh\",\"-c\",\"cat /base.txt; sleep 3600\"]\n",
+            p.name
+        ),
     );
     p.write(
         "services/plain/Dockerfile",
@@ -35,7 +38,10 @@ fn a_child_builds_after_its_parent_with_one_init_and_the_right_main_program() {
     let base = format!("{}/base", p.name);
     let app = format!("{}/app", p.name);
     assert_eq!(inspect("{{json .Config.Entrypoint}}", &base), INIT);
-    assert_eq!(inspect("{{json .Config.Cmd}}", &base), "[\"sleep\",\"3600\"]");
+    assert_eq!(
+        inspect("{{json .Config.Cmd}}", &base),
+        "[\"sleep\",\"3600\"]"
+    );
     // The child's own CMD is its main program: no second init in front of it.
     assert_eq!(inspect("{{json .Config.Entrypoint}}", &app), INIT);
     assert_eq!(
@@ -56,7 +62,10 @@ fn a_child_builds_after_its_parent_with_one_init_and_the_right_main_program() {
     p.dops_ok(&["build:plain"]);
     let plain = format!("{}/plain", p.name);
     assert_eq!(inspect("{{json .Config.Entrypoint}}", &plain), INIT);
-    assert_eq!(inspect("{{json .Config.Cmd}}", &plain), "[\"sleep\",\"3600\"]");
+    assert_eq!(
+        inspect("{{json .Config.Cmd}}", &plain),
+        "[\"sleep\",\"3600\"]"
+    );
 
     // And it runs: the init runs the main program.
     p.write(
@@ -90,8 +99,14 @@ fn a_failed_build_names_the_dockerfile_line_and_keeps_the_previous_image() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("build of web failed"), "{err}");
-    assert!(err.contains("Dockerfile:4: RUN echo about to fail"), "{err}");
-    assert!(err.contains("step-output-here"), "the step's output is shown:\n{err}");
+    assert!(
+        err.contains("Dockerfile:4: RUN echo about to fail"),
+        "{err}"
+    );
+    assert!(
+        err.contains("step-output-here"),
+        "the step's output is shown:\n{err}"
+    );
     assert_eq!(inspect("{{.Id}}", &image), before, "previous image intact");
 }
 
@@ -114,7 +129,10 @@ fn dockerignore_exceptions_and_no_cache() {
     p.write("services/web/keep.log", "kept");
     p.write("services/web/cache/junk", "x");
     p.write("services/web/cache/wanted", "y");
-    p.write("services/web/sub/deep.log", "deep logs are not matched by *.log");
+    p.write(
+        "services/web/sub/deep.log",
+        "deep logs are not matched by *.log",
+    );
     p.dops_ok(&["build:web"]);
     let image = format!("{}/web", p.name);
     let ls = stdout(&docker(&[
@@ -158,7 +176,9 @@ fn build_all_builds_every_service_and_independent_ones_in_parallel() {
     for s in ["a", "b", "c"] {
         p.write(
             &format!("services/{s}/Dockerfile"),
-            &format!("FROM dops-test/busybox\nRUN echo {s} > /id && sleep 2\nCMD [\"sleep\",\"3600\"]\n"),
+            &format!(
+                "FROM dops-test/busybox\nRUN echo {s} > /id && sleep 2\nCMD [\"sleep\",\"3600\"]\n"
+            ),
         );
     }
     let out = p.dops_ok(&["build:all"]);

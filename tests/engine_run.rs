@@ -33,7 +33,10 @@ fn run_creates_named_labelled_instances_on_the_project_network_and_clean_removes
     );
     p.dops_ok(&["run:all", "--wait", "--timeout", "60"]);
     let one = p.container("web", "one");
-    assert_eq!(containers_of(&p.name), vec![one.clone(), p.container("web", "two")]);
+    assert_eq!(
+        containers_of(&p.name),
+        vec![one.clone(), p.container("web", "two")]
+    );
     assert_eq!(inspect("{{.State.Status}}", &one), "running");
     assert_eq!(inspect("{{.Config.Hostname}}", &one), "web-one");
     assert_eq!(
@@ -56,7 +59,11 @@ fn run_creates_named_labelled_instances_on_the_project_network_and_clean_removes
     let out = p.dops_ok(&["clean:all"]);
     assert!(stderr(&out).contains("removed network"), "{}", stderr(&out));
     assert!(containers_of(&p.name).is_empty());
-    assert_eq!(inspect("{{.Name}}", &p.name), "", "network removed when empty");
+    assert_eq!(
+        inspect("{{.Name}}", &p.name),
+        "",
+        "network removed when empty"
+    );
 }
 
 #[test]
@@ -80,7 +87,12 @@ fn persistent_data_is_seeded_once_and_survives_clean_run_and_rerun() {
         std::fs::read_to_string(host.join("sub/seed.txt")).unwrap(),
         "from-image\n"
     );
-    sh(&p, "db", "one", "echo precious > /data/mine.txt; echo changed > /data/sub/seed.txt");
+    sh(
+        &p,
+        "db",
+        "one",
+        "echo precious > /data/mine.txt; echo changed > /data/sub/seed.txt",
+    );
 
     // clean + run: the data is there, not re-seeded.
     p.dops_ok(&["clean:all"]);
@@ -101,7 +113,10 @@ fn persistent_data_is_seeded_once_and_survives_clean_run_and_rerun() {
     let out = p.dops(&["clean:all", "--purge"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
-    assert!(host.join("mine.txt").exists(), "nothing deleted without confirmation");
+    assert!(
+        host.join("mine.txt").exists(),
+        "nothing deleted without confirmation"
+    );
     p.dops_ok(&["clean:all", "--purge", "--yes"]);
     assert!(!p.path("data/db-one").exists(), "purged");
 }
@@ -126,13 +141,32 @@ fn tcp_and_udp_ports_are_published_on_localhost() {
     p.dops_ok(&["run:all"]);
     let c = p.container("web", "pub");
     let ports = stdout(&docker(&["port", &c]));
-    assert!(ports.contains(&format!("{tcp}/tcp -> 127.0.0.1:{tcp}")), "{ports}");
-    assert!(ports.contains(&format!("{udp}/udp -> 127.0.0.1:{udp}")), "{ports}");
-    assert!(ports.contains(&format!("7000/tcp -> 127.0.0.1:{chosen}")), "{ports}");
-    assert!(!ports.contains("0.0.0.0"), "bound to 127.0.0.1 only: {ports}");
+    assert!(
+        ports.contains(&format!("{tcp}/tcp -> 127.0.0.1:{tcp}")),
+        "{ports}"
+    );
+    assert!(
+        ports.contains(&format!("{udp}/udp -> 127.0.0.1:{udp}")),
+        "{ports}"
+    );
+    assert!(
+        ports.contains(&format!("7000/tcp -> 127.0.0.1:{chosen}")),
+        "{ports}"
+    );
+    assert!(
+        !ports.contains("0.0.0.0"),
+        "bound to 127.0.0.1 only: {ports}"
+    );
 
     // TCP traffic goes through to a listener in the container.
-    docker(&["exec", "-d", &c, "sh", "-c", &format!("nc -l -p {tcp} > /tmp/tcp.txt")]);
+    docker(&[
+        "exec",
+        "-d",
+        &c,
+        "sh",
+        "-c",
+        &format!("nc -l -p {tcp} > /tmp/tcp.txt"),
+    ]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     let mut got_tcp = String::new();
     while std::time::Instant::now() < deadline {
@@ -164,7 +198,10 @@ fn running_what_runs_says_so_and_concurrent_runs_make_no_duplicates() {
     let p = TestProject::new("run-dup");
     p.write("host.conf", NO_DNS);
     busybox_service(&p, "web", "");
-    p.write("run.conf", "[{\"service\": \"web\", \"instance\": \"one\"}]\n");
+    p.write(
+        "run.conf",
+        "[{\"service\": \"web\", \"instance\": \"one\"}]\n",
+    );
     // Two commands at once (the first also builds): one container, both succeed.
     let spawn = || {
         std::process::Command::new(env!("CARGO_BIN_EXE_dops"))
@@ -225,16 +262,29 @@ fn orphans_are_listed_and_removed_only_with_orphans() {
     p.dops_ok(&["run:all"]);
     // The project drops the "old" service.
     std::fs::remove_dir_all(p.path("services/old")).unwrap();
-    p.write("run.conf", "[{\"service\": \"web\", \"instance\": \"one\"}]\n");
+    p.write(
+        "run.conf",
+        "[{\"service\": \"web\", \"instance\": \"one\"}]\n",
+    );
     let out = p.dops_ok(&["clean:all"]);
     let err = stderr(&out);
-    assert!(err.contains(&p.container("old", "one")), "orphan listed:\n{err}");
+    assert!(
+        err.contains(&p.container("old", "one")),
+        "orphan listed:\n{err}"
+    );
     assert!(err.contains("--orphans"), "{err}");
     assert_eq!(containers_of(&p.name), vec![p.container("old", "one")]);
-    assert!(!inspect("{{.Name}}", &p.name).is_empty(), "network kept while used");
+    assert!(
+        !inspect("{{.Name}}", &p.name).is_empty(),
+        "network kept while used"
+    );
     p.dops_ok(&["clean:all", "--orphans"]);
     assert!(containers_of(&p.name).is_empty());
-    assert_eq!(inspect("{{.Name}}", &p.name), "", "network removed when empty");
+    assert_eq!(
+        inspect("{{.Name}}", &p.name),
+        "",
+        "network removed when empty"
+    );
 }
 
 #[test]
@@ -246,7 +296,10 @@ fn wait_fails_when_an_instance_does_not_come_up() {
         "services/bad/Dockerfile",
         "FROM dops-test/busybox\nCMD [\"sh\",\"-c\",\"exit 4\"]\n",
     );
-    p.write("run.conf", "[{\"service\": \"bad\", \"instance\": \"one\"}]\n");
+    p.write(
+        "run.conf",
+        "[{\"service\": \"bad\", \"instance\": \"one\"}]\n",
+    );
     let out = p.dops(&["run:all", "--wait", "--timeout", "30"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("did not come up"), "{}", stderr(&out));

@@ -65,9 +65,12 @@ pub fn execute(inv: &Invocation, action: &RunAction) -> anyhow::Result<i32> {
         for w in &planned.warnings {
             output::warn(w);
         }
-        let applied =
-            engine::apply(&eng, &planned.plan, &apply_context(&project, inv.global.verbose))
-                .await?;
+        let applied = engine::apply(
+            &eng,
+            &planned.plan,
+            &apply_context(&project, inv.global.verbose),
+        )
+        .await?;
         drop(held);
         if inv.global.json {
             let report = RunReport {

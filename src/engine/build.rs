@@ -208,7 +208,8 @@ pub async fn build_all(
 /// The built-in DNS service (no folder in the project: it is embedded in dops).
 pub const DNS_SERVICE: &str = "dops-dns";
 /// Its Dockerfile: the static dops binary on an empty image.
-pub const DNS_DOCKERFILE: &str = "FROM scratch\nCOPY dops /dops/bin/dops\nCMD [\"/dops/bin/dops\",\"dns\",\"serve\"]\n";
+pub const DNS_DOCKERFILE: &str =
+    "FROM scratch\nCOPY dops /dops/bin/dops\nCMD [\"/dops/bin/dops\",\"dns\",\"serve\"]\n";
 
 /// The dops binary put into built-in service contexts: `DOPS_BIN` or the running executable.
 fn dops_binary() -> Result<PathBuf, EngineError> {
