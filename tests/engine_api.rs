@@ -30,6 +30,7 @@ fn build_step(p: &TestProject, service: &str, parents: &[&str]) -> BuildStep {
         parents: parents.iter().map(|s| s.to_string()).collect(),
         no_cache: false,
         labels: l,
+        builtin: false,
     }
 }
 

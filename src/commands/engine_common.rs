@@ -28,11 +28,37 @@ pub fn project_dir(global: &GlobalOpts) -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-/// The project name of a folder: its name, lowercased (the name `project::load` also derives).
+/// The project name of a folder: host.conf's PROJECT when the project loads, else the folder's
+/// name as `project::name_from_dir` derives it.
 pub fn project_name_of(dir: &Path) -> String {
-    dir.file_name()
-        .map(|n| n.to_string_lossy().to_lowercase())
-        .unwrap_or_else(|| "dops".into())
+    if let Ok(p) = crate::project::load(dir, "run.conf") {
+        return p.name;
+    }
+    crate::project::name_from_dir(dir).unwrap_or_else(|| "dops".into())
+}
+
+/// What the engine holds, for `dops plan` and `--dry-run`; the empty state (with a warning) when
+/// the engine cannot be asked.
+pub fn observe_for_plan(inv: &crate::action::Invocation) -> Observed {
+    let found = (|| -> anyhow::Result<Observed> {
+        let dir = project_dir(&inv.global)?;
+        let project = crate::project::load(&dir, &inv.global.conf)?;
+        let rt = runtime()?;
+        rt.block_on(async {
+            let eng = crate::engine::connect().await?;
+            Ok(crate::engine::observe(&eng, &project.name).await?)
+        })
+    })();
+    match found {
+        Ok(o) => o,
+        Err(e) => {
+            crate::output::warn(&format!(
+                "planning against an empty engine state ({})",
+                e.to_string().lines().next().unwrap_or_default()
+            ));
+            Observed::default()
+        }
+    }
 }
 
 /// The process exit code for an error: 3 when the engine is unreachable, 2 for bad

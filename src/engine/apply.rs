@@ -24,7 +24,7 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 
 use super::build::{build_all, BuildOptions, Built};
-use super::observe::RUN_DIR_LABEL;
+use super::observe::{RUN_DIR_IN_CONTAINER, RUN_DIR_LABEL};
 use super::{is_not_found, is_not_modified, Engine, EngineError};
 use crate::plan::{labels, ContainerSpec, EnvValue, Mount, Plan, Protocol, Step};
 
@@ -77,6 +77,52 @@ pub async fn apply(
                 .extend(build_all(engine, &builds, &ctx.build).await?);
             continue;
         }
+        if let Step::Run(_) = &plan.steps[i] {
+            // Consecutive runs start together, unless one needs the address of another started
+            // in the same batch (a link or the DNS server): that one waits for the next batch.
+            let mut batch: Vec<&ContainerSpec> = Vec::new();
+            while let Some(Step::Run(spec)) = plan.steps.get(i) {
+                let needs_batch_member = spec
+                    .env
+                    .iter()
+                    .map(|v| &v.value)
+                    .chain(spec.dns.iter().map(|d| &d.server))
+                    .any(|v| matches!(v, EnvValue::IpOf(c) if batch.iter().any(|b| &b.name == c)));
+                if needs_batch_member {
+                    break;
+                }
+                batch.push(spec);
+                i += 1;
+            }
+            run_batch(engine, &batch, ctx).await?;
+            applied.started.extend(batch.iter().map(|s| s.name.clone()));
+            continue;
+        }
+        if let Step::Remove { .. } = &plan.steps[i] {
+            // Consecutive removals stop in parallel (each waits out its own grace period).
+            let mut batch: Vec<(&String, u64)> = Vec::new();
+            while let Some(Step::Remove {
+                container,
+                stop_timeout_s,
+            }) = plan.steps.get(i)
+            {
+                batch.push((container, *stop_timeout_s));
+                i += 1;
+            }
+            use futures_util::stream::{self, StreamExt as _};
+            let results: Vec<Result<bool, EngineError>> =
+                stream::iter(batch.iter().map(|(c, t)| remove_container(engine, c, *t)))
+                    .buffered(PARALLEL_RUNS)
+                    .collect()
+                    .await;
+            for ((container, _), r) in batch.iter().zip(results) {
+                if r? {
+                    (ctx.say)(&format!("removed {container}"));
+                    applied.removed.push((*container).clone());
+                }
+            }
+            continue;
+        }
         match &plan.steps[i] {
             Step::EnsureNetwork { name, labels } => {
                 if ensure_network(engine, name, labels).await? {
@@ -84,26 +130,14 @@ pub async fn apply(
                 }
             }
             Step::Build(_) => {}
-            Step::Run(spec) => {
-                run_container(engine, spec, &ctx.project_dir).await?;
-                (ctx.say)(&format!("started {}", spec.name));
-                applied.started.push(spec.name.clone());
-            }
+            Step::Run(_) => {}
             Step::AlreadyRunning { container } => {
                 (ctx.say)(&format!(
                     "{container} already runs (nothing to do; --replace replaces it)"
                 ));
                 applied.already_running.push(container.clone());
             }
-            Step::Remove {
-                container,
-                stop_timeout_s,
-            } => {
-                if remove_container(engine, container, *stop_timeout_s).await? {
-                    (ctx.say)(&format!("removed {container}"));
-                    applied.removed.push(container.clone());
-                }
-            }
+            Step::Remove { .. } => {}
             Step::PurgeData { container, path } => {
                 purge(path)?;
                 (ctx.say)(&format!(
@@ -125,6 +159,39 @@ pub async fn apply(
         i += 1;
     }
     Ok(applied)
+}
+
+/// How many containers are created and started at once.
+const PARALLEL_RUNS: usize = 16;
+
+/// Start a batch of independent containers concurrently; progress lines in plan order.
+async fn run_batch(
+    engine: &Engine,
+    batch: &[&ContainerSpec],
+    ctx: &ApplyContext,
+) -> Result<(), EngineError> {
+    use futures_util::stream::{self, StreamExt as _};
+    let results: Vec<Result<(), EngineError>> = stream::iter(batch.iter().map(|spec| {
+        let dir = ctx.project_dir.clone();
+        async move { run_container(engine, spec, &dir).await }
+    }))
+    .buffered(PARALLEL_RUNS)
+    .collect()
+    .await;
+    let mut first_err = None;
+    for (spec, r) in batch.iter().zip(results) {
+        match r {
+            Ok(()) => (ctx.say)(&format!("started {}", spec.name)),
+            Err(e) => {
+                (ctx.say)(&format!("✗ {} failed to start", spec.name));
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// Create the network unless it exists; true when created.
@@ -485,7 +552,14 @@ pub async fn run_container(
             resolve(engine, &var.value, network).await?
         ));
     }
-    let run = run_dir(project_dir, &spec.service, &spec.instance);
+    // `/run/dops` (dops-init's state.json) is a host folder: the plan's mount, or the default.
+    let planned_run = spec
+        .mounts
+        .iter()
+        .find(|m| m.container == RUN_DIR_IN_CONTAINER);
+    let run = planned_run
+        .map(|m| m.host.clone())
+        .unwrap_or_else(|| run_dir(project_dir, &spec.service, &spec.instance));
     std::fs::create_dir_all(&run).map_err(|e| EngineError::io(&run, e))?;
     // A state file left by the previous container would look like this one's lifecycle.
     let _ = std::fs::remove_file(run.join("state.json"));
@@ -494,7 +568,10 @@ pub async fn run_container(
         .get(labels::PROJECT)
         .cloned()
         .unwrap_or_default();
-    let mut binds = vec![format!("{}:/run/dops", run.display())];
+    let mut binds = Vec::new();
+    if planned_run.is_none() {
+        binds.push(format!("{}:{RUN_DIR_IN_CONTAINER}", run.display()));
+    }
     for m in &spec.mounts {
         std::fs::create_dir_all(&m.host).map_err(|e| EngineError::io(&m.host, e))?;
         if m.seed {

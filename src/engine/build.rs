@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -88,9 +88,11 @@ pub async fn build_all(
     let init_bin = find_init_binary()?;
     let init_image = ensure_init_image(engine, &init_bin).await?;
     let jobs = if opts.jobs == 0 {
+        // The cores, but at least two: a build mostly waits on the engine.
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2)
+            .max(2)
     } else {
         opts.jobs
     };
@@ -203,16 +205,51 @@ pub async fn build_all(
     }
 }
 
-/// The one binary built-in services need in their context: `dops-dns` runs `dops dns serve`.
-fn builtin_extra_files(step: &BuildStep) -> Vec<(String, PathBuf)> {
-    if step.service != "dops-dns" || step.context.join("dops").exists() {
-        return Vec::new();
+/// The built-in DNS service (no folder in the project: it is embedded in dops).
+pub const DNS_SERVICE: &str = "dops-dns";
+/// Its Dockerfile: the static dops binary on an empty image.
+pub const DNS_DOCKERFILE: &str =
+    "FROM scratch\nCOPY dops /dops/bin/dops\nCMD [\"/dops/bin/dops\",\"dns\",\"serve\"]\n";
+
+/// The dops binary put into built-in service contexts: `DOPS_BIN` or the running executable.
+fn dops_binary() -> Result<PathBuf, EngineError> {
+    match std::env::var_os("DOPS_BIN") {
+        Some(p) => Ok(PathBuf::from(p)),
+        None => std::env::current_exe().map_err(|e| EngineError::io("/proc/self/exe", e)),
     }
-    let exe = std::env::var_os("DOPS_BIN")
-        .map(PathBuf::from)
-        .or_else(|| std::env::current_exe().ok());
-    exe.map(|p| vec![("dops".to_string(), p)])
-        .unwrap_or_default()
+}
+
+/// The context tar of a build step and its Dockerfile text. The built-in `dops-dns` uses its
+/// embedded Dockerfile when the project has no folder for it, and always gets the dops binary.
+fn build_context(step: &BuildStep) -> Result<(Vec<u8>, String), EngineError> {
+    let dir = &step.context;
+    let has_folder = !dir.as_os_str().is_empty() && dir.join("Dockerfile").is_file();
+    let mut tar = ContextTar::new();
+    let dockerfile = if has_folder {
+        let path = dir.join("Dockerfile");
+        let text = std::fs::read_to_string(&path).map_err(|e| EngineError::io(&path, e))?;
+        if step.service != DNS_SERVICE {
+            return Ok((service_context(dir, "Dockerfile")?, text));
+        }
+        let ignore = super::context::Ignore::load(dir, "Dockerfile")?;
+        for rel in super::context::context_files(dir, &ignore)? {
+            tar.add_path(&dir.join(&rel), &rel)?;
+        }
+        text
+    } else if step.service == DNS_SERVICE {
+        tar.add_bytes("Dockerfile", DNS_DOCKERFILE.as_bytes(), 0o644)?;
+        DNS_DOCKERFILE.to_string()
+    } else {
+        let path = dir.join("Dockerfile");
+        return Err(EngineError::io(
+            &path,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no Dockerfile"),
+        ));
+    };
+    if !dir.join("dops").exists() {
+        tar.add_path(&dops_binary()?, "dops")?;
+    }
+    Ok((tar.finish()?, dockerfile))
 }
 
 async fn build_one(
@@ -227,27 +264,10 @@ async fn build_one(
     if bar.is_none() && !verbose {
         eprintln!("building {}", step.service);
     }
-    let dockerfile_path = step.context.join("Dockerfile");
-    let dockerfile = std::fs::read_to_string(&dockerfile_path)
-        .map_err(|e| EngineError::io(&dockerfile_path, e))?;
-    let context_dir = step.context.clone();
-    let extra = builtin_extra_files(step);
-    let body = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, EngineError> {
-        if extra.is_empty() {
-            return service_context(&context_dir, "Dockerfile");
-        }
-        let mut tar = ContextTar::new();
-        let ignore = super::context::Ignore::load(&context_dir, "Dockerfile")?;
-        for rel in super::context::context_files(&context_dir, &ignore)? {
-            tar.add_path(&context_dir.join(&rel), &rel)?;
-        }
-        for (name, path) in &extra {
-            tar.add_path(path, name)?;
-        }
-        tar.finish()
-    })
-    .await
-    .map_err(|e| EngineError::Other(format!("context task failed: {e}")))??;
+    let for_context = step.clone();
+    let (body, dockerfile) = tokio::task::spawn_blocking(move || build_context(&for_context))
+        .await
+        .map_err(|e| EngineError::Other(format!("context task failed: {e}")))??;
 
     let labels: std::collections::HashMap<String, String> = step
         .labels
@@ -443,11 +463,6 @@ pub fn locate_step(header: &str, dockerfile: Option<&str>) -> String {
         None if !instr.is_empty() => format!("step {num}: {instr}"),
         None => String::new(),
     }
-}
-
-/// Used by `dops info`: the Dockerfile of a service, for its `# dops:` comments.
-pub fn read_dockerfile(context: &Path) -> Option<String> {
-    std::fs::read_to_string(context.join("Dockerfile")).ok()
 }
 
 #[cfg(test)]

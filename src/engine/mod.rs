@@ -19,12 +19,14 @@ pub mod inject;
 pub mod lock;
 pub mod logs;
 pub mod observe;
+pub mod wait;
 
 pub use apply::{apply, ApplyContext};
 pub use build::{build_all, BuildOptions, Built};
 pub use connect::connect;
 pub use lock::ProjectLock;
 pub use observe::{observe, observe_all};
+pub use wait::wait_up;
 
 use std::path::PathBuf;
 
