@@ -39,6 +39,7 @@ fn build_step(p: &TestProject, service: &str, parents: &[&str]) -> BuildStep {
         parents: parents.iter().map(|s| s.to_string()).collect(),
         no_cache: false,
         labels: l,
+        builtin: false,
     }
 }
 
@@ -314,4 +315,55 @@ async fn validate_without_running_instances_and_examine_of_nothing() {
         stdout(&out),
         "no instances (hint: start some with `dops run:all`)\n"
     );
+}
+
+/// `dops build --cause`, the CI environment, and a project that is not a git checkout.
+#[test]
+fn build_cause_and_ci_through_the_cli() {
+    let p = TestProject::new("meta-cause");
+    p.write("host.conf", "{\"DNS\": false}\n");
+    p.write(
+        "services/web/Dockerfile",
+        "FROM dops-test/busybox\nCMD [\"sleep\",\"3600\"]\n",
+    );
+    let label = |key: &str| {
+        stdout(&docker(&[
+            "inspect",
+            "--format",
+            &format!("{{{{index .Config.Labels \"{key}\"}}}}"),
+            &format!("{}/web", p.name),
+        ]))
+        .trim()
+        .to_string()
+    };
+    p.dops_ok(&["build:web", "--cause", "nightly"]);
+    assert_eq!(label("io.dops.build.cause"), "nightly");
+    assert_eq!(
+        label("org.opencontainers.image.revision"),
+        "",
+        "not a git checkout"
+    );
+    let s = stdout(&p.dops_ok(&["examine:web"]));
+    assert!(s.contains("Build Cause: nightly"), "{s}");
+    assert!(s.contains("Git Hash: not a git checkout"), "{s}");
+    assert!(
+        s.contains("Container declares no management methods"),
+        "{s}"
+    );
+
+    let out = Command::new(env!("CARGO_BIN_EXE_dops"))
+        .args(["build:web", "--no-cache"])
+        .current_dir(&p.dir)
+        .env("CI", "true")
+        .env("DOPS_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(label("io.dops.build.cause"), "ci");
+    assert_eq!(label("io.dops.build.ci"), "true");
+    let v: serde_json::Value =
+        serde_json::from_slice(&p.dops_ok(&["examine:web", "--json"]).stdout).unwrap();
+    assert_eq!(v[0]["chain"][0]["cause"], "ci");
+    assert_eq!(v[0]["chain"][0]["level"], 0);
+    assert_eq!(v[0]["chain"][0]["git"], serde_json::Value::Null);
 }

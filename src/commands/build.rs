@@ -18,7 +18,7 @@ struct BuiltReport {
     seconds: f64,
 }
 
-pub fn execute(inv: &Invocation, _action: &BuildAction) -> anyhow::Result<i32> {
+pub fn execute(inv: &Invocation, action: &BuildAction) -> anyhow::Result<i32> {
     let dir = project_dir(&inv.global)?;
     let project = project::load(&dir, &inv.global.conf)?;
     let rt = runtime()?;
@@ -30,7 +30,16 @@ pub fn execute(inv: &Invocation, _action: &BuildAction) -> anyhow::Result<i32> {
             dns_key: None,
             seed: 0,
         };
-        let planned = plan::plan(&project, &observed, &inv.action, &ctx)?;
+        let mut planned = plan::plan(&project, &observed, &inv.action, &ctx)?;
+        // meta (issue 8): `--cause` reaches the image metadata as a build label.
+        if let Some(cause) = &action.cause {
+            for step in &mut planned.plan.steps {
+                if let plan::Step::Build(b) = step {
+                    b.labels
+                        .insert(crate::meta::keys::BUILD_CAUSE.into(), cause.clone());
+                }
+            }
+        }
         for w in &planned.warnings {
             output::warn(w);
         }
