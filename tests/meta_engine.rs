@@ -367,3 +367,35 @@ fn build_cause_and_ci_through_the_cli() {
     assert_eq!(v[0]["chain"][0]["level"], 0);
     assert_eq!(v[0]["chain"][0]["git"], serde_json::Value::Null);
 }
+
+/// `status --watch` redraws until Ctrl-C (SIGINT), then exits 0.
+#[test]
+fn status_watch_redraws_until_interrupted() {
+    let p = TestProject::new("meta-watch");
+    let child = Command::new(env!("CARGO_BIN_EXE_dops"))
+        .args(["status", "--watch"])
+        .current_dir(&p.dir)
+        .env("DOPS_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(3000));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let started = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let s = stdout(&out);
+    let frames = s.matches("\x1b[H\x1b[2J").count();
+    assert!(frames >= 2, "redrawn: {s:?}");
+    assert!(
+        s.contains(&format!("dops status: project {}", p.name)),
+        "{s:?}"
+    );
+    assert!(s.contains("no instances"), "{s:?}");
+}

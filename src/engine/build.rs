@@ -304,7 +304,7 @@ async fn build_one(
     let meta = inject::collect_meta(engine, &base, step, &dockerfile).await?;
     inject::add_meta_layer(&mut tar, &meta)?;
     let mut labels = labels;
-    labels.extend(meta.labels());
+    labels.extend(inject::meta_labels(&meta, &base));
     let mut injection = injection_dockerfile(&base, init_image, &main);
     injection.push_str(inject::META_COPY);
     // --- end meta ---
