@@ -694,7 +694,9 @@ pub fn read_meta_dir(dir: &Path) -> Result<Vec<BuildMeta>, MetaError> {
 pub struct RuntimeInfo {
     /// The container's name, when examined from the host.
     pub container: Option<String>,
-    /// When the container (its init) started: (RFC 3339, epoch).
+    /// When the container was created (host view): (RFC 3339, epoch).
+    pub created: Option<(String, i64)>,
+    /// When the container (its init) started (inside view): (RFC 3339, epoch).
     pub started: Option<(String, i64)>,
 }
 
@@ -715,6 +717,9 @@ pub fn examine_report(runtime: &RuntimeInfo, methods: &Methods, chain: &[BuildMe
     let mut out = String::new();
     if let Some(c) = &runtime.container {
         let _ = writeln!(out, "Container {c}");
+    }
+    if let Some((when, epoch)) = &runtime.created {
+        let _ = writeln!(out, "Container created at {when} ({epoch})");
     }
     if let Some((when, epoch)) = &runtime.started {
         let _ = writeln!(out, "Container started at {when} ({epoch})");
@@ -1129,11 +1134,13 @@ mod tests {
         child.methods.monitor = Some("/srv/stats.sh".into());
         let runtime = RuntimeInfo {
             container: Some("shop-web-one".into()),
+            created: Some(("2026-11-23T16:59:00Z".into(), 1_795_366_740)),
             started: Some(("2026-11-23T17:00:00Z".into(), 1_795_366_800)),
         };
         let report = examine_report(&runtime, &child.methods, &[parent, child.clone()]);
         let expected = "\
 Container shop-web-one
+Container created at 2026-11-23T16:59:00Z (1795366740)
 Container started at 2026-11-23T17:00:00Z (1795366800)
 
 Container management methods:

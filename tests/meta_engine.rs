@@ -214,6 +214,7 @@ async fn parent_and_child_metadata_validate_update_and_status() {
     assert_eq!(chain[0]["service"], "base");
     assert_eq!(chain[1]["service"], "app");
     assert_eq!(v[0]["runtime"]["container"], two.name.as_str());
+    assert!(v[0]["runtime"]["created"][1].as_i64().unwrap() > 1_700_000_000);
 
     // Inside: `container --examine` reads /dops/meta (one file per image, in ancestry order).
     let out = docker(&[

@@ -19,10 +19,11 @@ pub fn chain_of(container: &ObservedContainer) -> Result<Vec<BuildMeta>, MetaErr
 pub fn runtime_of(container: &ObservedContainer) -> RuntimeInfo {
     RuntimeInfo {
         container: Some(container.name.clone()),
-        started: time::OffsetDateTime::from_unix_timestamp(container.created)
+        created: time::OffsetDateTime::from_unix_timestamp(container.created)
             .ok()
             .filter(|_| container.created > 0)
             .map(|t| (meta::rfc3339(t), container.created)),
+        started: None,
     }
 }
 

@@ -143,6 +143,7 @@ fn run(args: &[String], root: &Path) -> Result<i32, ContainerError> {
             let methods = effective_methods(root, &chain)?;
             let runtime = RuntimeInfo {
                 container: None,
+                created: None,
                 started: if root == Path::new("/") {
                     init_started()
                 } else {
