@@ -6,6 +6,14 @@ if [ ! -x "$DOPS" ] || [ ! -x "$(dirname "$DOPS")/dops-init" ]; then
   (cd "$ROOT" && cargo build --release --bins -q)
 fi
 export DOPS_LOG=${DOPS_LOG:-warn}
+# The init injected into the bench images: DOPS_INIT_BIN when set, else the one next to dops.
+[ -n "${DOPS_INIT_BIN:-}" ] && export DOPS_INIT_BIN
+# Run dops quietly, showing its output only when it fails.
+dops_q() {
+  local log; log=$(mktemp)
+  if ! "$DOPS" "$@" >"$log" 2>&1; then cat "$log" >&2; rm -f "$log"; echo "bench: dops $* failed" >&2; return 1; fi
+  rm -f "$log"
+}
 
 now() { date +%s.%N; }
 # elapsed START → seconds with 3 decimals

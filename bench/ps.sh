@@ -11,6 +11,7 @@ work=$(mktemp -d)
 proj=benchps$$
 dir=$work/$proj
 mkdir -p "$dir/services/bb"
+echo '{"DNS": false}' > "$dir/host.conf"
 printf 'FROM dops-test/busybox\nCMD ["sleep","3600"]\n' > "$dir/services/bb/Dockerfile"
 cleanup() {
   docker ps -aq --filter "label=io.dops.project=$proj" | xargs -r docker rm -f >/dev/null 2>&1 || true

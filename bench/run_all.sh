@@ -18,6 +18,7 @@ work=$(mktemp -d)
 proj=benchrun$$
 dir=$work/$proj
 mkdir -p "$dir/services/bb"
+echo '{"DNS": false}' > "$dir/host.conf"
 printf 'FROM dops-test/busybox\nCMD ["sleep","3600"]\n' > "$dir/services/bb/Dockerfile"
 {
   echo "["
@@ -47,14 +48,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-(cd "$dir" && "$DOPS" build:bb >/dev/null 2>&1)
+(cd "$dir" && dops_q build:bb)
 
 dops_t=(); compose_t=(); raw_t=()
 for r in $(seq 1 "$ROUNDS"); do
-  s=$(now); (cd "$dir" && "$DOPS" run:all >/dev/null 2>&1); dops_t+=("$(elapsed "$s")")
+  s=$(now); (cd "$dir" && dops_q run:all); dops_t+=("$(elapsed "$s")")
   n=$(docker ps -q --filter "label=io.dops.project=$proj" | wc -l)
   [ "$n" = "$N" ] || { echo "bench: dops started $n of $N" >&2; exit 1; }
-  (cd "$dir" && "$DOPS" clean:all >/dev/null 2>&1)
+  (cd "$dir" && dops_q clean:all)
 
   s=$(now); (cd "$work" && docker-compose -p "${proj}c" up -d >/dev/null 2>&1); compose_t+=("$(elapsed "$s")")
   (cd "$work" && docker-compose -p "${proj}c" down -t 1 >/dev/null 2>&1)

@@ -304,3 +304,26 @@ fn wait_fails_when_an_instance_does_not_come_up() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("did not come up"), "{}", stderr(&out));
 }
+
+#[test]
+fn an_interactive_instance_gets_the_terminal_and_returns_its_exit_code() {
+    use_test_init();
+    let p = TestProject::new("run-interactive");
+    p.write("host.conf", NO_DNS);
+    p.write(
+        "services/cli/Dockerfile",
+        "FROM dops-test/busybox\nCMD [\"sh\",\"-c\",\"echo interactive-ok $INTERACTIVE; exit 3\"]\n",
+    );
+    p.write("run.conf", "[{\"service\": \"cli\", \"instance\": \"one\"}]\n");
+    let out = p.dops(&["run:cli,instance=one,interactive=True"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("interactive-ok True"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        inspect("{{.Config.Tty}}", &p.container("cli", "one")),
+        "true"
+    );
+}

@@ -162,7 +162,7 @@ pub async fn apply(
 }
 
 /// How many containers are created and started at once.
-const PARALLEL_RUNS: usize = 16;
+const PARALLEL_RUNS: usize = 32;
 
 /// Start a batch of independent containers concurrently; progress lines in plan order.
 async fn run_batch(

@@ -294,7 +294,27 @@ async fn build_one(
     )
     .await?;
 
-    // The injection layer.
+    // The injection layer: its result is fully determined by the service image, the init and the
+    // labels, which the final image records; when they are unchanged the tag is already right.
+    let mut labels = labels;
+    labels.insert(inject::BASE_LABEL.to_string(), base.clone());
+    labels.insert(inject::INIT_IMAGE_LABEL.to_string(), init_image.to_string());
+    if let Some(current) = super::observe::image_info(engine, &step.image).await? {
+        let same = labels
+            .iter()
+            .all(|(k, v)| current.labels.get(k) == Some(v));
+        if same {
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+            return Ok(Built {
+                service: step.service.clone(),
+                image: step.image.clone(),
+                id: current.id,
+                seconds: start.elapsed().as_secs_f64(),
+            });
+        }
+    }
     if let Some(b) = &bar {
         b.set_message("injecting dops-init");
     }

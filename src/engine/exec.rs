@@ -282,7 +282,7 @@ pub async fn attach(engine: &Engine, container: &str) -> Result<i64, EngineError
                 stdin: true,
                 stdout: true,
                 stderr: true,
-                logs: false,
+                logs: true,
                 detach_keys: None,
             }),
         )

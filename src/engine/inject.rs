@@ -29,6 +29,10 @@ use super::{is_not_found, Engine, EngineError};
 pub const INIT_PATH: &str = "/dops/bin/dops-init";
 /// The label on the init carrier images (never labelled with a project: they are shared).
 pub const INIT_LABEL: &str = "io.dops.init";
+/// On every dops image: the id of the service's own image (before the injection layer).
+pub const BASE_LABEL: &str = "io.dops.base";
+/// On every dops image: the init carrier image it got its dops-init from.
+pub const INIT_IMAGE_LABEL: &str = "io.dops.init_image";
 
 /// Where the dops-init binary is: `DOPS_INIT_BIN`, else next to the running dops executable.
 pub fn find_init_binary() -> Result<PathBuf, EngineError> {

@@ -7,7 +7,8 @@ use std::sync::OnceLock;
 /// A pass-through stand-in for dops-init, used while the package's `dops-init` is the skeleton's
 /// placeholder (which exits at once): it answers `health`, writes an UP `state.json` like the
 /// real init does, and runs the main program. The injection mechanism under test is the real
-/// one either way. `DOPS_TEST_REAL_INIT=1` injects the package's `dops-init` instead.
+/// one either way. `DOPS_TEST_REAL_INIT=1` injects the package's `dops-init` instead, and a
+/// `DOPS_INIT_BIN` already set names the init to inject.
 const STAND_IN: &str = r#"#!/bin/sh
 # dops-init test stand-in: runs the main program, reports BOOT then UP after 1 s, forwards TERM.
 [ "$1" = health ] && exit 0
@@ -34,6 +35,10 @@ exit $code
 pub fn use_test_init() {
     static DONE: OnceLock<PathBuf> = OnceLock::new();
     let path = DONE.get_or_init(|| {
+        // An init named by the caller (e.g. a dops-init built elsewhere) is used as it is.
+        if let Some(given) = std::env::var_os("DOPS_INIT_BIN") {
+            return PathBuf::from(given);
+        }
         if std::env::var_os("DOPS_TEST_REAL_INIT").is_some() {
             return PathBuf::from(env!("CARGO_BIN_EXE_dops-init"));
         }
