@@ -68,6 +68,9 @@ pub struct Init {
     main_exit: Option<Exit>,
     services_started: bool,
     dns: super::dns_hook::Dns,
+    /// state.json is behind: written before dops-init waits or runs a hook, not on every
+    /// transition (a start with no hooks then costs one write, not six).
+    dirty: bool,
 }
 
 /// Run dops-init as the init of a container. `sig` must have been installed first of all.
@@ -81,7 +84,6 @@ pub fn run(sig: Signals, argv: Vec<String>) -> i32 {
     let exits = Arc::new(Exits::default());
     let mut doc = StateDoc::new();
     let mut file = StateFile::new(paths.state_json());
-    file.write(&doc);
     let loaded = initd::load(&paths).and_then(|d| {
         let settings = d.settings(&paths)?;
         let progs = d.programs(&paths)?;
@@ -132,8 +134,11 @@ pub fn run(sig: Signals, argv: Vec<String>) -> i32 {
         failure: None,
         main_exit: None,
         services_started: false,
+        dirty: true,
     };
-    init.main()
+    let code = init.main();
+    init.flush();
+    code
 }
 
 impl Init {
@@ -372,7 +377,7 @@ impl Init {
         let now = SystemTime::now();
         self.doc.last_stats = stats.clone();
         self.doc.last_stats_at = Some(now);
-        self.file.write(&self.doc);
+        self.dirty = true;
         let mut ev = self.event("stats");
         ev["stats"] = stats.clone();
         self.notify.send(&ev);
@@ -400,7 +405,7 @@ impl Init {
         }
         self.doc.programs = self.sup.to_json();
         self.sync_dns();
-        self.file.write(&self.doc);
+        self.dirty = true;
         let mut ev = self.event("lifecycle");
         if let Some(e) = &self.doc.error {
             ev["error"] = json!(e);
@@ -421,7 +426,7 @@ impl Init {
     fn stop_dns(&mut self) {
         self.dns.stop();
         self.doc.dns = self.dns.status();
-        self.file.write(&self.doc);
+        self.dirty = true;
     }
 
     /// Tell the registration what it should be: registered only when UP and not in maintenance.
@@ -472,6 +477,7 @@ impl Init {
         limit: Option<Duration>,
         interruptible: bool,
     ) -> Result<HookRun, Stop> {
+        self.flush();
         let h = hooks::spawn(&self.exits, name, cmd, capture).map_err(Stop::Fail)?;
         let pid = h.pid;
         let deadline = limit.map(|l| Instant::now() + l);
@@ -555,6 +561,9 @@ impl Init {
             // The registration thread cannot wake us: look at its status now and then.
             timeout = Some(timeout.map_or(DNS_POLL, |t| t.min(DNS_POLL)));
         }
+        if timeout != Some(Duration::ZERO) {
+            self.flush();
+        }
         for s in self.sig.wait(timeout) {
             match s {
                 Signal::SIGCHLD => {}
@@ -589,6 +598,12 @@ impl Init {
         let dns = self.dns.status();
         if dns != self.doc.dns {
             self.doc.dns = dns;
+            self.dirty = true;
+        }
+    }
+
+    fn flush(&mut self) {
+        if std::mem::take(&mut self.dirty) {
             self.file.write(&self.doc);
         }
     }
@@ -596,7 +611,7 @@ impl Init {
     fn sync_programs(&mut self) {
         if self.sup.take_changed() {
             self.doc.programs = self.sup.to_json();
-            self.file.write(&self.doc);
+            self.dirty = true;
         }
     }
 
@@ -620,7 +635,7 @@ impl Init {
             if self.doc.maintenance { "on" } else { "off" }
         ));
         self.sync_dns();
-        self.file.write(&self.doc);
+        self.dirty = true;
         let ev = self.event("maintenance");
         self.notify.send(&ev);
     }
