@@ -32,7 +32,7 @@ fn sigterm_during_warmup_stops_cleanly() {
     let st = run.wait_exit(secs(10.0)).expect("exit");
     let took = t.elapsed();
     assert_eq!(st.code(), Some(0), "stderr:\n{}", run.stderr());
-    assert!(took < secs(2.5), "took {took:?}");
+    assert!(took < secs(3.0), "took {took:?}");
     assert_eq!(
         run.states(),
         vec!["BOOT", "FIRSTBOOT", "UPGRADING", "WARMUP", "STOPPED"]
@@ -57,7 +57,7 @@ fn sigterm_during_boot_never_waits_for_up() {
     let t = Instant::now();
     run.signal(libc::SIGTERM);
     let st = run.wait_exit(secs(10.0)).expect("exit");
-    assert!(t.elapsed() < secs(1.5), "{:?}", t.elapsed());
+    assert!(t.elapsed() < secs(2.5), "{:?}", t.elapsed());
     assert_eq!(st.code(), Some(0));
     // Nothing was started, so no svcdown either.
     assert_eq!(r.lines("order"), vec!["boot"]);
@@ -120,7 +120,7 @@ fn sigterm_during_up_stops_in_reverse_priority_within_grace() {
         .collect();
     assert_eq!(terms, vec!["term stubborn", "term web", "term db"]);
     // 0.5 (stubborn's grace) + 0.3 (web) + 0.3 (db), plus scheduling.
-    assert!(took >= secs(1.0) && took < secs(3.0), "took {took:?}");
+    assert!(took >= secs(1.0) && took < secs(4.0), "took {took:?}");
     assert!(
         run.stderr()
             .contains("program stubborn did not stop within"),
@@ -310,7 +310,7 @@ fn the_command_gets_sigterm_with_a_clean_signal_state() {
     let t = Instant::now();
     run.signal(libc::SIGTERM);
     let st = run.wait_exit(secs(10.0)).expect("exit");
-    assert!(t.elapsed() < secs(1.0), "{:?}", t.elapsed());
+    assert!(t.elapsed() < secs(2.0), "{:?}", t.elapsed());
     assert_eq!(
         st.code(),
         Some(143),
