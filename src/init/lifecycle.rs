@@ -94,6 +94,8 @@ pub fn run(sig: Signals, argv: Vec<String>) -> i32 {
     let exits = Arc::new(Exits::default());
     let mut doc = StateDoc::new();
     let mut file = StateFile::new(paths.state_json());
+    // At once: the host folder may still hold the previous container's UP or STOPPED.
+    file.write(&doc);
     let loaded = initd::load(&paths).and_then(|d| {
         let settings = d.settings(&paths)?;
         let progs = d.programs(&paths)?;
