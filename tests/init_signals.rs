@@ -3,11 +3,12 @@ mod init_util;
 use init_util::*;
 use std::time::{Duration, Instant};
 
-/// A program that logs its start and its stop signal, and takes `linger` seconds to stop.
+/// A program that logs its start (once its SIGTERM trap is set) and its stop signal, and takes
+/// `linger` seconds to stop.
 fn logging_program(r: &Root, name: &str, linger: &str) -> String {
     let log = r.p("events");
     let script = format!(
-        "echo \"start {name} $$\" >> {log}\ntrap 'echo \"term {name}\" >> {log}; sleep {linger}; exit 0' TERM\nwhile :; do sleep 0.05; done"
+        "trap 'echo \"term {name}\" >> {log}; sleep {linger}; exit 0' TERM\necho \"start {name} $$\" >> {log}\nwhile :; do sleep 0.05; done"
     );
     r.script(&format!("bin/{name}"), &script);
     r.p(&format!("bin/{name}"))
@@ -26,7 +27,10 @@ fn sigterm_during_warmup_stops_cleanly() {
     );
     let mut run = r.spawn(&[]);
     run.wait_state("WARMUP", secs(10.0));
-    assert!(run.wait_for(secs(5.0), |_| r.read("order").contains("warmup")));
+    assert!(
+        run.wait_for(secs(5.0), |_| r.read("order").contains("warmup")
+            && r.read("events").contains("start app"))
+    );
     let t = Instant::now();
     run.signal(libc::SIGTERM);
     let st = run.wait_exit(secs(10.0)).expect("exit");
@@ -91,6 +95,7 @@ fn sigterm_during_up_stops_in_reverse_priority_within_grace() {
     );
     let mut run = r.spawn(&[]);
     run.wait_state("UP", secs(10.0));
+    assert!(run.wait_for(secs(5.0), |_| r.lines("events").len() == 3));
     // Spawned in priority order (they start concurrently, so compare the pids, not the log).
     let mut starts: Vec<(i64, String)> = r
         .lines("events")
@@ -153,10 +158,12 @@ fn sighup_restarts_the_programs_without_warmup() {
     );
     let mut run = r.spawn(&[]);
     run.wait_state("UP", secs(10.0));
+    assert!(run.wait_for(secs(5.0), |_| r.read("events").contains("start app")));
     let pid1 = run.state()["programs"][0]["pid"].as_i64().unwrap();
     run.signal(libc::SIGHUP);
     assert!(run.wait_for(secs(10.0), |v| v["state"] == "UP" && v["restarts"] == 1));
     let pid2 = run.state()["programs"][0]["pid"].as_i64().unwrap();
+    assert!(run.wait_for(secs(5.0), |_| r.lines("events").len() == 3));
     assert_ne!(pid1, pid2);
     assert_eq!(
         r.lines("order"),
@@ -272,7 +279,10 @@ fn a_second_sigterm_kills_at_once() {
     let r = Root::new();
     r.script(
         "bin/slow",
-        "trap 'sleep 20' TERM\nwhile :; do sleep 0.05; done",
+        &format!(
+            "trap 'sleep 20' TERM\ntouch {}\nwhile :; do sleep 0.05; done",
+            r.p("ready")
+        ),
     );
     let slow = r.p("bin/slow");
     r.initd(
@@ -281,6 +291,10 @@ fn a_second_sigterm_kills_at_once() {
     );
     let mut run = r.spawn(&[]);
     run.wait_state("UP", secs(10.0));
+    assert!(
+        run.wait_for(secs(5.0), |_| r.path("ready").exists()),
+        "trap installed"
+    );
     let t = Instant::now();
     run.signal(libc::SIGTERM);
     run.wait_state("STOPPED", secs(5.0));
