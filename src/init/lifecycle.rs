@@ -233,11 +233,12 @@ impl Init {
             let marker = self.paths.init_marker();
             let written = std::fs::create_dir_all(self.paths.data_dir())
                 .and_then(|_| std::fs::write(&marker, format!("{}\n", rfc3339(SystemTime::now()))));
-            if let Err(source) = written {
-                return Err(Stop::Fail(InitError::Write {
-                    path: marker,
-                    source,
-                }));
+            if let Err(e) = written {
+                // whaleware: without a writable /data every start is a first boot.
+                log(&format!(
+                    "cannot write {}: {e}; the next start will run firstboot again",
+                    marker.display()
+                ));
             }
         }
         self.set_state(State::Upgrading);
