@@ -299,11 +299,7 @@ impl Init {
                     last: msg,
                 }));
             }
-            let backoff = self
-                .settings
-                .backoff_base
-                .saturating_mul(1u32 << (*failures - 1).min(20))
-                .min(MAX_BACKOFF);
+            let backoff = backoff(self.settings.backoff_base, *failures);
             log(&format!(
                 "{msg}; restart {} of {} in {backoff:?}",
                 *failures, self.settings.restart_budget
@@ -908,6 +904,12 @@ fn watch_command(argv: &[String], env: &std::collections::BTreeMap<String, Strin
     c
 }
 
+/// The wait before the n-th consecutive restart (n ≥ 1): base × 2^(n-1), at most 300 s.
+pub fn backoff(base: Duration, n: u32) -> Duration {
+    base.saturating_mul(1u32 << n.saturating_sub(1).min(20))
+        .min(MAX_BACKOFF)
+}
+
 fn describe(r: &HookRun) -> String {
     if r.tail.is_empty() {
         r.exit.to_string()
@@ -922,5 +924,37 @@ fn recoverable(s: Stop) -> Result<String, Stop> {
         Stop::Fail(e @ InitError::ProgramFailed { .. }) => Ok(e.to_string()),
         Stop::Fail(e @ InitError::HookFailed { .. }) => Ok(e.to_string()),
         other => Err(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let b = Duration::from_millis(500);
+        assert_eq!(backoff(b, 1), Duration::from_millis(500));
+        assert_eq!(backoff(b, 2), Duration::from_secs(1));
+        assert_eq!(backoff(b, 4), Duration::from_secs(4));
+        assert_eq!(backoff(b, 30), MAX_BACKOFF);
+        assert_eq!(backoff(Duration::ZERO, 3), Duration::ZERO);
+    }
+
+    #[test]
+    fn only_program_and_hook_failures_count_against_the_budget() {
+        let hook = Stop::Fail(InitError::HookFailed {
+            hook: "svcup".into(),
+            status: "exit code 1".into(),
+            output: String::new(),
+        });
+        assert!(recoverable(hook).is_ok());
+        let prog = Stop::Fail(InitError::ProgramFailed {
+            name: "a".into(),
+            msg: "x".into(),
+        });
+        assert!(recoverable(prog).is_ok());
+        assert!(matches!(recoverable(Stop::Term), Err(Stop::Term)));
+        assert!(recoverable(Stop::Fail(InitError::Usage("x".into()))).is_err());
     }
 }
