@@ -853,6 +853,13 @@ impl Init {
         }
         let dns = self.dns.status();
         if dns != self.doc.dns {
+            let err = |v: &Option<Value>| {
+                v.as_ref()
+                    .and_then(|d| d["error"].as_str().map(str::to_string))
+            };
+            if let Some(e) = err(&dns).filter(|e| Some(e) != err(&self.doc.dns).as_ref()) {
+                log(&format!("DNS registration: {e}"));
+            }
             self.doc.dns = dns;
             self.dirty = true;
         }
