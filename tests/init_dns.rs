@@ -32,8 +32,9 @@ fn registered_only_when_up() {
     let addr = server.addr();
 
     let r = Root::new();
-    r.hook("warmup", "sleep 0.5");
-    r.hook("svcdown", "sleep 0.5");
+    // Long enough windows to look at the DNS while WARMUP and RESTARTING last.
+    r.hook("warmup", "sleep 1");
+    r.hook("svcdown", "sleep 1.5");
     let mut cmd = r.command(&["sleep", "1000"]);
     cmd.env("DNS_SERVICE_IP", addr.to_string())
         .env("DNS_ZONE", "local.zone")

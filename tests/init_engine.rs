@@ -131,6 +131,7 @@ fn two_programs_and_hooks_reach_up_and_docker_stop_is_clean() {
     let stop = docker(&["stop", &name]);
     let took = t.elapsed();
     assert!(stop.status.success(), "{}", out(&stop));
+    eprintln!("docker stop took {took:?}");
     assert!(took < Duration::from_secs(5), "docker stop took {took:?}");
     let code = out(&docker(&["inspect", "-f", "{{.State.ExitCode}}", &name]));
     assert_eq!(code.trim(), "0");

@@ -90,6 +90,10 @@ pub fn build(paths: &Paths, cfg_env: Option<&str>) -> Result<Value, InitError> {
     let mut text = serde_json::to_string_pretty(&merged).unwrap_or_default();
     text.push('\n');
     let out = paths.cfg_json();
+    if std::fs::read_to_string(&out).ok().as_deref() == Some(text.as_str()) {
+        link_cfg_tool(paths);
+        return Ok(merged);
+    }
     let written = out
         .parent()
         .map(std::fs::create_dir_all)

@@ -20,6 +20,8 @@ pub enum InitError {
     BadInitD { dir: PathBuf, msg: String },
     #[error("program {name}: {msg}")]
     BadProgram { name: String, msg: String },
+    #[error("watch {name}: {msg}")]
+    BadWatch { name: String, msg: String },
     #[error("unknown user {user} (hint: it is not in {}; use a numeric uid[:gid])", passwd.display())]
     UnknownUser { user: String, passwd: PathBuf },
     #[error("cannot read {}: {source}", path.display())]
@@ -63,6 +65,7 @@ impl InitError {
             | InitError::BadJson { .. }
             | InitError::BadInitD { .. }
             | InitError::BadProgram { .. }
+            | InitError::BadWatch { .. }
             | InitError::UnknownUser { .. }
             | InitError::Usage(_) => 2,
             _ => 1,

@@ -83,5 +83,26 @@ pub fn status(paths: &Paths, as_json: bool) -> i32 {
             p["restarts"]
         );
     }
+    for (name, w) in v["watches"].as_object().into_iter().flatten() {
+        let members: Vec<&str> = w["members"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m["host"].as_str())
+            .collect();
+        println!(
+            "  watch {name} ({}): {}{}",
+            w["dns"].as_str().unwrap_or("?"),
+            if members.is_empty() {
+                "no members".to_string()
+            } else {
+                members.join(" ")
+            },
+            w["error"]
+                .as_str()
+                .map(|e| format!("; error: {e}"))
+                .unwrap_or_default()
+        );
+    }
     0
 }

@@ -85,8 +85,9 @@ pub fn spawn(
     name: &str,
     mut cmd: Command,
     capture_stdout: bool,
+    stdin: Option<Stdio>,
 ) -> Result<Spawned, InitError> {
-    cmd.stdin(Stdio::null())
+    cmd.stdin(stdin.unwrap_or_else(Stdio::null))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);

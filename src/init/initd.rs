@@ -23,6 +23,7 @@ use super::config;
 use super::error::InitError;
 use super::paths::{self, Paths};
 use super::program::{Program, ProgramSpec};
+use super::watch::{Watch, WatchSpec};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -34,7 +35,7 @@ pub struct InitD {
     #[serde(default)]
     pub programs: BTreeMap<String, ProgramSpec>,
     #[serde(default)]
-    pub watches: Map<String, Value>,
+    pub watches: BTreeMap<String, WatchSpec>,
     #[serde(default)]
     pub methods: BTreeMap<String, String>,
     pub monitor_interval_s: Option<f64>,
@@ -99,6 +100,14 @@ impl InitD {
             .collect::<Result<Vec<_>, _>>()?;
         out.sort_by(|a, b| (a.priority, &a.name).cmp(&(b.priority, &b.name)));
         Ok(out)
+    }
+
+    /// The declared watches, resolved; `programs` are the names a reload may name.
+    pub fn watches(&self, programs: &[String]) -> Result<Vec<Watch>, InitError> {
+        self.watches
+            .iter()
+            .map(|(name, spec)| Watch::from_spec(name, spec, programs))
+            .collect()
     }
 
     /// Settings, with the environment overriding the file (tests shorten the times):

@@ -18,10 +18,13 @@ use super::reaper::{self, Exit, Exits};
 use super::signals::{Signals, FORWARDED};
 use super::state::{rfc3339, State, StateDoc, StateFile};
 use super::supervisor::{Event, Supervisor};
+use super::watch::{self, Member, Reload, Watch, WatchMsg};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::{json, Value};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -68,6 +71,16 @@ pub struct Init {
     main_exit: Option<Exit>,
     services_started: bool,
     dns: super::dns_hook::Dns,
+    watches: Vec<Watch>,
+    watch_tx: Sender<WatchMsg>,
+    watch_rx: Receiver<WatchMsg>,
+    watch_stop: Arc<AtomicBool>,
+    watches_started: bool,
+    /// Changes waiting for the UP loop (latest per watch).
+    watch_pending: Vec<WatchMsg>,
+    /// state.json is behind: written before dops-init waits or runs a hook, not on every
+    /// transition (a start with no hooks then costs one write, not six).
+    dirty: bool,
 }
 
 /// Run dops-init as the init of a container. `sig` must have been installed first of all.
@@ -81,13 +94,19 @@ pub fn run(sig: Signals, argv: Vec<String>) -> i32 {
     let exits = Arc::new(Exits::default());
     let mut doc = StateDoc::new();
     let mut file = StateFile::new(paths.state_json());
+    // At once: the host folder may still hold the previous container's UP or STOPPED.
     file.write(&doc);
     let loaded = initd::load(&paths).and_then(|d| {
         let settings = d.settings(&paths)?;
         let progs = d.programs(&paths)?;
-        Ok((settings, progs))
+        let mut names: Vec<String> = progs.iter().map(|p| p.name.clone()).collect();
+        if progs.is_empty() && !argv.is_empty() {
+            names.push(Program::main_command(argv.clone()).name);
+        }
+        let watches = d.watches(&names)?;
+        Ok((settings, progs, watches))
     });
-    let (settings, progs) = match loaded {
+    let (settings, progs, watches) = match loaded {
         Ok(x) => x,
         Err(e) => {
             // Nothing runs yet: report and leave.
@@ -116,7 +135,14 @@ pub fn run(sig: Signals, argv: Vec<String>) -> i32 {
         progs
     };
     let notify = Notifier::new(&settings.notify, &paths, &exits);
+    let (watch_tx, watch_rx) = std::sync::mpsc::channel();
     let mut init = Init {
+        watches,
+        watch_tx,
+        watch_rx,
+        watch_stop: Arc::new(AtomicBool::new(false)),
+        watches_started: false,
+        watch_pending: Vec::new(),
         sup: Supervisor::new(progs, settings.backoff_base),
         dns: super::dns_hook::Dns::from_env(),
         paths,
@@ -132,8 +158,11 @@ pub fn run(sig: Signals, argv: Vec<String>) -> i32 {
         failure: None,
         main_exit: None,
         services_started: false,
+        dirty: true,
     };
-    init.main()
+    let code = init.main();
+    init.flush();
+    code
 }
 
 impl Init {
@@ -176,6 +205,12 @@ impl Init {
     }
 
     fn lifecycle(&mut self) -> Result<std::convert::Infallible, Stop> {
+        let r = self.lifecycle_inner();
+        self.watch_stop.store(true, Ordering::Relaxed);
+        r
+    }
+
+    fn lifecycle_inner(&mut self) -> Result<std::convert::Infallible, Stop> {
         let cfg = std::env::var("CFG").ok();
         config::build(&self.paths, cfg.as_deref()).map_err(Stop::Fail)?;
         self.check()?;
@@ -198,16 +233,18 @@ impl Init {
             let marker = self.paths.init_marker();
             let written = std::fs::create_dir_all(self.paths.data_dir())
                 .and_then(|_| std::fs::write(&marker, format!("{}\n", rfc3339(SystemTime::now()))));
-            if let Err(source) = written {
-                return Err(Stop::Fail(InitError::Write {
-                    path: marker,
-                    source,
-                }));
+            if let Err(e) = written {
+                // whaleware: without a writable /data every start is a first boot.
+                log(&format!(
+                    "cannot write {}: {e}; the next start will run firstboot again",
+                    marker.display()
+                ));
             }
         }
         self.set_state(State::Upgrading);
         self.whaleware_checked("upgrade")?;
         self.set_state(State::Warmup);
+        self.start_watches()?;
         self.services_up()?;
         self.whaleware_checked("warmup")?;
         self.set_state(State::Up);
@@ -236,6 +273,10 @@ impl Init {
                 next_monitor = Instant::now() + interval;
                 continue;
             }
+            if !self.watch_pending.is_empty() {
+                self.run_watch_changes()?;
+                continue;
+            }
             if Instant::now() >= next_monitor {
                 match self.monitor()? {
                     Ok(()) => failures = 0,
@@ -258,11 +299,7 @@ impl Init {
                     last: msg,
                 }));
             }
-            let backoff = self
-                .settings
-                .backoff_base
-                .saturating_mul(1u32 << (*failures - 1).min(20))
-                .min(MAX_BACKOFF);
+            let backoff = backoff(self.settings.backoff_base, *failures);
             log(&format!(
                 "{msg}; restart {} of {} in {backoff:?}",
                 *failures, self.settings.restart_budget
@@ -372,7 +409,7 @@ impl Init {
         let now = SystemTime::now();
         self.doc.last_stats = stats.clone();
         self.doc.last_stats_at = Some(now);
-        self.file.write(&self.doc);
+        self.dirty = true;
         let mut ev = self.event("stats");
         ev["stats"] = stats.clone();
         self.notify.send(&ev);
@@ -400,7 +437,7 @@ impl Init {
         }
         self.doc.programs = self.sup.to_json();
         self.sync_dns();
-        self.file.write(&self.doc);
+        self.dirty = true;
         let mut ev = self.event("lifecycle");
         if let Some(e) = &self.doc.error {
             ev["error"] = json!(e);
@@ -417,11 +454,210 @@ impl Init {
         }
     }
 
+    /// WARMUP, before svcup: a first render of every watch (so a program finds its configuration
+    /// when it starts), then one poller thread per watch.
+    fn start_watches(&mut self) -> Result<(), Stop> {
+        if self.watches_started {
+            return Ok(());
+        }
+        self.watches_started = true;
+        for w in self.watches.clone() {
+            let (members, last) = match w.lookup() {
+                Ok(m) => (m.clone(), Some(m)),
+                Err(e) => {
+                    log(&format!(
+                        "watch {}: lookup of {} failed: {e}",
+                        w.name, w.qname
+                    ));
+                    (Vec::new(), None)
+                }
+            };
+            self.apply_watch(&w, &members, true)?;
+            w.spawn_poller(
+                last,
+                self.watch_tx.clone(),
+                self.sig.waker(),
+                self.watch_stop.clone(),
+            );
+        }
+        Ok(())
+    }
+
+    fn run_watch_changes(&mut self) -> Result<(), Stop> {
+        for m in std::mem::take(&mut self.watch_pending) {
+            match m {
+                WatchMsg::Changed { name, members } => {
+                    if let Some(w) = self.watches.iter().find(|w| w.name == name).cloned() {
+                        self.apply_watch(&w, &members, false)?;
+                    }
+                }
+                WatchMsg::Failed { name, error } => {
+                    log(&format!("watch {name}: {error}"));
+                    if let Some(v) = self.doc.watches.get_mut(&name) {
+                        v["error"] = json!(error);
+                        self.dirty = true;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A member set to apply: render, validate, replace, reload; on_change. Failures are
+    /// reported (state.json, sinks, log) and never leave UP: the old file stays in place.
+    fn apply_watch(&mut self, w: &Watch, members: &[Member], initial: bool) -> Result<(), Stop> {
+        let mut errors: Vec<String> = Vec::new();
+        let env = watch::env(w, members);
+        let mut changed = false;
+        if let Some((tpl, out)) = &w.template {
+            match self.install_template(w, tpl, out, members, &env)? {
+                Ok(c) => changed = c,
+                Err(e) => errors.push(e),
+            }
+        }
+        if changed && !initial {
+            match &w.reload {
+                Reload::None => {}
+                Reload::Signal(p) => {
+                    if !self.sup.reload(p) {
+                        errors.push(format!("program {p} is not running; not reloaded"));
+                    }
+                }
+                Reload::Restart(p) => {
+                    let ev = self.sup.restart_program(p, Instant::now());
+                    self.handle_events(ev);
+                }
+                Reload::Command(c) => {
+                    let r = self.run_hook(
+                        &format!("watch {} reload", w.name),
+                        watch_command(c, &env),
+                        false,
+                        Some(SIDE_HOOK_LIMIT),
+                        false,
+                    )?;
+                    if !r.exit.success() {
+                        errors.push(format!("reload command failed ({})", describe(&r)));
+                    }
+                }
+            }
+        }
+        if let Some(c) = &w.on_change {
+            let data = w.context(members)["members"].to_string();
+            let stdin = self.stdin_with(&w.name, &data);
+            let r = self.run_hook_with(
+                &format!("watch {} on_change", w.name),
+                watch_command(c, &env),
+                false,
+                Some(SIDE_HOOK_LIMIT),
+                false,
+                stdin,
+            )?;
+            if !r.exit.success() {
+                errors.push(format!("on_change failed ({})", describe(&r)));
+            }
+        }
+        let error = (!errors.is_empty()).then(|| errors.join("; "));
+        if let Some(e) = &error {
+            log(&format!("watch {}: {e}", w.name));
+        }
+        let list: Vec<Value> = members
+            .iter()
+            .map(|m| json!({"ip": m.ip.to_string(), "host": m.host}))
+            .collect();
+        let entry = json!({
+            "dns": w.qname,
+            "members": list,
+            "changed_at": rfc3339(SystemTime::now()),
+            "error": error,
+        });
+        if let Value::Object(map) = &mut self.doc.watches {
+            map.insert(w.name.clone(), entry.clone());
+        }
+        self.dirty = true;
+        let mut ev = self.event("watch");
+        ev["watch"] = json!(w.name);
+        ev["members"] = entry["members"].clone();
+        ev["error"] = entry["error"].clone();
+        self.notify.send(&ev);
+        Ok(())
+    }
+
+    /// Render to a candidate file next to the output, validate it, rename it over the output.
+    /// `Ok(Ok(true))`: the output changed.
+    fn install_template(
+        &mut self,
+        w: &Watch,
+        tpl: &std::path::Path,
+        out: &std::path::Path,
+        members: &[Member],
+        env: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Result<bool, String>, Stop> {
+        let text = match std::fs::read_to_string(tpl) {
+            Ok(t) => t,
+            Err(e) => return Ok(Err(format!("cannot read template {}: {e}", tpl.display()))),
+        };
+        let rendered = match watch::render(&text, &w.context(members)) {
+            Ok(r) => r,
+            Err(e) => return Ok(Err(format!("template {}: {e}", tpl.display()))),
+        };
+        if std::fs::read_to_string(out).ok().as_deref() == Some(rendered.as_str()) {
+            return Ok(Ok(false));
+        }
+        let candidate = out.with_file_name(format!(
+            ".{}.dops-new",
+            out.file_name().unwrap_or_default().to_string_lossy()
+        ));
+        let written = out
+            .parent()
+            .map(std::fs::create_dir_all)
+            .unwrap_or(Ok(()))
+            .and_then(|_| std::fs::write(&candidate, &rendered));
+        if let Err(e) = written {
+            return Ok(Err(format!("cannot write {}: {e}", candidate.display())));
+        }
+        if let Some(v) = &w.validate {
+            let argv = watch::substitute(
+                v,
+                &candidate.display().to_string(),
+                &out.display().to_string(),
+            );
+            let r = self.run_hook(
+                &format!("watch {} validate", w.name),
+                watch_command(&argv, env),
+                false,
+                Some(SIDE_HOOK_LIMIT),
+                false,
+            )?;
+            if !r.exit.success() {
+                let _ = std::fs::remove_file(&candidate);
+                return Ok(Err(format!(
+                    "validation failed, {} kept ({})",
+                    out.display(),
+                    describe(&r)
+                )));
+            }
+        }
+        if let Err(e) = std::fs::rename(&candidate, out) {
+            let _ = std::fs::remove_file(&candidate);
+            return Ok(Err(format!("cannot replace {}: {e}", out.display())));
+        }
+        Ok(Ok(true))
+    }
+
+    /// A file holding `data`, already unlinked, for a command's stdin.
+    fn stdin_with(&self, name: &str, data: &str) -> Option<std::process::Stdio> {
+        let p = self.paths.run_dir().join(format!(".watch-{name}.stdin"));
+        std::fs::write(&p, format!("{data}\n")).ok()?;
+        let f = std::fs::File::open(&p).ok();
+        let _ = std::fs::remove_file(&p);
+        f.map(std::process::Stdio::from)
+    }
+
     /// STOPPED/ERROR: withdraw from DNS now (bounded), before the programs go.
     fn stop_dns(&mut self) {
         self.dns.stop();
         self.doc.dns = self.dns.status();
-        self.file.write(&self.doc);
+        self.dirty = true;
     }
 
     /// Tell the registration what it should be: registered only when UP and not in maintenance.
@@ -472,7 +708,20 @@ impl Init {
         limit: Option<Duration>,
         interruptible: bool,
     ) -> Result<HookRun, Stop> {
-        let h = hooks::spawn(&self.exits, name, cmd, capture).map_err(Stop::Fail)?;
+        self.run_hook_with(name, cmd, capture, limit, interruptible, None)
+    }
+
+    fn run_hook_with(
+        &mut self,
+        name: &str,
+        cmd: Command,
+        capture: bool,
+        limit: Option<Duration>,
+        interruptible: bool,
+        stdin: Option<std::process::Stdio>,
+    ) -> Result<HookRun, Stop> {
+        self.flush();
+        let h = hooks::spawn(&self.exits, name, cmd, capture, stdin).map_err(Stop::Fail)?;
         let pid = h.pid;
         let deadline = limit.map(|l| Instant::now() + l);
         loop {
@@ -555,6 +804,9 @@ impl Init {
             // The registration thread cannot wake us: look at its status now and then.
             timeout = Some(timeout.map_or(DNS_POLL, |t| t.min(DNS_POLL)));
         }
+        if timeout != Some(Duration::ZERO) {
+            self.flush();
+        }
         for s in self.sig.wait(timeout) {
             match s {
                 Signal::SIGCHLD => {}
@@ -586,9 +838,35 @@ impl Init {
         let ev = self.sup.tick(Instant::now());
         self.handle_events(ev);
         self.sync_programs();
+        while let Ok(m) = self.watch_rx.try_recv() {
+            let name = match &m {
+                WatchMsg::Changed { name, .. } | WatchMsg::Failed { name, .. } => name.clone(),
+            };
+            // A newer change replaces an older one; a failure report never hides a change.
+            self.watch_pending.retain(|p| match p {
+                WatchMsg::Changed { name: n, .. } => {
+                    *n != name || matches!(m, WatchMsg::Failed { .. })
+                }
+                WatchMsg::Failed { name: n, .. } => *n != name,
+            });
+            self.watch_pending.push(m);
+        }
         let dns = self.dns.status();
         if dns != self.doc.dns {
+            let err = |v: &Option<Value>| {
+                v.as_ref()
+                    .and_then(|d| d["error"].as_str().map(str::to_string))
+            };
+            if let Some(e) = err(&dns).filter(|e| Some(e) != err(&self.doc.dns).as_ref()) {
+                log(&format!("DNS registration: {e}"));
+            }
             self.doc.dns = dns;
+            self.dirty = true;
+        }
+    }
+
+    fn flush(&mut self) {
+        if std::mem::take(&mut self.dirty) {
             self.file.write(&self.doc);
         }
     }
@@ -596,7 +874,7 @@ impl Init {
     fn sync_programs(&mut self) {
         if self.sup.take_changed() {
             self.doc.programs = self.sup.to_json();
-            self.file.write(&self.doc);
+            self.dirty = true;
         }
     }
 
@@ -620,10 +898,23 @@ impl Init {
             if self.doc.maintenance { "on" } else { "off" }
         ));
         self.sync_dns();
-        self.file.write(&self.doc);
+        self.dirty = true;
         let ev = self.event("maintenance");
         self.notify.send(&ev);
     }
+}
+
+fn watch_command(argv: &[String], env: &std::collections::BTreeMap<String, String>) -> Command {
+    let mut c = Command::new(&argv[0]);
+    c.args(&argv[1..]).envs(env);
+    super::signals::reset_in_child(&mut c);
+    c
+}
+
+/// The wait before the n-th consecutive restart (n ≥ 1): base × 2^(n-1), at most 300 s.
+pub fn backoff(base: Duration, n: u32) -> Duration {
+    base.saturating_mul(1u32 << n.saturating_sub(1).min(20))
+        .min(MAX_BACKOFF)
 }
 
 fn describe(r: &HookRun) -> String {
@@ -640,5 +931,37 @@ fn recoverable(s: Stop) -> Result<String, Stop> {
         Stop::Fail(e @ InitError::ProgramFailed { .. }) => Ok(e.to_string()),
         Stop::Fail(e @ InitError::HookFailed { .. }) => Ok(e.to_string()),
         other => Err(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let b = Duration::from_millis(500);
+        assert_eq!(backoff(b, 1), Duration::from_millis(500));
+        assert_eq!(backoff(b, 2), Duration::from_secs(1));
+        assert_eq!(backoff(b, 4), Duration::from_secs(4));
+        assert_eq!(backoff(b, 30), MAX_BACKOFF);
+        assert_eq!(backoff(Duration::ZERO, 3), Duration::ZERO);
+    }
+
+    #[test]
+    fn only_program_and_hook_failures_count_against_the_budget() {
+        let hook = Stop::Fail(InitError::HookFailed {
+            hook: "svcup".into(),
+            status: "exit code 1".into(),
+            output: String::new(),
+        });
+        assert!(recoverable(hook).is_ok());
+        let prog = Stop::Fail(InitError::ProgramFailed {
+            name: "a".into(),
+            msg: "x".into(),
+        });
+        assert!(recoverable(prog).is_ok());
+        assert!(matches!(recoverable(Stop::Term), Err(Stop::Term)));
+        assert!(recoverable(Stop::Fail(InitError::Usage("x".into()))).is_err());
     }
 }

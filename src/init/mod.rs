@@ -23,6 +23,7 @@ pub mod register;
 pub mod signals;
 pub mod state;
 pub mod supervisor;
+pub mod watch;
 
 pub use error::InitError;
 

@@ -1,8 +1,10 @@
 //! Signals: blocked and read from a signalfd, installed before anything else runs (whaleware
 //! ignored SIGTERM until UP; dops-init does not). Children get an empty mask back (std resets it).
+use nix::fcntl::OFlag;
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Every signal dops-init handles or forwards.
@@ -29,6 +31,18 @@ pub const FORWARDED: &[Signal] = &[
 
 pub struct Signals {
     fd: SignalFd,
+    wake_r: OwnedFd,
+    wake_w: Arc<OwnedFd>,
+}
+
+/// Wakes the event loop from another thread (the watches' DNS pollers).
+#[derive(Clone)]
+pub struct Waker(Arc<OwnedFd>);
+
+impl Waker {
+    pub fn wake(&self) {
+        let _ = nix::unistd::write(&*self.0, &[1]);
+    }
 }
 
 impl Signals {
@@ -41,7 +55,16 @@ impl Signals {
         }
         set.thread_block()?;
         let fd = SignalFd::with_flags(&set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)?;
-        Ok(Signals { fd })
+        let (wake_r, wake_w) = nix::unistd::pipe2(OFlag::O_NONBLOCK | OFlag::O_CLOEXEC)?;
+        Ok(Signals {
+            fd,
+            wake_r,
+            wake_w: Arc::new(wake_w),
+        })
+    }
+
+    pub fn waker(&self) -> Waker {
+        Waker(self.wake_w.clone())
     }
 
     /// Wait up to `timeout` for signals; returns those pending (possibly none).
@@ -50,13 +73,24 @@ impl Signals {
             None => -1,
             Some(d) => d.as_millis().min(i32::MAX as u128) as i32,
         };
-        let mut pfd = libc::pollfd {
-            fd: self.fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd, count 1.
-        unsafe { libc::poll(&mut pfd, 1, ms) };
+        let mut pfd = [
+            libc::pollfd {
+                fd: self.fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: self.wake_r.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: two valid pollfds.
+        unsafe { libc::poll(pfd.as_mut_ptr(), 2, ms) };
+        if pfd[1].revents != 0 {
+            let mut buf = [0u8; 64];
+            while matches!(nix::unistd::read(&self.wake_r, &mut buf), Ok(n) if n > 0) {}
+        }
         let mut out = Vec::new();
         while let Ok(Some(info)) = self.fd.read_signal() {
             if let Ok(s) = Signal::try_from(info.ssi_signo as i32) {

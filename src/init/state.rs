@@ -70,6 +70,8 @@ pub struct StateDoc {
     pub error: Option<String>,
     pub dns: Option<Value>,
     pub programs: Value,
+    /// Per watch: `{"dns", "members": [{ip, host}], "changed_at", "error"}`.
+    pub watches: Value,
 }
 
 impl StateDoc {
@@ -84,6 +86,7 @@ impl StateDoc {
             error: None,
             dns: None,
             programs: Value::Array(vec![]),
+            watches: Value::Object(serde_json::Map::new()),
         }
     }
 
@@ -100,6 +103,7 @@ impl StateDoc {
             "dns": self.dns,
             "pid": std::process::id(),
             "programs": self.programs,
+            "watches": self.watches,
         })
     }
 }

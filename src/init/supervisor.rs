@@ -50,6 +50,8 @@ pub struct Proc {
     next_start: Option<Instant>,
     stop_deadline: Option<Instant>,
     killed: bool,
+    /// Stopping only to be started again (a watch's `"restart": true`).
+    restart_after_stop: bool,
     pub last_exit: Option<Exit>,
 }
 
@@ -93,6 +95,7 @@ impl Supervisor {
                     next_start: None,
                     stop_deadline: None,
                     killed: false,
+                    restart_after_stop: false,
                     last_exit: None,
                 })
                 .collect(),
@@ -212,6 +215,11 @@ impl Supervisor {
         match p.state {
             PState::Stopping | PState::Stopped => {
                 p.state = PState::Stopped;
+                if std::mem::take(&mut p.restart_after_stop) {
+                    p.restarts += 1;
+                    p.retries = 0;
+                    return self.spawn(i, now);
+                }
                 None
             }
             _ if p.prog.main => {
@@ -293,6 +301,7 @@ impl Supervisor {
                             p.prog.name
                         ));
                         p.state = PState::Stopped;
+                        p.restart_after_stop = false;
                         self.changed = true;
                     } else {
                         output::log(&format!(
@@ -368,6 +377,7 @@ impl Supervisor {
                 PState::Starting | PState::Running if p.pid.is_some() => {
                     Self::send(p, p.prog.stopsignal);
                     p.state = PState::Stopping;
+                    p.restart_after_stop = false;
                     p.killed = false;
                     p.stop_deadline = Some(now + p.prog.stopwait);
                     self.changed = true;
@@ -415,6 +425,35 @@ impl Supervisor {
             }
             _ => false,
         }
+    }
+
+    /// Stop one program (its stop signal and grace) and start it again.
+    pub fn restart_program(&mut self, name: &str, now: Instant) -> Option<Event> {
+        let i = self.procs.iter().position(|p| p.prog.name == name)?;
+        self.changed = true;
+        let p = &mut self.procs[i];
+        match p.state {
+            PState::Starting | PState::Running if p.pid.is_some() => {
+                Self::send(p, p.prog.stopsignal);
+                p.state = PState::Stopping;
+                p.killed = false;
+                p.stop_deadline = Some(now + p.prog.stopwait);
+                p.restart_after_stop = true;
+                None
+            }
+            PState::Stopping => {
+                p.restart_after_stop = true;
+                None
+            }
+            _ => {
+                p.retries = 0;
+                self.spawn(i, now)
+            }
+        }
+    }
+
+    pub fn has_program(&self, name: &str) -> bool {
+        self.procs.iter().any(|p| p.prog.name == name)
     }
 
     pub fn take_changed(&mut self) -> bool {
