@@ -300,9 +300,7 @@ async fn build_one(
     labels.insert(inject::BASE_LABEL.to_string(), base.clone());
     labels.insert(inject::INIT_IMAGE_LABEL.to_string(), init_image.to_string());
     if let Some(current) = super::observe::image_info(engine, &step.image).await? {
-        let same = labels
-            .iter()
-            .all(|(k, v)| current.labels.get(k) == Some(v));
+        let same = labels.iter().all(|(k, v)| current.labels.get(k) == Some(v));
         if same {
             if let Some(b) = bar {
                 b.finish_and_clear();
@@ -323,8 +321,7 @@ async fn build_one(
     // meta (issue 8): the metadata layer and labels.
     let meta = inject::collect_meta(engine, &base, step, &dockerfile).await?;
     inject::add_meta_layer(&mut tar, &meta)?;
-    let mut labels = labels;
-    labels.extend(inject::meta_labels(&meta, &base));
+    labels.extend(meta.labels());
     let mut injection = injection_dockerfile(&base, init_image, &main);
     injection.push_str(inject::META_COPY);
     // --- end meta ---

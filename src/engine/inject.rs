@@ -163,10 +163,6 @@ pub const META_COPY: &str = "COPY dops-layer/ /\n";
 /// which carries its dops parent's labels (hence the ancestry) and its `/dops/init.d` fragments
 /// (hence the methods). The build cause comes from the step's `io.dops.build.cause` label when
 /// the build command sets it (`--cause`), else from the `CI` environment.
-///
-/// When the image under the tag was injected onto this very `base` (Docker's cache gave the
-/// same service image), its metadata is kept as it is: same content, same metadata, and the
-/// injection build is a cache hit too, so an unchanged service keeps its image id.
 pub async fn collect_meta(
     engine: &Engine,
     base: &str,
@@ -174,19 +170,6 @@ pub async fn collect_meta(
     dockerfile: &str,
 ) -> Result<crate::meta::BuildMeta, EngineError> {
     use crate::meta::{self, BuildMeta};
-    if let Ok(current) = engine.api().inspect_image(&step.image).await {
-        let labels: std::collections::BTreeMap<String, String> = current
-            .config
-            .and_then(|c| c.labels)
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
-        if labels.get(BUILT_FROM_LABEL).map(String::as_str) == Some(base) {
-            if let Ok(Some(previous)) = BuildMeta::from_labels(&labels) {
-                return Ok(previous);
-            }
-        }
-    }
     let project = step
         .labels
         .get(crate::plan::labels::PROJECT)
@@ -230,19 +213,6 @@ pub async fn collect_meta(
     .map_err(|e| EngineError::Other(format!("metadata task failed: {e}")))?;
     meta.with_base_labels(&base_labels)
         .map_err(|e| EngineError::Other(format!("{}: {e}", step.service)))
-}
-
-/// The label that records the service image (before injection) the metadata was made for.
-pub const BUILT_FROM_LABEL: &str = "io.dops.meta.built_from";
-
-/// The labels of the injected image: the metadata's, and the service image it was made for.
-pub fn meta_labels(
-    meta: &crate::meta::BuildMeta,
-    base: &str,
-) -> std::collections::BTreeMap<String, String> {
-    let mut labels = meta.labels();
-    labels.insert(BUILT_FROM_LABEL.to_string(), base.to_string());
-    labels
 }
 
 /// Put the metadata layer into the injection context.
