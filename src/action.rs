@@ -1,1 +1,347 @@
-//! (filled in by its issue)
+//! What the program runs with: the resolved form of a command line (ripgrep's "high-level" args).
+//!
+//! `cli::parse` turns what the user typed (either `dops run:web,instance=two,persistent_data=True`
+//! or `dops run web --instance two --persistent-data`) into an [`Invocation`]. Everything here is
+//! validated: targets are resolved to [`Target`], booleans are booleans, the run conf file name is
+//! final. No clap types leak out of `cli`.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+/// One command line, resolved.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Invocation {
+    pub global: GlobalOpts,
+    pub action: Action,
+}
+
+/// Options valid for every verb.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GlobalOpts {
+    /// `--project DIR`; None = the current folder.
+    pub project_dir: Option<PathBuf>,
+    /// The run conf file name: `run.conf` by default; `--conf NAME` gives `NAME.conf` (or `NAME`
+    /// when it already ends in `.conf`).
+    pub conf: String,
+    /// `--json`: machine-readable output.
+    pub json: bool,
+    /// `-v` count (0 = warnings only, 1 = info, 2 = debug, 3+ = trace).
+    pub verbose: u8,
+}
+
+impl Default for GlobalOpts {
+    fn default() -> Self {
+        GlobalOpts {
+            project_dir: None,
+            conf: "run.conf".to_string(),
+            json: false,
+            verbose: 0,
+        }
+    }
+}
+
+/// Which instances a verb acts on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Target {
+    /// `all`: every instance of the run conf (or every service, for build).
+    All,
+    /// `group=NAME`: the run conf entries of that group.
+    Group { name: String },
+    /// A service name or pattern (`*` wildcards), optionally one instance name or pattern.
+    Select {
+        service: String,
+        instance: Option<String>,
+    },
+}
+
+impl Target {
+    /// Does this target select the given service/instance? (`All` selects everything.)
+    pub fn matches(&self, service: &str, instance: &str, group: Option<&str>) -> bool {
+        match self {
+            Target::All => true,
+            Target::Group { name } => group == Some(name.as_str()),
+            Target::Select {
+                service: s,
+                instance: i,
+            } => {
+                wildcard_match(s, service)
+                    && i.as_deref().is_none_or(|i| wildcard_match(i, instance))
+            }
+        }
+    }
+
+    /// The service part when it is a plain name (no wildcard).
+    pub fn literal_service(&self) -> Option<&str> {
+        match self {
+            Target::Select { service, .. } if !service.contains('*') => Some(service),
+            _ => None,
+        }
+    }
+
+    pub fn instance(&self) -> Option<&str> {
+        match self {
+            Target::Select { instance, .. } => instance.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::All => write!(f, "all"),
+            Target::Group { name } => write!(f, "group={name}"),
+            Target::Select {
+                service,
+                instance: None,
+            } => write!(f, "{service}"),
+            Target::Select {
+                service,
+                instance: Some(i),
+            } => write!(f, "{service},instance={i}"),
+        }
+    }
+}
+
+/// `*` matches any run of characters (including none); everything else is literal.
+pub fn wildcard_match(pattern: &str, text: &str) -> bool {
+    if !pattern.contains('*') {
+        return pattern == text;
+    }
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) {
+        return false;
+    }
+    let mut rest = &text[first.len()..];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(at) => rest = &rest[at + mid.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
+/// Instance properties given on the command line; they win over run.conf and the type defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Overrides {
+    pub instance_type: Option<String>,
+    pub group: Option<String>,
+    pub persistent_data: Option<bool>,
+    pub persistent_opt: Option<bool>,
+    pub persistent_log: Option<bool>,
+    pub persistent_home: Option<bool>,
+    pub publish_ports: Option<bool>,
+    pub linked: Option<bool>,
+    pub safemode: Option<bool>,
+    pub interactive: Option<bool>,
+    pub nethost: Option<bool>,
+}
+
+impl Overrides {
+    pub fn is_empty(&self) -> bool {
+        self == &Overrides::default()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BuildAction {
+    pub target: Target,
+    pub no_cache: bool,
+    /// `--cause TEXT`: why this build happens (recorded in the image metadata).
+    pub cause: Option<String>,
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunAction {
+    pub target: Target,
+    pub overrides: Overrides,
+    /// Replace instances that already run (always true for `rerun`).
+    pub replace: bool,
+    /// Wait until every started instance reports UP.
+    pub wait: bool,
+    /// `--timeout SECONDS` for `--wait`.
+    pub timeout_s: Option<u64>,
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CleanAction {
+    pub target: Target,
+    /// Also remove containers of services the project no longer has.
+    pub orphans: bool,
+    /// Also delete persistent data folders.
+    pub purge: bool,
+    /// Do not ask before purging.
+    pub yes: bool,
+    pub dry_run: bool,
+}
+
+/// Which operation `dops plan` shows (default: run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanOf {
+    Run,
+    Rerun,
+    Build,
+    Clean,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlanAction {
+    pub of: PlanOf,
+    pub run: RunAction,
+    pub orphans: bool,
+    pub purge: bool,
+    pub no_cache: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ShellAction {
+    pub target: Target,
+    /// The command after `--`; empty = an interactive shell.
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LogsAction {
+    pub target: Target,
+    pub follow: bool,
+    pub tail: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PsAction {
+    /// None = every instance of the project.
+    pub target: Option<Target>,
+    /// Include stopped containers.
+    pub all: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatusAction {
+    pub target: Option<Target>,
+    pub watch: bool,
+}
+
+/// Verbs that only need (optionally) a target: info, getip, examine, validate, update.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TargetAction {
+    pub target: Option<Target>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DemoAction {
+    /// Where to install or run the demo; None = the current folder.
+    pub dir: Option<PathBuf>,
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "sub", rename_all = "snake_case")]
+pub enum DnsAction {
+    /// `dops dns serve`: run the DNS server (what the dops-dns container runs).
+    Serve {
+        /// `--listen ADDR:PORT` (repeatable); empty = the server's default.
+        listen: Vec<String>,
+        zone: Option<String>,
+        ttl: Option<u32>,
+        lease: Option<u64>,
+        upstream: Vec<String>,
+    },
+    /// `dops dns records`: list what the project's DNS holds.
+    Records {
+        server: Option<String>,
+        zone: Option<String>,
+    },
+}
+
+/// A verb with everything it needs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "verb", rename_all = "snake_case")]
+pub enum Action {
+    Build(BuildAction),
+    Run(RunAction),
+    Rerun(RunAction),
+    Clean(CleanAction),
+    Ps(PsAction),
+    Plan(PlanAction),
+    Shell(ShellAction),
+    Logs(LogsAction),
+    Info(TargetAction),
+    Getip(TargetAction),
+    Examine(TargetAction),
+    Validate(TargetAction),
+    Update(TargetAction),
+    Status(StatusAction),
+    InstallDemo(DemoAction),
+    Demo(DemoAction),
+    Dns(DnsAction),
+}
+
+impl Action {
+    /// The verb as the user spells it.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Action::Build(_) => "build",
+            Action::Run(_) => "run",
+            Action::Rerun(_) => "rerun",
+            Action::Clean(_) => "clean",
+            Action::Ps(_) => "ps",
+            Action::Plan(_) => "plan",
+            Action::Shell(_) => "shell",
+            Action::Logs(_) => "logs",
+            Action::Info(_) => "info",
+            Action::Getip(_) => "getip",
+            Action::Examine(_) => "examine",
+            Action::Validate(_) => "validate",
+            Action::Update(_) => "update",
+            Action::Status(_) => "status",
+            Action::InstallDemo(_) => "install_demo",
+            Action::Demo(_) => "demo",
+            Action::Dns(_) => "dns",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard_match("*", ""));
+        assert!(wildcard_match("*", "web"));
+        assert!(wildcard_match("we*", "web"));
+        assert!(wildcard_match("*b", "web"));
+        assert!(wildcard_match("w*b", "web"));
+        assert!(wildcard_match("w*b", "wb"));
+        assert!(!wildcard_match("w*b", "w"));
+        assert!(wildcard_match("a*b*c", "axxbyyc"));
+        assert!(!wildcard_match("a*b*c", "axxcyyb"));
+        assert!(!wildcard_match("web", "webs"));
+        assert!(wildcard_match("dops-dns-*", "dops-dns-master"));
+        assert!(!wildcard_match("ab*ba", "aba"));
+    }
+
+    #[test]
+    fn target_matching() {
+        let t = Target::Select {
+            service: "post*".into(),
+            instance: Some("m*".into()),
+        };
+        assert!(t.matches("postgres", "master", None));
+        assert!(!t.matches("postgres", "one", None));
+        assert!(!t.matches("web", "master", None));
+        let g = Target::Group { name: "db".into() };
+        assert!(g.matches("x", "y", Some("db")));
+        assert!(!g.matches("x", "y", None));
+        assert!(Target::All.matches("x", "y", None));
+        assert_eq!(t.literal_service(), None);
+    }
+}

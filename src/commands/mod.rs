@@ -1,7 +1,206 @@
-//! One file per user verb; `main` maps errors to exit codes (0 ok, 1 failed, 2 usage/config, 3 engine unreachable).
+//! The command edge: parse, set up tracing, dispatch to one file per verb, map errors to exit
+//! codes (0 ok, 1 failed, 2 bad usage or configuration, 3 Docker engine unreachable).
+
+pub mod build;
+pub mod clean;
 pub mod dns;
+pub mod engine_common;
+// --- meta (issue 8) ---
+pub mod examine;
+pub mod status;
+pub mod update;
+pub mod validate;
+// --- end meta ---
+pub mod getip;
+pub mod info;
+pub mod logs;
+pub mod plan;
+pub mod ps;
+pub mod rerun;
+pub mod run;
+pub mod shell;
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use crate::action::{Action, GlobalOpts, Invocation};
+use crate::cli::{self, UsageError};
+use crate::output;
+use crate::project::HostContext;
 
 pub fn main() -> i32 {
-    eprintln!("dops: no commands yet");
-    1
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let inv = match cli::parse(&args) {
+        Ok(inv) => inv,
+        Err(UsageError::Help(text)) => {
+            output::out(&text);
+            return 0;
+        }
+        Err(e) => {
+            output::error(&e);
+            return 2;
+        }
+    };
+    init_tracing(inv.global.verbose);
+    tracing::debug!(?inv, "invocation");
+    match dispatch(&inv) {
+        Ok(code) => code,
+        Err(e) => {
+            output::error(&e);
+            exit_code(&e)
+        }
+    }
+}
+
+/// 2 for bad usage or configuration, 1 for everything else. (The lead adds 3 for an unreachable
+/// engine when wiring the engine's error type.)
+pub fn exit_code(e: &anyhow::Error) -> i32 {
+    if let Some(engine_error) = e
+        .chain()
+        .find_map(|c| c.downcast_ref::<crate::engine::EngineError>())
+    {
+        return engine_error.exit_code();
+    }
+    if e.downcast_ref::<UsageError>().is_some()
+        || e.downcast_ref::<crate::project::ProjectError>().is_some()
+        || e.downcast_ref::<crate::plan::PlanError>().is_some()
+    {
+        2
+    } else {
+        1
+    }
+}
+
+/// `-v` → info, `-vv` → debug, `-vvv` → trace; `DOPS_LOG` (an env-filter) wins. Logs go to stderr.
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = std::env::var("DOPS_LOG")
+        .ok()
+        .and_then(|v| tracing_subscriber::EnvFilter::try_new(v).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .try_init();
+}
+
+// =============================================================================================
+// DISPATCH — the lead wires the other verbs here at merge.
+//
+// Verbs implemented elsewhere (src/commands/<verb>.rs: build, run, rerun, clean, ps, logs, shell,
+// info, getip, examine, validate, update, status, install_demo, demo, dns) currently return the
+// usage error "verb 'x' is not available in this build". `plan` and every `--dry-run` work here,
+// against `Observed::default()` until `engine::observe` is fed in.
+// =============================================================================================
+fn dispatch(inv: &Invocation) -> anyhow::Result<i32> {
+    let g = &inv.global;
+    match &inv.action {
+        Action::Plan(_) => plan::run(inv, &engine_common::observe_for_plan(inv)),
+        Action::Run(r) | Action::Rerun(r) if r.dry_run => {
+            plan::run(inv, &engine_common::observe_for_plan(inv))
+        }
+        Action::Build(b) if b.dry_run => plan::run(inv, &engine_common::observe_for_plan(inv)),
+        Action::Clean(c) if c.dry_run => plan::run(inv, &engine_common::observe_for_plan(inv)),
+        Action::Build(a) => build::execute(inv, a),
+        Action::Run(a) => run::execute(inv, a),
+        Action::Rerun(a) => rerun::execute(inv, a),
+        Action::Clean(a) => clean::execute(inv, a),
+        Action::Ps(a) => ps::execute(g, a),
+        Action::Shell(a) => shell::execute(g, a),
+        Action::Logs(a) => logs::execute(g, a),
+        Action::Info(a) => info::execute(g, a),
+        Action::Getip(a) => getip::execute(g, a),
+        // meta (issue 8)
+        Action::Examine(a) => examine::execute(g, a),
+        Action::Validate(a) => validate::execute(g, a),
+        Action::Update(a) => update::execute(g, a),
+        Action::Status(a) => status::execute(g, a),
+        // dns (issue 6)
+        Action::Dns(crate::action::DnsAction::Serve {
+            listen,
+            zone,
+            ttl,
+            lease,
+            upstream,
+        }) => {
+            let listen = match listen.first() {
+                Some(l) => Some(l.parse::<std::net::SocketAddr>().map_err(|_| {
+                    UsageError::Other(format!("invalid --listen {l:?}: expected ip:port"))
+                })?),
+                None => None,
+            };
+            dns::serve(dns::ServeArgs {
+                listen,
+                zone: zone.clone(),
+                ttl: *ttl,
+                lease: lease.map(|l| l as f64),
+                upstreams: upstream.clone(),
+                ..Default::default()
+            })?;
+            Ok(0)
+        }
+        Action::Dns(crate::action::DnsAction::Records { .. }) => {
+            dns::records(dns::RecordsArgs {
+                project_dir: project_dir(g)?,
+                json: g.json,
+            })?;
+            Ok(0)
+        }
+        other => Err(UsageError::Other(format!(
+            "verb '{}' is not available in this build",
+            other.verb()
+        ))
+        .into()),
+    }
+}
+
+/// The project folder: `--project DIR` or the current folder.
+pub fn project_dir(global: &GlobalOpts) -> anyhow::Result<PathBuf> {
+    match &global.project_dir {
+        Some(d) => Ok(d.clone()),
+        None => Ok(std::env::current_dir()?),
+    }
+}
+
+/// What the planner needs to know about the host (I/O kept here, at the edge): the environment,
+/// the hostname, and each interface's first IPv4 address (for `from_<iface>` values).
+pub fn host_context() -> HostContext {
+    let env: BTreeMap<String, String> = std::env::vars().collect();
+    let hostname = nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut interfaces: BTreeMap<String, Ipv4Addr> = BTreeMap::new();
+    if let Ok(addrs) = nix::ifaddrs::getifaddrs() {
+        for ifa in addrs {
+            if let Some(sin) = ifa.address.as_ref().and_then(|a| a.as_sockaddr_in()) {
+                interfaces
+                    .entry(ifa.interface_name.clone())
+                    .or_insert(sin.ip());
+            }
+        }
+    }
+    HostContext {
+        env,
+        hostname,
+        interfaces,
+    }
+}
+
+/// The DNS key for a plan, without creating one. LEAD: replace with the DNS engineer's loader
+/// (`dns::key` — read only for `plan`/`--dry-run`, `load_or_create` for a real run). Until then:
+/// `.dops/dns.key` when it holds a key in the DNS_KEY form (`hmac-sha256:<name>:<secret>`).
+pub fn dns_key_for_plan(project_dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(project_dir.join(".dops").join("dns.key")).ok()?;
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("hmac-"))?;
+    Some(line.to_string())
 }

@@ -1,0 +1,23 @@
+# Shared by the bench scripts: the dops binary (release, built if missing), timing, ratios.
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DOPS=${DOPS:-$ROOT/target/x86_64-unknown-linux-gnu/release/dops}
+if [ ! -x "$DOPS" ] || [ ! -x "$(dirname "$DOPS")/dops-init" ]; then
+  echo "bench: building the release binaries" >&2
+  (cd "$ROOT" && cargo build --release --bins -q)
+fi
+export DOPS_LOG=${DOPS_LOG:-warn}
+# The init injected into the bench images: DOPS_INIT_BIN when set, else the one next to dops.
+[ -n "${DOPS_INIT_BIN:-}" ] && export DOPS_INIT_BIN
+# Run dops quietly, showing its output only when it fails.
+dops_q() {
+  local log; log=$(mktemp)
+  if ! "$DOPS" "$@" >"$log" 2>&1; then cat "$log" >&2; rm -f "$log"; echo "bench: dops $* failed" >&2; return 1; fi
+  rm -f "$log"
+}
+
+now() { date +%s.%N; }
+# elapsed START → seconds with 3 decimals
+elapsed() { awk -v s="$1" -v e="$(now)" 'BEGIN { printf "%.3f", e - s }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+# median of the arguments
+median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }

@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# bench/init.sh: dops-init side by side with tini, dumb-init, s6 (s6-svscan + s6-supervise) and
+# supervisord (Debian packages), in one run:
+#   - RSS of the init (and its supervisor processes) while it supervises one `sleep`;
+#   - binary size;
+#   - time from exec of the init to the program running (median of N runs; the program is a tiny
+#     static helper that prints the clock, so the figure includes its own exec, the same for all).
+# Targets for dops-init: RSS <= 2 MB, static binary <= 3 MB, start <= 5 ms.
+# Usage: bench/init.sh [runs]   (installs the missing Debian packages with apt-get; run as root)
+set -euo pipefail
+cd "$(dirname "$(readlink -f "$0")")/.."
+RUNS=${1:-20}
+
+missing=()
+command -v tini >/dev/null || missing+=(tini)
+command -v dumb-init >/dev/null || missing+=(dumb-init)
+command -v s6-svscan >/dev/null || missing+=(s6)
+command -v supervisord >/dev/null || missing+=(supervisor)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "bench: installing ${missing[*]}" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+echo "bench: building dops-init (release)" >&2
+cargo build --release --bin dops-init -q
+DOPS_INIT=$PWD/target/x86_64-unknown-linux-gnu/release/dops-init
+
+W=$(mktemp -d /tmp/dops-init-bench.XXXXXX)
+cleanup() {
+  # Only what this script started: the pids it recorded.
+  for f in "$W"/*.pid; do [ -e "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true; done
+  rm -rf "$W"
+}
+trap cleanup EXIT
+
+# The clock helper: prints CLOCK_REALTIME in nanoseconds to the file given as $1, then exits.
+cat > "$W/mark.c" <<'EOF'
+#include <stdio.h>
+#include <time.h>
+int main(int argc, char **argv) {
+  struct timespec t; clock_gettime(CLOCK_REALTIME, &t);
+  FILE *f = fopen(argc > 1 ? argv[1] : "/dev/stdout", "w");
+  fprintf(f, "%lld\n", (long long)t.tv_sec * 1000000000LL + t.tv_nsec); fclose(f);
+  return 0;
+}
+EOF
+gcc -O2 -static -o "$W/mark" "$W/mark.c"
+SLEEP=$(command -v sleep)
+
+# dops-init root with no hooks and no stdout notifications.
+mkdir -p "$W/root/dops/init.d"
+echo '{"notify": []}' > "$W/root/dops/init.d/10.json"
+
+# --- how to start each init with a program -------------------------------------------------
+# start_<name> PROGRAM ARGS...  (exec's, so the pid of the subshell is the init's)
+start_dops_init() { DOPS_INIT_ROOT=$W/root exec "$DOPS_INIT" "$@"; }
+start_tini() { exec tini -s -- "$@"; }
+start_dumb_init() { exec dumb-init "$@"; }
+start_s6() {
+  local scan=$W/s6.$BASHPID
+  mkdir -p "$scan/svc"
+  if command -v execlineb >/dev/null; then
+    { echo "#!$(command -v execlineb) -P"; printf '%q ' "$@"; echo; } > "$scan/svc/run"
+  else
+    { echo '#!/bin/sh'; printf 'exec '; printf '%q ' "$@"; echo; } > "$scan/svc/run"
+  fi
+  chmod +x "$scan/svc/run"
+  exec s6-svscan "$scan"
+}
+start_supervisord() {
+  local conf=$W/supervisord.$BASHPID.conf
+  cat > "$conf" <<EOF
+[supervisord]
+nodaemon=true
+logfile=/dev/null
+logfile_maxbytes=0
+pidfile=$W/supervisord.$BASHPID.pidfile
+[program:p]
+command=$*
+startsecs=0
+autorestart=false
+stdout_logfile=/dev/null
+stderr_logfile=/dev/null
+EOF
+  exec supervisord -c "$conf"
+}
+
+INITS=(dops_init tini dumb_init s6 supervisord)
+label() { case $1 in dops_init) echo dops-init;; dumb_init) echo dumb-init;; s6) echo "s6-svscan+s6-supervise";; *) echo "$1";; esac; }
+
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# RSS of the init and its descendants, without the supervised `sleep` itself.
+tree_rss() {
+  local pid=$1 total=0 p
+  for p in $pid $(descendants "$pid"); do
+    [ "$(cat /proc/$p/comm 2>/dev/null)" = "sleep" ] && continue
+    total=$(( total + $(rss_kb "$p") ))
+  done
+  echo "$total"
+}
+descendants() {
+  local kids k
+  kids=$(cat /proc/"$1"/task/*/children 2>/dev/null || true)
+  for k in $kids; do echo "$k"; descendants "$k"; done
+}
+
+size_of() {
+  case $1 in
+    dops_init) stat -c %s "$DOPS_INIT";;
+    tini) stat -c %s "$(command -v tini)";;
+    dumb_init) stat -c %s "$(command -v dumb-init)";;
+    s6) echo $(( $(stat -c %s "$(command -v s6-svscan)") + $(stat -c %s "$(command -v s6-supervise)") ));;
+    supervisord) echo 0;;
+  esac
+}
+linkage() {
+  local f
+  case $1 in
+    dops_init) f=$DOPS_INIT;; tini) f=$(command -v tini);; dumb_init) f=$(command -v dumb-init);;
+    s6) f=$(command -v s6-svscan);; supervisord) echo "python"; return;;
+  esac
+  if file -L "$f" | grep -q 'static'; then echo static; else echo dynamic; fi
+}
+
+# --- RSS -----------------------------------------------------------------------------------
+declare -A RSS START SIZE
+for i in "${INITS[@]}"; do
+  ( "start_$i" "$SLEEP" 1000 ) >/dev/null 2>&1 &
+  pid=$!
+  echo "$pid" > "$W/$i.rss.pid"
+  sleep 1.5
+  RSS[$i]=$(tree_rss "$pid")
+  kids=$(descendants "$pid")
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  # s6/supervisord children, if any survived: by the pids seen under this init.
+  for k in $kids; do kill -9 "$k" 2>/dev/null || true; done
+  rm -f "$W/$i.rss.pid"
+done
+
+# --- start time ----------------------------------------------------------------------------
+median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print 0; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+for i in "${INITS[@]}"; do
+  : > "$W/$i.times"
+  for n in $(seq 1 "$RUNS"); do
+    out=$W/out.$i.$n
+    rm -f "$out"
+    ( t0=$EPOCHREALTIME; echo "$t0" > "$W/t0"; "start_$i" "$W/mark" "$out" ) >/dev/null 2>&1 &
+    pid=$!
+    echo "$pid" > "$W/$i.start.pid"
+    for _ in $(seq 1 500); do [ -s "$out" ] && break; sleep 0.01; done
+    if [ -s "$out" ]; then
+      t0=$(cat "$W/t0"); t1=$(cat "$out")
+      # t0 is seconds.micros; t1 nanoseconds: the difference in microseconds.
+      awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f\n", (b/1000) - (a*1000000) }' >> "$W/$i.times"
+    fi
+    kids=$(descendants "$pid")
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.02; done
+    kill -9 "$pid" 2>/dev/null || true
+    for k in $kids; do kill -9 "$k" 2>/dev/null || true; done
+    wait "$pid" 2>/dev/null || true
+    rm -f "$W/$i.start.pid"
+  done
+  START[$i]=$(median < "$W/$i.times")
+  SIZE[$i]=$(size_of "$i")
+done
+
+# --- table ---------------------------------------------------------------------------------
+base_rss=${RSS[dops_init]}; base_start=${START[dops_init]}; base_size=${SIZE[dops_init]}
+printf '\n%-24s %10s %8s %12s %8s %14s %8s\n' "init" "RSS (KB)" "x" "size (KB)" "x" "start (ms)" "x"
+printf '%-24s %10s %8s %12s %8s %14s %8s\n' "------------------------" "--------" "------" "----------" "------" "----------" "------"
+for i in "${INITS[@]}"; do
+  if [ "${SIZE[$i]}" -gt 0 ]; then size_kb=$(( SIZE[$i] / 1024 )); size_x=$(awk -v a="${SIZE[$i]}" -v b="$base_size" 'BEGIN{printf "%.2f", a/b}');
+  else size_kb="(python)"; size_x="-"; fi
+  printf '%-24s %10s %8s %12s %8s %14s %8s\n' \
+    "$(label "$i") [$(linkage "$i")]" "${RSS[$i]}" "$(awk -v a="${RSS[$i]}" -v b="$base_rss" 'BEGIN{printf "%.2f", a/b}')" \
+    "$size_kb" "$size_x" \
+    "$(awk -v a="${START[$i]}" 'BEGIN{printf "%.2f", a/1000}')" "$(awk -v a="${START[$i]}" -v b="$base_start" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "-"}')"
+done
+echo
+echo "x = ratio to dops-init; start = median of $RUNS runs, exec of the init -> the program's first instruction"
+echo "load average during the run: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores (start times are noisy on a busy machine)"
+ok() { if [ "$1" = 1 ]; then echo "ok"; else echo "MISSED"; fi; }
+echo "dops-init targets: RSS ${RSS[dops_init]} KB <= 2048 KB: $(ok $(( RSS[dops_init] <= 2048 ))); binary $(( SIZE[dops_init] / 1024 )) KB <= 3072 KB: $(ok $(( SIZE[dops_init] <= 3*1024*1024 ))); start $(awk -v a="${START[dops_init]}" 'BEGIN{printf "%.2f", a/1000}') ms <= 5 ms: $(ok $(( START[dops_init] <= 5000 )))"

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# bench/ps.sh — `dops ps` vs `docker ps` with N (100) instances of one project running.
+# The instances are plain containers carrying the dops labels (what `dops ps` lists).
+# Target: dops ps under 150 ms.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+N=${N:-100}
+REPS=${REPS:-10}
+
+work=$(mktemp -d)
+proj=benchps$$
+dir=$work/$proj
+mkdir -p "$dir/services/bb"
+echo '{"DNS": false}' > "$dir/host.conf"
+printf 'FROM dops-test/busybox\nCMD ["sleep","3600"]\n' > "$dir/services/bb/Dockerfile"
+cleanup() {
+  docker ps -aq --filter "label=io.dops.project=$proj" | xargs -r docker rm -f >/dev/null 2>&1 || true
+  docker network rm "$proj" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+docker network create --label "io.dops.project=$proj" "$proj" >/dev/null
+echo "bench: starting $N instances" >&2
+for i in $(seq 1 "$N"); do
+  inst=$(printf 'i%03d' "$i")
+  mkdir -p "$dir/.dops/run/bb-$inst"
+  printf '{"state":"UP","since_epoch":%s,"restarts":0}\n' "$(date +%s)" > "$dir/.dops/run/bb-$inst/state.json"
+  docker run -d --network "$proj" --name "$proj-bb-$inst" --hostname "bb-$inst" \
+    --label "io.dops.project=$proj" --label io.dops.service=bb --label "io.dops.instance=$inst" \
+    --label io.dops.instance_type=standard --label "io.dops.run_dir=$dir/.dops/run/bb-$inst" \
+    -v "$dir/.dops/run/bb-$inst:/run/dops" dops-test/busybox sleep 3600 >/dev/null &
+  if [ $((i % 10)) = 0 ]; then wait; fi
+done
+wait
+n=$(cd "$dir" && "$DOPS" ps --json | grep -c '"name"')
+[ "$n" = "$N" ] || { echo "bench: dops ps lists $n of $N" >&2; exit 1; }
+
+dops_t=(); docker_t=()
+for r in $(seq 1 "$REPS"); do
+  s=$(now); (cd "$dir" && "$DOPS" ps >/dev/null); dops_t+=("$(elapsed "$s")")
+  s=$(now); docker ps --filter "label=io.dops.project=$proj" >/dev/null; docker_t+=("$(elapsed "$s")")
+done
+d=$(median "${dops_t[@]}"); p=$(median "${docker_t[@]}")
+ms() { awk -v s="$1" 'BEGIN { printf "%.0f", s * 1000 }'; }
+echo "ps: $N instances, median of $REPS"
+echo "  dops ps      $(ms "$d") ms"
+echo "  docker ps    $(ms "$p") ms"
+echo "  dops / docker = $(ratio "$d" "$p")   (target: dops ps < 150 ms)"

@@ -1,0 +1,133 @@
+//! `dops info:<svc>`: what dops knows about a service: its image (id, created, labels, the main
+//! program dops-init runs, exposed ports) and its instances.
+
+use serde::Serialize;
+
+use super::engine_common::{project_dir, project_name_of, runtime, selected};
+use super::ps::{row, table, PsRow};
+use crate::action::{wildcard_match, GlobalOpts, Target, TargetAction};
+use crate::engine;
+
+#[derive(Debug, Serialize)]
+struct ServiceInfo {
+    service: String,
+    image: String,
+    image_id: Option<String>,
+    created: Option<String>,
+    main_program: Vec<String>,
+    exposed_ports: Vec<String>,
+    labels: std::collections::BTreeMap<String, String>,
+    instances: Vec<PsRow>,
+}
+
+pub fn execute(global: &GlobalOpts, action: &TargetAction) -> anyhow::Result<i32> {
+    let dir = project_dir(global)?;
+    let project = project_name_of(&dir);
+    let rt = runtime()?;
+    rt.block_on(async {
+        let eng = engine::connect().await?;
+        let observed = engine::observe(&eng, &project).await?;
+        // The services: the one named, or every service with an image or an instance.
+        let mut services: Vec<String> =
+            match action.target.as_ref().and_then(Target::literal_service) {
+                Some(s) => vec![s.to_string()],
+                None => {
+                    let mut s: Vec<String> = observed
+                        .containers
+                        .iter()
+                        .map(|c| c.service.clone())
+                        .chain(observed.images.keys().filter_map(|t| {
+                            t.strip_prefix(&format!("{project}/"))
+                                .map(|r| r.split(':').next().unwrap_or(r).to_string())
+                        }))
+                        .filter(|s| match action.target.as_ref() {
+                            Some(Target::Select { service: pat, .. }) => wildcard_match(pat, s),
+                            _ => true,
+                        })
+                        .collect();
+                    s.sort();
+                    s.dedup();
+                    s
+                }
+            };
+        services.retain(|s| !s.is_empty());
+        let mut infos = Vec::new();
+        for service in services {
+            let image = format!("{project}/{service}");
+            let img = engine::observe::image_info(&eng, &image).await?;
+            let (image_id, created, main_program, exposed_ports, labels) = match img {
+                Some(i) => (
+                    Some(i.id),
+                    i.created,
+                    i.main_program,
+                    i.exposed_ports,
+                    i.labels,
+                ),
+                None => (None, None, vec![], vec![], Default::default()),
+            };
+            let target = Target::Select {
+                service: service.clone(),
+                instance: None,
+            };
+            let instances = selected(&observed, Some(&target))
+                .into_iter()
+                .map(row)
+                .collect();
+            infos.push(ServiceInfo {
+                service,
+                image,
+                image_id,
+                created,
+                main_program,
+                exposed_ports,
+                labels,
+                instances,
+            });
+        }
+        if infos.is_empty() {
+            anyhow::bail!(
+                "nothing known about {} in project {project}\nhint: `dops build:…` builds it",
+                action
+                    .target
+                    .as_ref()
+                    .map(|t| t.to_string())
+                    .unwrap_or_else(|| "any service".into())
+            );
+        }
+        if global.json {
+            println!("{}", serde_json::to_string_pretty(&infos)?);
+            return Ok(0);
+        }
+        for i in &infos {
+            println!("service   {}", i.service);
+            println!(
+                "image     {} ({})",
+                i.image,
+                i.image_id.as_deref().unwrap_or("not built")
+            );
+            if let Some(c) = &i.created {
+                println!("created   {c}");
+            }
+            if !i.main_program.is_empty() {
+                println!("program   {}", i.main_program.join(" "));
+            }
+            if !i.exposed_ports.is_empty() {
+                println!("exposes   {}", i.exposed_ports.join(", "));
+            }
+            for (k, v) in i
+                .labels
+                .iter()
+                .filter(|(k, _)| k.starts_with("io.dops.") || k.starts_with("org.opencontainers."))
+            {
+                println!("label     {k}={v}");
+            }
+            if i.instances.is_empty() {
+                println!("instances none");
+            } else {
+                println!("instances\n{}", table(&i.instances, false));
+            }
+            println!();
+        }
+        Ok(0)
+    })
+}

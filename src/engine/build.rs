@@ -1,0 +1,498 @@
+//! Image builds: parents first, independent services in parallel (bounded by the cores), one
+//! progress line per service showing its current step, `-v` for the full output.
+//!
+//! A service is built in two API calls: its own Dockerfile (untagged, so a failure leaves the
+//! previous `<project>/<service>` image exactly as it was), then the dops-init injection layer
+//! (`inject`), which is the only build that tags. A failed build reports the failing step's output
+//! and its Dockerfile line.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bollard::query_parameters::BuildImageOptions;
+use futures_util::StreamExt;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::context::{dockerfile_instructions, service_context, ContextTar};
+use super::inject::{self, ensure_init_image, find_init_binary, injection_dockerfile};
+use super::{Engine, EngineError};
+use crate::plan::BuildStep;
+
+/// How to run a set of builds.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// Stream every line of the build output (`-v`).
+    pub verbose: bool,
+    /// At most this many builds at once; 0 = the number of cores.
+    pub jobs: usize,
+}
+
+/// One finished build.
+#[derive(Debug, Clone)]
+pub struct Built {
+    pub service: String,
+    pub image: String,
+    pub id: String,
+    pub seconds: f64,
+}
+
+/// Progress reporting: indicatif lines on a terminal, plain lines otherwise.
+#[derive(Clone)]
+struct Progress {
+    multi: Option<MultiProgress>,
+}
+
+impl Progress {
+    fn new(verbose: bool) -> Progress {
+        let tty = std::io::stderr().is_terminal() && !verbose;
+        Progress {
+            multi: tty.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
+        }
+    }
+
+    fn line(&self, service: &str) -> Option<ProgressBar> {
+        let multi = self.multi.as_ref()?;
+        let bar = multi.add(ProgressBar::new_spinner());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {prefix:.bold} {wide_msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.set_prefix(service.to_string());
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Some(bar)
+    }
+
+    fn println(&self, msg: &str) {
+        match &self.multi {
+            Some(m) => {
+                let _ = m.println(msg);
+            }
+            None => eprintln!("{msg}"),
+        }
+    }
+}
+
+/// Build these steps (already in parent-first order), running independent ones in parallel.
+/// Every build is attempted unless one of its parents failed; the first failure is returned.
+pub async fn build_all(
+    engine: &Engine,
+    steps: &[BuildStep],
+    opts: &BuildOptions,
+) -> Result<Vec<Built>, EngineError> {
+    if steps.is_empty() {
+        return Ok(Vec::new());
+    }
+    let init_bin = find_init_binary()?;
+    let init_image = ensure_init_image(engine, &init_bin).await?;
+    let jobs = if opts.jobs == 0 {
+        // The cores, but at least two: a build mostly waits on the engine.
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .max(2)
+    } else {
+        opts.jobs
+    };
+    let progress = Progress::new(opts.verbose);
+    let in_plan: BTreeSet<&str> = steps.iter().map(|s| s.service.as_str()).collect();
+    let mut pending: Vec<&BuildStep> = steps.iter().collect();
+    let mut done: BTreeMap<String, Built> = BTreeMap::new();
+    let mut failed: BTreeMap<String, EngineError> = BTreeMap::new();
+    let mut running: BTreeSet<String> = BTreeSet::new();
+    let mut set = tokio::task::JoinSet::new();
+    let shared = Arc::new((init_image, progress.clone()));
+
+    loop {
+        // Skip the children of failed builds.
+        let mut i = 0;
+        while i < pending.len() {
+            let step = pending[i];
+            let broken = step
+                .parents
+                .iter()
+                .find(|p| failed.contains_key(*p) && in_plan.contains(p.as_str()));
+            if let Some(parent) = broken {
+                let err = EngineError::ParentFailed {
+                    service: step.service.clone(),
+                    parent: parent.clone(),
+                };
+                progress.println(&format!("✗ {}", err));
+                failed.insert(step.service.clone(), err);
+                pending.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        // Start what is ready.
+        let mut i = 0;
+        while i < pending.len() && running.len() < jobs {
+            let step = pending[i];
+            let ready = step
+                .parents
+                .iter()
+                .all(|p| !in_plan.contains(p.as_str()) || done.contains_key(p));
+            if ready {
+                pending.remove(i);
+                running.insert(step.service.clone());
+                let engine = engine.clone();
+                let step = step.clone();
+                let shared = shared.clone();
+                let verbose = opts.verbose;
+                set.spawn(async move {
+                    let (init_image, progress) = &*shared;
+                    let r = build_one(&engine, &step, init_image, progress, verbose).await;
+                    (step.service.clone(), r)
+                });
+            } else {
+                i += 1;
+            }
+        }
+        let Some(joined) = set.join_next().await else {
+            break;
+        };
+        let (service, result) =
+            joined.map_err(|e| EngineError::Other(format!("build task failed: {e}")))?;
+        running.remove(&service);
+        match result {
+            Ok(b) => {
+                progress.println(&format!(
+                    "✓ built {} ({}, {:.1}s)",
+                    b.service, b.image, b.seconds
+                ));
+                done.insert(service, b);
+            }
+            Err(e) => {
+                progress.println(&format!("✗ build of {service} failed"));
+                failed.insert(service, e);
+            }
+        }
+    }
+    if let Some(m) = &progress.multi {
+        let _ = m.clear();
+    }
+    if failed.is_empty() {
+        // Keep the plan's order.
+        return Ok(steps
+            .iter()
+            .filter_map(|s| done.remove(&s.service))
+            .collect());
+    }
+    // Report the first real failure (not a "parent failed" consequence) in plan order.
+    let first = steps
+        .iter()
+        .find(|s| {
+            failed
+                .get(&s.service)
+                .is_some_and(|e| !matches!(e, EngineError::ParentFailed { .. }))
+        })
+        .or_else(|| steps.iter().find(|s| failed.contains_key(&s.service)))
+        .map(|s| s.service.clone())
+        .unwrap_or_default();
+    let others: Vec<String> = failed.keys().filter(|k| **k != first).cloned().collect();
+    let err = failed
+        .remove(&first)
+        .unwrap_or_else(|| EngineError::Other("build failed".into()));
+    if others.is_empty() {
+        Err(err)
+    } else {
+        Err(EngineError::Other(format!(
+            "{err}\n(also not built: {})",
+            others.join(", ")
+        )))
+    }
+}
+
+/// The built-in DNS service (no folder in the project: it is embedded in dops).
+pub const DNS_SERVICE: &str = "dops-dns";
+/// Its Dockerfile: the static dops binary on an empty image.
+pub const DNS_DOCKERFILE: &str =
+    "FROM scratch\nCOPY dops /dops/bin/dops\nCMD [\"/dops/bin/dops\",\"dns\",\"serve\"]\n";
+
+/// The dops binary put into built-in service contexts: `DOPS_BIN` or the running executable.
+fn dops_binary() -> Result<PathBuf, EngineError> {
+    match std::env::var_os("DOPS_BIN") {
+        Some(p) => Ok(PathBuf::from(p)),
+        None => std::env::current_exe().map_err(|e| EngineError::io("/proc/self/exe", e)),
+    }
+}
+
+/// The context tar of a build step and its Dockerfile text. The built-in `dops-dns` uses its
+/// embedded Dockerfile when the project has no folder for it, and always gets the dops binary.
+fn build_context(step: &BuildStep) -> Result<(Vec<u8>, String), EngineError> {
+    let dir = &step.context;
+    let has_folder = !dir.as_os_str().is_empty() && dir.join("Dockerfile").is_file();
+    let mut tar = ContextTar::new();
+    let dockerfile = if has_folder {
+        let path = dir.join("Dockerfile");
+        let text = std::fs::read_to_string(&path).map_err(|e| EngineError::io(&path, e))?;
+        if step.service != DNS_SERVICE {
+            return Ok((service_context(dir, "Dockerfile")?, text));
+        }
+        let ignore = super::context::Ignore::load(dir, "Dockerfile")?;
+        for rel in super::context::context_files(dir, &ignore)? {
+            tar.add_path(&dir.join(&rel), &rel)?;
+        }
+        text
+    } else if step.service == DNS_SERVICE {
+        tar.add_bytes("Dockerfile", DNS_DOCKERFILE.as_bytes(), 0o644)?;
+        DNS_DOCKERFILE.to_string()
+    } else {
+        let path = dir.join("Dockerfile");
+        return Err(EngineError::io(
+            &path,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no Dockerfile"),
+        ));
+    };
+    if !dir.join("dops").exists() {
+        tar.add_path(&dops_binary()?, "dops")?;
+    }
+    Ok((tar.finish()?, dockerfile))
+}
+
+async fn build_one(
+    engine: &Engine,
+    step: &BuildStep,
+    init_image: &str,
+    progress: &Progress,
+    verbose: bool,
+) -> Result<Built, EngineError> {
+    let start = Instant::now();
+    let bar = progress.line(&step.service);
+    if bar.is_none() && !verbose {
+        eprintln!("building {}", step.service);
+    }
+    let for_context = step.clone();
+    let (body, dockerfile) = tokio::task::spawn_blocking(move || build_context(&for_context))
+        .await
+        .map_err(|e| EngineError::Other(format!("context task failed: {e}")))??;
+
+    let labels: std::collections::HashMap<String, String> = step
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let options = BuildImageOptions {
+        dockerfile: "Dockerfile".into(),
+        t: None,
+        nocache: step.no_cache,
+        rm: true,
+        forcerm: true,
+        labels: Some(labels.clone()),
+        ..Default::default()
+    };
+    let base = run_build(
+        engine,
+        &step.service,
+        options,
+        body,
+        Some(&dockerfile),
+        bar.as_ref(),
+        verbose,
+    )
+    .await?;
+
+    // The injection layer: its result is fully determined by the service image, the init and the
+    // labels, which the final image records; when they are unchanged the tag is already right.
+    let mut labels = labels;
+    labels.insert(inject::BASE_LABEL.to_string(), base.clone());
+    labels.insert(inject::INIT_IMAGE_LABEL.to_string(), init_image.to_string());
+    if let Some(current) = super::observe::image_info(engine, &step.image).await? {
+        let same = labels.iter().all(|(k, v)| current.labels.get(k) == Some(v));
+        if same {
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+            return Ok(Built {
+                service: step.service.clone(),
+                image: step.image.clone(),
+                id: current.id,
+                seconds: start.elapsed().as_secs_f64(),
+            });
+        }
+    }
+    if let Some(b) = &bar {
+        b.set_message("injecting dops-init");
+    }
+    let main = inject::image_main_program(engine, &base).await?;
+    let mut tar = ContextTar::new();
+    // meta (issue 8): the metadata layer and labels.
+    let meta = inject::collect_meta(engine, &base, step, &dockerfile).await?;
+    inject::add_meta_layer(&mut tar, &meta)?;
+    labels.extend(meta.labels());
+    let mut injection = injection_dockerfile(&base, init_image, &main);
+    injection.push_str(inject::META_COPY);
+    // --- end meta ---
+    tar.add_bytes("Dockerfile", injection.as_bytes(), 0o644)?;
+    let options = BuildImageOptions {
+        dockerfile: "Dockerfile".into(),
+        t: Some(step.image.clone()),
+        rm: true,
+        forcerm: true,
+        labels: Some(labels),
+        ..Default::default()
+    };
+    let id = run_build(
+        engine,
+        &step.service,
+        options,
+        tar.finish()?,
+        None,
+        bar.as_ref(),
+        verbose,
+    )
+    .await?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    Ok(Built {
+        service: step.service.clone(),
+        image: step.image.clone(),
+        id,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// Run one build call, following its output; returns the image id.
+async fn run_build(
+    engine: &Engine,
+    service: &str,
+    options: BuildImageOptions,
+    body: Vec<u8>,
+    dockerfile: Option<&str>,
+    bar: Option<&ProgressBar>,
+    verbose: bool,
+) -> Result<String, EngineError> {
+    let mut stream = engine.api().build_image(
+        options,
+        None,
+        Some(bollard::body_full(bytes::Bytes::from(body))),
+    );
+    let mut id: Option<String> = None;
+    let mut partial = String::new();
+    let mut lines = StepLines {
+        service,
+        bar,
+        verbose,
+        header: None,
+        output: Vec::new(),
+        built: None,
+    };
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(info) => {
+                if let Some(s) = info.stream {
+                    partial.push_str(&s);
+                    while let Some(nl) = partial.find('\n') {
+                        let line: String = partial.drain(..=nl).collect();
+                        lines.push(line.trim_end_matches(['\n', '\r']));
+                    }
+                }
+                if let Some(aux) = info.aux.and_then(|a| a.id) {
+                    id = Some(aux);
+                }
+            }
+            Err(bollard::errors::Error::DockerStreamError { error }) => {
+                if !partial.is_empty() {
+                    let rest = std::mem::take(&mut partial);
+                    lines.push(&rest);
+                }
+                let step = lines
+                    .header
+                    .as_deref()
+                    .map(|h| locate_step(h, dockerfile))
+                    .filter(|s| !s.is_empty());
+                let mut output = lines.output.join("\n");
+                if !output.is_empty() {
+                    output.push('\n');
+                }
+                output.push_str(&error);
+                if let Some(b) = bar {
+                    b.finish_and_clear();
+                }
+                return Err(EngineError::BuildFailed {
+                    service: service.to_string(),
+                    step,
+                    output,
+                });
+            }
+            Err(e) => return Err(EngineError::docker(format!("build {service}"), e)),
+        }
+    }
+    let id = id.or(lines.built);
+    id.ok_or_else(|| EngineError::BuildFailed {
+        service: service.to_string(),
+        step: None,
+        output: "the engine did not report an image id".into(),
+    })
+}
+
+/// The output of one build, line by line: the current step and what it printed.
+struct StepLines<'a> {
+    service: &'a str,
+    bar: Option<&'a ProgressBar>,
+    verbose: bool,
+    header: Option<String>,
+    output: Vec<String>,
+    /// From "Successfully built <id>", in case the engine sent no aux id.
+    built: Option<String>,
+}
+
+impl StepLines<'_> {
+    fn push(&mut self, line: &str) {
+        if self.verbose {
+            eprintln!("[{}] {line}", self.service);
+        }
+        if line.starts_with("Step ") {
+            if let Some(b) = self.bar {
+                b.set_message(line.to_string());
+            }
+            self.header = Some(line.to_string());
+            self.output.clear();
+        } else if !line.trim().is_empty() {
+            if self.output.len() >= 200 {
+                self.output.remove(0);
+            }
+            self.output.push(line.to_string());
+            if let Some(s) = line.strip_prefix("Successfully built ") {
+                self.built = Some(s.trim().to_string());
+            }
+        }
+    }
+}
+
+/// "Step 3/5 : RUN false" → "Dockerfile:7: RUN false" (the Dockerfile line of that instruction).
+pub fn locate_step(header: &str, dockerfile: Option<&str>) -> String {
+    let rest = header.trim_start_matches("Step ");
+    let (num, instr) = match rest.split_once(" : ") {
+        Some((n, i)) => (n, i),
+        None => (rest, ""),
+    };
+    let n: Option<usize> = num.split('/').next().and_then(|n| n.trim().parse().ok());
+    let line = dockerfile.and_then(|text| {
+        let ins = dockerfile_instructions(text);
+        n.and_then(|n| ins.get(n.wrapping_sub(1)).cloned())
+    });
+    match line {
+        Some((l, text)) => format!("Dockerfile:{l}: {text}"),
+        None if !instr.is_empty() => format!("step {num}: {instr}"),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_step_header_maps_to_its_dockerfile_line() {
+        let df = "FROM busybox\n# c\nRUN true\n\nRUN exit 3\n";
+        assert_eq!(
+            locate_step("Step 3/3 : RUN exit 3", Some(df)),
+            "Dockerfile:5: RUN exit 3"
+        );
+        assert_eq!(locate_step("Step 9/9 : RUN x", Some(df)), "step 9/9: RUN x");
+    }
+}

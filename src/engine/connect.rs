@@ -1,0 +1,59 @@
+//! The connection to the Docker engine.
+//!
+//! Always `connect_with_local_defaults()` then `negotiate_version()`: bollard's default API version
+//! is newer than Docker 20.10's 1.41. An engine that does not answer becomes
+//! `EngineError::Unreachable`, which the CLI maps to exit code 3 with a hint how to start it.
+
+use std::time::Duration;
+
+use super::{Engine, EngineError};
+
+/// Connect to the local engine (DOCKER_HOST or the unix socket) and negotiate the API version.
+pub async fn connect() -> Result<Engine, EngineError> {
+    let docker =
+        bollard::Docker::connect_with_local_defaults().map_err(|e| EngineError::Unreachable {
+            detail: e.to_string(),
+        })?;
+    // A dead socket must not hang the command: the version negotiation is bounded.
+    let docker =
+        match tokio::time::timeout(Duration::from_secs(10), docker.negotiate_version()).await {
+            Ok(Ok(d)) => d,
+            Ok(Err(e)) => {
+                return Err(EngineError::Unreachable {
+                    detail: e.to_string(),
+                })
+            }
+            Err(_) => {
+                return Err(EngineError::Unreachable {
+                    detail: "no answer within 10s".into(),
+                })
+            }
+        };
+    Ok(Engine { docker })
+}
+
+/// Errors that mean "nobody answers on the socket" rather than "Docker said no".
+pub(crate) fn is_unreachable(e: &bollard::errors::Error) -> bool {
+    use bollard::errors::Error as E;
+    match e {
+        E::SocketNotFoundError(_) | E::RequestTimeoutError => true,
+        E::IOError { err } => matches!(
+            err.kind(),
+            std::io::ErrorKind::ConnectionRefused
+                | std::io::ErrorKind::NotFound
+                | std::io::ErrorKind::PermissionDenied
+        ),
+        E::HyperResponseError { .. } | E::HyperLegacyError { .. } => {
+            let s = e.to_string().to_lowercase();
+            s.contains("connect") || s.contains("refused")
+        }
+        _ => false,
+    }
+}
+
+impl Engine {
+    /// The raw bollard client, for the engine's own files.
+    pub(crate) fn api(&self) -> &bollard::Docker {
+        &self.docker
+    }
+}

@@ -1,0 +1,350 @@
+//! The dops-init injection layer, the last layer of every dops image.
+//!
+//! After a service's own Dockerfile is built (untagged), the engine inspects the result and builds
+//! one more image from a generated Dockerfile:
+//!
+//! ```text
+//! FROM dops-init:<hash> AS dops-init        # a FROM-scratch image holding only the init binary
+//! FROM sha256:<the service's image>
+//! COPY --from=dops-init /dops/bin/dops-init /dops/bin/dops-init
+//! ENTRYPOINT ["/dops/bin/dops-init"]
+//! CMD <the main program>
+//! HEALTHCHECK --interval=2s ... CMD ["/dops/bin/dops-init","health"]
+//! ```
+//!
+//! The main program is the image's ENTRYPOINT + CMD, except when its ENTRYPOINT already is
+//! `/dops/bin/dops-init` (the service is built FROM another dops image): then it is the CMD alone,
+//! so a FROM chain has exactly one init and keeps the right program. The init binary travels in
+//! its own small image, keyed by a hash of its content, so services do not upload it again and
+//! Docker's cache keeps unchanged services unchanged.
+
+use std::path::{Path, PathBuf};
+
+use bollard::query_parameters::BuildImageOptions;
+use futures_util::StreamExt;
+
+use super::context::ContextTar;
+use super::{is_not_found, Engine, EngineError};
+
+pub const INIT_PATH: &str = "/dops/bin/dops-init";
+/// The label on the init carrier images (never labelled with a project: they are shared).
+pub const INIT_LABEL: &str = "io.dops.init";
+/// On every dops image: the id of the service's own image (before the injection layer).
+pub const BASE_LABEL: &str = "io.dops.base";
+/// On every dops image: the init carrier image it got its dops-init from.
+pub const INIT_IMAGE_LABEL: &str = "io.dops.init_image";
+
+/// Where the dops-init binary is: `DOPS_INIT_BIN`, else next to the running dops executable.
+pub fn find_init_binary() -> Result<PathBuf, EngineError> {
+    if let Some(p) = std::env::var_os("DOPS_INIT_BIN") {
+        let p = PathBuf::from(p);
+        if p.is_file() {
+            return Ok(p);
+        }
+        return Err(EngineError::InitNotFound {
+            looked: format!("DOPS_INIT_BIN={}", p.display()),
+        });
+    }
+    let exe = std::env::current_exe().map_err(|e| EngineError::io("/proc/self/exe", e))?;
+    let candidate = exe.with_file_name("dops-init");
+    if candidate.is_file() {
+        return Ok(candidate);
+    }
+    Err(EngineError::InitNotFound {
+        looked: candidate.display().to_string(),
+    })
+}
+
+/// The program dops-init runs, from the built image's ENTRYPOINT and CMD.
+pub fn main_program(entrypoint: &[String], cmd: &[String]) -> Vec<String> {
+    if entrypoint.len() == 1 && entrypoint[0] == INIT_PATH {
+        return cmd.to_vec();
+    }
+    // A shell-form ENTRYPOINT ignores CMD (Docker's rule); it arrives as ["/bin/sh","-c","…"].
+    let shell_form =
+        entrypoint.len() == 3 && entrypoint[1] == "-c" && entrypoint[0].ends_with("sh");
+    let mut main = entrypoint.to_vec();
+    if !shell_form {
+        main.extend(cmd.iter().cloned());
+    }
+    main
+}
+
+/// The generated Dockerfile of the injection build.
+pub fn injection_dockerfile(base: &str, init_image: &str, main: &[String]) -> String {
+    let cmd = serde_json::to_string(main).unwrap_or_else(|_| "[]".into());
+    format!(
+        "FROM {init_image} AS dops-init\n\
+         FROM {base}\n\
+         COPY --from=dops-init {INIT_PATH} {INIT_PATH}\n\
+         ENTRYPOINT [\"{INIT_PATH}\"]\n\
+         CMD {cmd}\n\
+         HEALTHCHECK --interval=2s --timeout=5s --start-period=2s --retries=3 CMD [\"{INIT_PATH}\",\"health\"]\n"
+    )
+}
+
+fn content_hash(data: &[u8]) -> String {
+    // FNV-1a over 8-byte words: fast, stable across Rust versions, and plenty for a cache key.
+    let mut acc: u64 = 0xcbf2_9ce4_8422_2325;
+    for chunk in data.chunks(8) {
+        let mut w = [0u8; 8];
+        w[..chunk.len()].copy_from_slice(chunk);
+        acc ^= u64::from_le_bytes(w);
+        acc = acc.wrapping_mul(0x0100_0000_01b3);
+    }
+    acc ^= data.len() as u64;
+    acc = acc.wrapping_mul(0x0100_0000_01b3);
+    format!("{acc:016x}")
+}
+
+/// Make sure the init carrier image `dops-init:<hash>` exists; returns its tag.
+pub async fn ensure_init_image(engine: &Engine, binary: &Path) -> Result<String, EngineError> {
+    let data = std::fs::read(binary).map_err(|e| EngineError::io(binary, e))?;
+    let tag = format!("dops-init:{}", content_hash(&data));
+    match engine.api().inspect_image(&tag).await {
+        Ok(_) => return Ok(tag),
+        Err(e) if is_not_found(&e) => {}
+        Err(e) => return Err(EngineError::docker(format!("inspect {tag}"), e)),
+    }
+    let mut tar = ContextTar::new();
+    tar.add_bytes(
+        "Dockerfile",
+        format!("FROM scratch\nCOPY dops-init {INIT_PATH}\nLABEL {INIT_LABEL}=true\n").as_bytes(),
+        0o644,
+    )?;
+    tar.add_bytes("dops-init", &data, 0o755)?;
+    let body = tar.finish()?;
+    let options = BuildImageOptions {
+        dockerfile: "Dockerfile".into(),
+        t: Some(tag.clone()),
+        rm: true,
+        forcerm: true,
+        ..Default::default()
+    };
+    let mut stream = engine.api().build_image(
+        options,
+        None,
+        Some(bollard::body_full(bytes::Bytes::from(body))),
+    );
+    while let Some(item) = stream.next().await {
+        item.map_err(|e| EngineError::docker(format!("build {tag}"), e))?;
+    }
+    Ok(tag)
+}
+
+/// The main program of a built image (its ENTRYPOINT/CMD as dops-init will run them).
+pub async fn image_main_program(engine: &Engine, image: &str) -> Result<Vec<String>, EngineError> {
+    let inspect = engine
+        .api()
+        .inspect_image(image)
+        .await
+        .map_err(|e| EngineError::docker(format!("inspect image {image}"), e))?;
+    let config = inspect.config.unwrap_or_default();
+    Ok(main_program(
+        &config.entrypoint.unwrap_or_default(),
+        &config.cmd.unwrap_or_default(),
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// meta (issue 8): the image metadata in the injection layer (written by the meta engineer).
+//
+// The injection context gets a folder `dops-layer/` copied onto `/`: the image's metadata JSON
+// at `/dops/meta/<NN>-<project>-<service>.json` (the parents' files are already in the parent
+// layers) and the `container` links to dops-init (`/dops/bin/container`,
+// `/usr/local/bin/container`). The same metadata goes on the image as labels.
+
+/// The folder of the injection context that is copied onto `/`.
+pub const META_LAYER: &str = "dops-layer";
+/// The Dockerfile line of the injection build that adds it.
+pub const META_COPY: &str = "COPY dops-layer/ /\n";
+
+/// The metadata of the image being built: `base` is the service's own build (not yet injected),
+/// which carries its dops parent's labels (hence the ancestry) and its `/dops/init.d` fragments
+/// (hence the methods). The build cause comes from the step's `io.dops.build.cause` label when
+/// the build command sets it (`--cause`), else from the `CI` environment.
+pub async fn collect_meta(
+    engine: &Engine,
+    base: &str,
+    step: &crate::plan::BuildStep,
+    dockerfile: &str,
+) -> Result<crate::meta::BuildMeta, EngineError> {
+    use crate::meta::{self, BuildMeta};
+    let project = step
+        .labels
+        .get(crate::plan::labels::PROJECT)
+        .cloned()
+        .unwrap_or_else(|| step.image.split('/').next().unwrap_or("").to_string());
+    // The project folder: the parent of `services/`, else the context itself.
+    let project_dir = match step.context.parent() {
+        Some(p) if p.file_name().is_some_and(|n| n == "services") => {
+            p.parent().unwrap_or(p).to_path_buf()
+        }
+        _ => step.context.clone(),
+    };
+    let inspect = engine
+        .api()
+        .inspect_image(base)
+        .await
+        .map_err(|e| EngineError::docker(format!("inspect image {base}"), e))?;
+    let base_labels: std::collections::BTreeMap<String, String> = inspect
+        .config
+        .and_then(|c| c.labels)
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let methods = initd_methods(engine, base, &project).await?;
+    let cause = step.labels.get(meta::keys::BUILD_CAUSE).cloned();
+    let base_image = meta::base_image_of_dockerfile(dockerfile);
+    let image = step.image.clone();
+    let service = step.service.clone();
+    let meta = tokio::task::spawn_blocking(move || {
+        BuildMeta::collect(
+            &project_dir,
+            &project,
+            &service,
+            &image,
+            base_image.as_deref(),
+            cause.as_deref(),
+            methods,
+        )
+    })
+    .await
+    .map_err(|e| EngineError::Other(format!("metadata task failed: {e}")))?;
+    meta.with_base_labels(&base_labels)
+        .map_err(|e| EngineError::Other(format!("{}: {e}", step.service)))
+}
+
+/// Put the metadata layer into the injection context.
+pub fn add_meta_layer(
+    tar: &mut ContextTar,
+    meta: &crate::meta::BuildMeta,
+) -> Result<(), EngineError> {
+    tar.add_bytes(
+        &format!("{META_LAYER}{}", meta.json_path()),
+        meta.to_json().as_bytes(),
+        0o644,
+    )?;
+    tar.add_symlink(&format!("{META_LAYER}/dops/bin/container"), "dops-init")?;
+    tar.add_symlink(&format!("{META_LAYER}/usr/local/bin/container"), INIT_PATH)?;
+    Ok(())
+}
+
+/// The management methods declared by an image's `/dops/init.d` fragments, read through a
+/// short-lived, never-started container and the archive API (none when the folder is absent).
+async fn initd_methods(
+    engine: &Engine,
+    image: &str,
+    project: &str,
+) -> Result<crate::meta::Methods, EngineError> {
+    use bollard::models::ContainerCreateBody;
+    use bollard::query_parameters::{
+        CreateContainerOptions, DownloadFromContainerOptions, RemoveContainerOptions,
+    };
+    let body = ContainerCreateBody {
+        image: Some(image.to_string()),
+        entrypoint: Some(vec![INIT_PATH.into()]),
+        cmd: Some(vec!["true".into()]),
+        labels: Some(std::collections::HashMap::from([(
+            crate::plan::labels::PROJECT.to_string(),
+            project.to_string(),
+        )])),
+        network_disabled: Some(true),
+        ..Default::default()
+    };
+    let created = engine
+        .api()
+        .create_container(None::<CreateContainerOptions>, body)
+        .await
+        .map_err(|e| EngineError::docker(format!("create a probe container from {image}"), e))?;
+    let mut stream = engine.api().download_from_container(
+        &created.id,
+        Some(DownloadFromContainerOptions {
+            path: crate::meta::INITD_DIR.to_string(),
+        }),
+    );
+    let mut archive = Vec::new();
+    let mut result = Ok(());
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(bytes) => archive.extend_from_slice(&bytes),
+            Err(e) if is_not_found(&e) => {
+                archive.clear();
+                break;
+            }
+            Err(e) => {
+                result = Err(EngineError::docker(
+                    format!("read {} from {image}", crate::meta::INITD_DIR),
+                    e,
+                ));
+                break;
+            }
+        }
+    }
+    drop(stream);
+    let _ = engine
+        .api()
+        .remove_container(
+            &created.id,
+            Some(RemoveContainerOptions {
+                v: true,
+                force: true,
+                link: false,
+            }),
+        )
+        .await;
+    result?;
+    if archive.is_empty() {
+        return Ok(crate::meta::Methods::default());
+    }
+    crate::meta::methods_from_initd_tar(&archive)
+        .map_err(|e| EngineError::Other(format!("{image}: {}: {e}", crate::meta::INITD_DIR)))
+}
+// --- end meta ---
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_main_program_is_entrypoint_plus_cmd() {
+        assert_eq!(
+            main_program(&v(&["/app"]), &v(&["--port", "80"])),
+            v(&["/app", "--port", "80"])
+        );
+        assert_eq!(main_program(&[], &v(&["sh"])), v(&["sh"]));
+        assert_eq!(
+            main_program(&v(&["/bin/sh", "-c", "exec app"]), &v(&["ignored"])),
+            v(&["/bin/sh", "-c", "exec app"])
+        );
+    }
+
+    #[test]
+    fn an_image_that_already_has_the_init_keeps_its_cmd_as_the_main_program() {
+        assert_eq!(
+            main_program(&v(&[INIT_PATH]), &v(&["httpd", "-f"])),
+            v(&["httpd", "-f"])
+        );
+    }
+
+    #[test]
+    fn the_generated_dockerfile_sets_the_init_and_the_main_program() {
+        let df = injection_dockerfile("sha256:abc", "dops-init:0123", &v(&["sleep", "1"]));
+        assert!(df.starts_with("FROM dops-init:0123 AS dops-init\nFROM sha256:abc\n"));
+        assert!(df.contains("ENTRYPOINT [\"/dops/bin/dops-init\"]\n"));
+        assert!(df.contains("CMD [\"sleep\",\"1\"]\n"));
+        assert!(df.contains("HEALTHCHECK --interval=2s"));
+        assert!(df.contains("CMD [\"/dops/bin/dops-init\",\"health\"]"));
+    }
+
+    #[test]
+    fn the_hash_depends_on_the_content() {
+        assert_ne!(content_hash(b"abc"), content_hash(b"abd"));
+        assert_eq!(content_hash(b"abc"), content_hash(b"abc"));
+        assert_ne!(content_hash(b"abc"), content_hash(b"abc\0"));
+    }
+}

@@ -1,0 +1,166 @@
+//! Logs of one or several instances, optionally followed across restarts (a container that stops
+//! and comes back, or is removed and run again under the same name), prefixed by instance when
+//! there are several.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bollard::container::LogOutput;
+use bollard::query_parameters::LogsOptions;
+use futures_util::StreamExt;
+
+use super::{is_not_found, Engine, EngineError};
+
+/// What to show.
+#[derive(Debug, Clone)]
+pub struct LogsOptionsDops {
+    pub follow: bool,
+    /// "all" or a number of lines.
+    pub tail: String,
+}
+
+/// Print the logs of `containers` (name, prefix shown before every line or empty).
+pub async fn logs(
+    engine: &Engine,
+    containers: Vec<(String, String)>,
+    opts: LogsOptionsDops,
+) -> Result<(), EngineError> {
+    let out = Arc::new(Mutex::new(()));
+    let mut set = tokio::task::JoinSet::new();
+    for (name, prefix) in containers {
+        let engine = engine.clone();
+        let opts = opts.clone();
+        let out = out.clone();
+        set.spawn(async move { follow_one(&engine, &name, &prefix, &opts, &out).await });
+    }
+    let mut first_err = None;
+    while let Some(r) = set.join_next().await {
+        if let Ok(Err(e)) = r {
+            first_err.get_or_insert(e);
+        }
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+fn emit(out: &Mutex<()>, prefix: &str, stderr: bool, text: &str) {
+    let _guard = out.lock();
+    let mut buf = String::new();
+    for line in text.split_inclusive('\n') {
+        buf.push_str(prefix);
+        buf.push_str(line);
+    }
+    if !buf.ends_with('\n') {
+        buf.push('\n');
+    }
+    if stderr {
+        let _ = std::io::stderr().write_all(buf.as_bytes());
+    } else {
+        let mut o = std::io::stdout();
+        let _ = o.write_all(buf.as_bytes());
+        let _ = o.flush();
+    }
+}
+
+/// Split Docker's "2024-01-01T00:00:00.123456789Z message" into (timestamp, message).
+fn split_ts(line: &str) -> (&str, &str) {
+    match line.split_once(' ') {
+        Some((ts, rest)) if ts.len() >= 20 && ts.as_bytes()[4] == b'-' => (ts, rest),
+        _ => ("", line),
+    }
+}
+
+async fn follow_one(
+    engine: &Engine,
+    name: &str,
+    prefix: &str,
+    opts: &LogsOptionsDops,
+    out: &Mutex<()>,
+) -> Result<(), EngineError> {
+    // The last timestamp shown: on a re-attach, older lines are not shown again.
+    let mut last_ts = String::new();
+    let mut since: i32 = 0;
+    let mut first = true;
+    loop {
+        let options = LogsOptions {
+            follow: opts.follow,
+            stdout: true,
+            stderr: true,
+            since,
+            until: 0,
+            timestamps: true,
+            tail: if first {
+                opts.tail.clone()
+            } else {
+                "all".into()
+            },
+        };
+        let mut stream = engine.api().logs(name, Some(options));
+        let mut partial: [String; 2] = [String::new(), String::new()];
+        while let Some(item) = stream.next().await {
+            let (is_err, bytes) = match item {
+                Ok(LogOutput::StdErr { message }) => (true, message),
+                Ok(o) => (false, o.into_bytes()),
+                Err(e) if is_not_found(&e) && !first => break,
+                Err(e) if is_not_found(&e) => {
+                    return Err(EngineError::NoSuchContainer {
+                        name: name.to_string(),
+                    })
+                }
+                Err(e) => return Err(EngineError::docker(format!("logs of {name}"), e)),
+            };
+            let buf = &mut partial[usize::from(is_err)];
+            buf.push_str(&String::from_utf8_lossy(&bytes));
+            while let Some(nl) = buf.find('\n') {
+                let line: String = buf.drain(..=nl).collect();
+                let (ts, msg) = split_ts(line.trim_end_matches('\n'));
+                if !ts.is_empty() {
+                    if ts <= last_ts.as_str() {
+                        continue;
+                    }
+                    last_ts = ts.to_string();
+                }
+                emit(out, prefix, is_err, msg);
+            }
+        }
+        first = false;
+        if !opts.follow {
+            return Ok(());
+        }
+        // The container stopped or went away: wait for it to run again, then re-attach.
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            match engine.api().inspect_container(name, None).await {
+                Ok(info) if info.state.as_ref().and_then(|s| s.running) == Some(true) => break,
+                Ok(_) => {}
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(EngineError::docker(format!("inspect {name}"), e)),
+            }
+        }
+        since = time_secs(&last_ts);
+    }
+}
+
+fn time_secs(ts: &str) -> i32 {
+    time::OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.unix_timestamp() as i32)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_split_off() {
+        assert_eq!(
+            split_ts("2024-05-01T10:00:00.123456789Z hello world"),
+            ("2024-05-01T10:00:00.123456789Z", "hello world")
+        );
+        assert_eq!(split_ts("no stamp"), ("", "no stamp"));
+        assert_eq!(time_secs("2024-05-01T10:00:00.5Z"), 1714557600);
+    }
+}

@@ -1,0 +1,241 @@
+//! What the engine holds for a project, as plain `Observed` data: one list call per kind
+//! (containers, networks, images), never a per-container inspect, so `dops ps` stays fast.
+
+use std::collections::{BTreeMap, HashMap};
+
+use bollard::models::ContainerSummary;
+use bollard::query_parameters::{ListContainersOptions, ListImagesOptions, ListNetworksOptions};
+
+use super::{Engine, EngineError};
+use crate::observed::{Observed, ObservedContainer};
+use crate::plan::labels;
+
+/// Where an instance's `/run/dops` lives on the host (from the container's mounts).
+pub const RUN_DIR_IN_CONTAINER: &str = "/run/dops";
+
+fn label_filter(value: String) -> HashMap<String, Vec<String>> {
+    HashMap::from([("label".to_string(), vec![value])])
+}
+
+/// Containers, networks and images labelled `io.dops.project=<project>`.
+pub async fn observe(engine: &Engine, project: &str) -> Result<Observed, EngineError> {
+    let filter = label_filter(format!("{}={project}", labels::PROJECT));
+    let api = engine.api();
+    let (containers, networks, images) = tokio::join!(
+        api.list_containers(Some(ListContainersOptions {
+            all: true,
+            filters: Some(filter.clone()),
+            ..Default::default()
+        })),
+        api.list_networks(Some(ListNetworksOptions {
+            filters: Some(filter.clone()),
+        })),
+        api.list_images(Some(ListImagesOptions {
+            filters: Some(filter.clone()),
+            ..Default::default()
+        })),
+    );
+    let containers = containers.map_err(|e| EngineError::docker("list containers", e))?;
+    let networks = networks.map_err(|e| EngineError::docker("list networks", e))?;
+    let images = images.map_err(|e| EngineError::docker("list images", e))?;
+    let mut observed = Observed {
+        containers: containers.into_iter().map(to_observed).collect(),
+        networks: networks.into_iter().filter_map(|n| n.name).collect(),
+        images: BTreeMap::new(),
+    };
+    observed.containers.sort_by(|a, b| a.name.cmp(&b.name));
+    observed.networks.sort();
+    for img in images {
+        for tag in &img.repo_tags {
+            if tag != "<none>:<none>" {
+                observed.images.insert(tag.clone(), img.id.clone());
+            }
+        }
+    }
+    Ok(observed)
+}
+
+/// Every dops container on the engine (any project): one list call. For `dops ps --all`.
+pub async fn observe_all(engine: &Engine) -> Result<Vec<ObservedContainer>, EngineError> {
+    let containers = engine
+        .api()
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            filters: Some(label_filter(labels::PROJECT.to_string())),
+            ..Default::default()
+        }))
+        .await
+        .map_err(|e| EngineError::docker("list containers", e))?;
+    let mut out: Vec<ObservedContainer> = containers.into_iter().map(to_observed).collect();
+    out.sort_by(|a, b| {
+        let pa = a.labels.get(labels::PROJECT);
+        let pb = b.labels.get(labels::PROJECT);
+        pa.cmp(&pb).then(a.name.cmp(&b.name))
+    });
+    Ok(out)
+}
+
+/// The host folder mounted at `/run/dops` in a listed container (where dops-init writes
+/// `state.json`), from the label the engine puts on every container it creates.
+pub fn run_dir_of(c: &ObservedContainer) -> Option<&str> {
+    c.labels.get(RUN_DIR_LABEL).map(String::as_str)
+}
+
+/// A label the engine adds on every container it creates: the host folder of its `/run/dops`.
+pub const RUN_DIR_LABEL: &str = "io.dops.run_dir";
+
+fn health_of(status: &str) -> Option<String> {
+    for h in ["healthy", "unhealthy", "health: starting"] {
+        if status.contains(&format!("({h})")) {
+            return Some(h.trim_start_matches("health: ").to_string());
+        }
+    }
+    None
+}
+
+fn to_observed(c: ContainerSummary) -> ObservedContainer {
+    let labels: BTreeMap<String, String> = c.labels.unwrap_or_default().into_iter().collect();
+    let get = |k: &str| labels.get(k).cloned().unwrap_or_default();
+    let name = c
+        .names
+        .unwrap_or_default()
+        .into_iter()
+        .next()
+        .map(|n| n.trim_start_matches('/').to_string())
+        .unwrap_or_default();
+    let status = c.status.unwrap_or_default();
+    let project = get(labels::PROJECT);
+    let networks = c
+        .network_settings
+        .and_then(|n| n.networks)
+        .unwrap_or_default();
+    // The address on the project network first, any network otherwise.
+    let ip = networks
+        .get(&project)
+        .and_then(|e| e.ip_address.clone())
+        .filter(|s| !s.is_empty())
+        .or_else(|| {
+            let mut names: Vec<&String> = networks.keys().collect();
+            names.sort();
+            names
+                .into_iter()
+                .filter_map(|n| networks[n].ip_address.clone())
+                .find(|s| !s.is_empty())
+        })
+        .and_then(|s| s.parse().ok());
+    let mut ports: Vec<String> = c
+        .ports
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|p| {
+            let proto = p
+                .typ
+                .map(|t| t.to_string())
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| "tcp".into());
+            let public = p.public_port?;
+            let ip = p.ip.unwrap_or_default();
+            // Docker lists an IPv6 twin of every IPv4 binding on 0.0.0.0: keep one.
+            if ip == "::" {
+                return None;
+            }
+            Some(format!("{ip}:{public}->{}/{proto}", p.private_port))
+        })
+        .collect();
+    ports.sort();
+    ports.dedup();
+    let state = c.state.map(|s| s.to_string()).unwrap_or_default();
+    ObservedContainer {
+        id: c.id.unwrap_or_default(),
+        name,
+        service: get(labels::SERVICE),
+        instance: get(labels::INSTANCE),
+        instance_type: get(labels::INSTANCE_TYPE),
+        image: c.image.unwrap_or_default(),
+        state,
+        health: health_of(&status),
+        status,
+        ip,
+        ports,
+        created: c.created.unwrap_or_default(),
+        labels,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_comes_from_the_status_line() {
+        assert_eq!(
+            health_of("Up 3 seconds (healthy)").as_deref(),
+            Some("healthy")
+        );
+        assert_eq!(
+            health_of("Up 1 second (health: starting)").as_deref(),
+            Some("starting")
+        );
+        assert_eq!(health_of("Up 2 hours"), None);
+    }
+}
+
+/// What dops-init last wrote to `/run/dops/state.json` (the fields `ps` and `--wait` use).
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
+pub struct Lifecycle {
+    pub state: String,
+    #[serde(default)]
+    pub since_epoch: Option<i64>,
+    #[serde(default)]
+    pub restarts: Option<u64>,
+    #[serde(default)]
+    pub maintenance: Option<bool>,
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// The lifecycle of a listed container, read from the host copy of its `/run/dops/state.json`
+/// (no exec, no inspect). None when the init has not written one (yet).
+pub fn lifecycle(c: &ObservedContainer) -> Option<Lifecycle> {
+    let dir = run_dir_of(c)?;
+    read_lifecycle(std::path::Path::new(dir))
+}
+
+/// Read `<run_dir>/state.json`.
+pub fn read_lifecycle(run_dir: &std::path::Path) -> Option<Lifecycle> {
+    let text = std::fs::read_to_string(run_dir.join("state.json")).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// What `dops info` shows of an image, as plain data.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ImageInfo {
+    pub id: String,
+    pub created: Option<String>,
+    /// The program dops-init runs (see `inject::main_program`).
+    pub main_program: Vec<String>,
+    pub exposed_ports: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Inspect one image; None when it does not exist.
+pub async fn image_info(engine: &Engine, image: &str) -> Result<Option<ImageInfo>, EngineError> {
+    let i = match engine.api().inspect_image(image).await {
+        Ok(i) => i,
+        Err(e) if super::is_not_found(&e) => return Ok(None),
+        Err(e) => return Err(EngineError::docker(format!("inspect image {image}"), e)),
+    };
+    let config = i.config.unwrap_or_default();
+    let mut exposed_ports = config.exposed_ports.unwrap_or_default();
+    exposed_ports.sort();
+    Ok(Some(ImageInfo {
+        id: i.id.unwrap_or_default(),
+        created: i.created.map(|c| c.to_string()),
+        main_program: super::inject::main_program(
+            &config.entrypoint.unwrap_or_default(),
+            &config.cmd.unwrap_or_default(),
+        ),
+        exposed_ports,
+        labels: config.labels.unwrap_or_default().into_iter().collect(),
+    }))
+}

@@ -1,0 +1,136 @@
+//! `run --wait`: wait until every started instance reports UP, showing each one's state live.
+//!
+//! The lifecycle comes from the host copy of the instance's `/run/dops/state.json` (written by
+//! dops-init). Without one (an init that writes none), an instance counts as up once it runs and
+//! Docker's health check, if any, says healthy. An instance that exits or reports ERROR fails the
+//! wait at once.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::observe::lifecycle;
+use super::{observe, Engine, EngineError};
+
+/// The state shown for one instance while waiting.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Waiting {
+    Up(String),
+    Pending(String),
+    Failed(String),
+}
+
+fn judge(c: Option<&crate::observed::ObservedContainer>) -> Waiting {
+    let Some(c) = c else {
+        return Waiting::Failed("gone".into());
+    };
+    if !c.is_running() {
+        return match c.state.as_str() {
+            "created" | "restarting" => Waiting::Pending(c.state.clone()),
+            _ => Waiting::Failed(format!("{} ({})", c.state, c.status)),
+        };
+    }
+    match lifecycle(c) {
+        Some(l) if l.state == "UP" => Waiting::Up(l.state),
+        Some(l) if l.state == "ERROR" => Waiting::Failed(match l.error {
+            Some(e) => format!("ERROR: {e}"),
+            None => "ERROR".into(),
+        }),
+        Some(l) => Waiting::Pending(l.state),
+        None => match c.health.as_deref() {
+            None | Some("healthy") => Waiting::Up("running".into()),
+            Some(h) => Waiting::Pending(format!("running ({h})")),
+        },
+    }
+}
+
+/// Wait for these containers (of `project`) to be up; `timeout` None = forever.
+pub async fn wait_up(
+    engine: &Engine,
+    project: &str,
+    containers: &[String],
+    timeout: Option<Duration>,
+) -> Result<(), EngineError> {
+    if containers.is_empty() {
+        return Ok(());
+    }
+    let start = Instant::now();
+    let tty = std::io::stderr().is_terminal();
+    let multi = tty.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+    let bars: BTreeMap<&str, ProgressBar> = match &multi {
+        Some(m) => containers
+            .iter()
+            .map(|name| {
+                let b = m.add(ProgressBar::new_spinner());
+                b.set_style(
+                    ProgressStyle::with_template("{spinner} {prefix:.bold} {msg}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                b.set_prefix(name.clone());
+                b.enable_steady_tick(Duration::from_millis(120));
+                (name.as_str(), b)
+            })
+            .collect(),
+        None => BTreeMap::new(),
+    };
+    let mut last: BTreeMap<String, Waiting> = BTreeMap::new();
+    loop {
+        let observed = observe(engine, project).await?;
+        let mut all_up = true;
+        for name in containers {
+            let w = judge(observed.container(name));
+            if last.get(name) != Some(&w) {
+                let text = match &w {
+                    Waiting::Up(s) => format!("{s} ✓"),
+                    Waiting::Pending(s) => s.clone(),
+                    Waiting::Failed(s) => format!("{s} ✗"),
+                };
+                match bars.get(name.as_str()) {
+                    Some(b) => b.set_message(text),
+                    None => eprintln!("{name}: {text}"),
+                }
+                last.insert(name.clone(), w.clone());
+            }
+            match w {
+                Waiting::Up(_) => {}
+                Waiting::Pending(_) => all_up = false,
+                Waiting::Failed(s) => {
+                    for b in bars.values() {
+                        b.finish();
+                    }
+                    return Err(EngineError::Other(format!(
+                        "{name} did not come up: {s}\nhint: `dops logs:…` shows its output"
+                    )));
+                }
+            }
+        }
+        if all_up {
+            for b in bars.values() {
+                b.finish();
+            }
+            return Ok(());
+        }
+        if let Some(t) = timeout {
+            if start.elapsed() >= t {
+                for b in bars.values() {
+                    b.finish();
+                }
+                let pending: Vec<String> = last
+                    .iter()
+                    .filter(|(_, w)| matches!(w, Waiting::Pending(_)))
+                    .map(|(n, w)| match w {
+                        Waiting::Pending(s) => format!("{n} ({s})"),
+                        _ => n.clone(),
+                    })
+                    .collect();
+                return Err(EngineError::Timeout {
+                    seconds: t.as_secs(),
+                    waiting: pending.join(", "),
+                });
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}

@@ -1,0 +1,967 @@
+//! The whaleware lifecycle, driven by one event loop on the main thread:
+//!
+//! DOCKERUP (entry points) → BOOT → FIRSTBOOT (no marker in /data) → UPGRADING → WARMUP (svcup,
+//! programs, warmup) → UP → every `monitor_interval_s`: monitor → pushstats; a failure →
+//! RESTARTING (svcdown, programs stopped, backoff, svcup, programs started) → UP, until the restart
+//! budget is spent → ERROR. SIGTERM/SIGINT/SIGQUIT at any point → STOPPED → svcdown → programs
+//! stopped in reverse priority → exit. SIGHUP → RESTARTING → UP (no warmup). SIGUSR1 →
+//! maintenance on/off.
+use super::config;
+use super::error::InitError;
+use super::hooks;
+use super::initd::{self, Settings};
+use super::notify::Notifier;
+use super::output::log;
+use super::paths::{self, Paths};
+use super::program::Program;
+use super::reaper::{self, Exit, Exits};
+use super::signals::{Signals, FORWARDED};
+use super::state::{rfc3339, State, StateDoc, StateFile};
+use super::supervisor::{Event, Supervisor};
+use super::watch::{self, Member, Reload, Watch, WatchMsg};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use serde_json::{json, Value};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Limits for hooks that must not hold the lifecycle: `svcdown`, `lifecycle`, `pushstats`.
+const SIDE_HOOK_LIMIT: Duration = Duration::from_secs(10);
+/// How long an interrupted hook gets between SIGTERM and SIGKILL.
+const HOOK_GRACE: Duration = Duration::from_secs(2);
+/// The longest restart backoff.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// How often a pending DNS registration's status is looked at.
+const DNS_POLL: Duration = Duration::from_millis(100);
+
+/// Why the lifecycle ends.
+#[derive(Debug)]
+pub enum Stop {
+    /// SIGTERM, SIGINT or SIGQUIT.
+    Term,
+    /// The command line given to dops-init ended on its own.
+    Main(Exit),
+    /// ERROR.
+    Fail(InitError),
+}
+
+struct HookRun {
+    exit: Exit,
+    timed_out: bool,
+    tail: String,
+    stdout: Vec<u8>,
+}
+
+pub struct Init {
+    paths: Paths,
+    sig: Signals,
+    exits: Arc<Exits>,
+    sup: Supervisor,
+    doc: StateDoc,
+    file: StateFile,
+    notify: Notifier,
+    settings: Settings,
+    stop: bool,
+    forced: bool,
+    hup: bool,
+    failure: Option<String>,
+    main_exit: Option<Exit>,
+    services_started: bool,
+    dns: super::dns_hook::Dns,
+    watches: Vec<Watch>,
+    watch_tx: Sender<WatchMsg>,
+    watch_rx: Receiver<WatchMsg>,
+    watch_stop: Arc<AtomicBool>,
+    watches_started: bool,
+    /// Changes waiting for the UP loop (latest per watch).
+    watch_pending: Vec<WatchMsg>,
+    /// state.json is behind: written before dops-init waits or runs a hook, not on every
+    /// transition (a start with no hooks then costs one write, not six).
+    dirty: bool,
+}
+
+/// Run dops-init as the init of a container. `sig` must have been installed first of all.
+pub fn run(sig: Signals, argv: Vec<String>) -> i32 {
+    if nix::unistd::getpid().as_raw() != 1 {
+        // Orphans come to us even when we are not PID 1 (tests, `docker run --init`).
+        // SAFETY: plain prctl with an integer argument.
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    }
+    let paths = Paths::from_env();
+    let exits = Arc::new(Exits::default());
+    let mut doc = StateDoc::new();
+    let mut file = StateFile::new(paths.state_json());
+    // At once: the host folder may still hold the previous container's UP or STOPPED.
+    file.write(&doc);
+    let loaded = initd::load(&paths).and_then(|d| {
+        let settings = d.settings(&paths)?;
+        let progs = d.programs(&paths)?;
+        let mut names: Vec<String> = progs.iter().map(|p| p.name.clone()).collect();
+        if progs.is_empty() && !argv.is_empty() {
+            names.push(Program::main_command(argv.clone()).name);
+        }
+        let watches = d.watches(&names)?;
+        Ok((settings, progs, watches))
+    });
+    let (settings, progs, watches) = match loaded {
+        Ok(x) => x,
+        Err(e) => {
+            // Nothing runs yet: report and leave.
+            let n = Notifier::new(&["stdout".to_string()], &paths, &exits);
+            log(&e.to_string());
+            doc.state = State::Error;
+            doc.since = SystemTime::now();
+            doc.error = Some(e.to_string());
+            file.write(&doc);
+            n.send(&json!({"event": "lifecycle", "state": "ERROR", "time": rfc3339(doc.since), "error": e.to_string()}));
+            return e.exit_code();
+        }
+    };
+    let progs = if progs.is_empty() {
+        if argv.is_empty() {
+            vec![]
+        } else {
+            vec![Program::main_command(argv)]
+        }
+    } else {
+        if !argv.is_empty() {
+            log(&format!(
+                "init.d declares programs; the command {argv:?} is not run (hint: declare it as a program)"
+            ));
+        }
+        progs
+    };
+    let notify = Notifier::new(&settings.notify, &paths, &exits);
+    let (watch_tx, watch_rx) = std::sync::mpsc::channel();
+    let mut init = Init {
+        watches,
+        watch_tx,
+        watch_rx,
+        watch_stop: Arc::new(AtomicBool::new(false)),
+        watches_started: false,
+        watch_pending: Vec::new(),
+        sup: Supervisor::new(progs, settings.backoff_base),
+        dns: super::dns_hook::Dns::from_env(),
+        paths,
+        sig,
+        exits,
+        doc,
+        file,
+        notify,
+        settings,
+        stop: false,
+        forced: false,
+        hup: false,
+        failure: None,
+        main_exit: None,
+        services_started: false,
+        dirty: true,
+    };
+    let code = init.main();
+    init.flush();
+    code
+}
+
+impl Init {
+    fn main(&mut self) -> i32 {
+        let end = match self.lifecycle() {
+            Ok(never) => match never {},
+            Err(s) => s,
+        };
+        match end {
+            Stop::Term | Stop::Main(_) => {
+                if let Stop::Main(e) = &end {
+                    log(&format!("the command ended ({e}); stopping"));
+                } else {
+                    log("stop requested; stopping");
+                }
+                self.set_state(State::Stopped);
+                self.stop_dns();
+                self.services_down();
+                match end {
+                    Stop::Main(e) => e.code(),
+                    _ => self
+                        .sup
+                        .procs
+                        .iter()
+                        .find(|p| p.prog.main)
+                        .and_then(|p| p.last_exit)
+                        .map(Exit::code)
+                        .unwrap_or(0),
+                }
+            }
+            Stop::Fail(e) => {
+                log(&format!("ERROR: {e}"));
+                self.doc.error = Some(e.to_string());
+                self.set_state(State::Error);
+                self.stop_dns();
+                self.services_down();
+                e.exit_code()
+            }
+        }
+    }
+
+    fn lifecycle(&mut self) -> Result<std::convert::Infallible, Stop> {
+        let r = self.lifecycle_inner();
+        self.watch_stop.store(true, Ordering::Relaxed);
+        r
+    }
+
+    fn lifecycle_inner(&mut self) -> Result<std::convert::Infallible, Stop> {
+        let cfg = std::env::var("CFG").ok();
+        config::build(&self.paths, cfg.as_deref()).map_err(Stop::Fail)?;
+        self.check()?;
+        if paths::env_true("SAFEMODE") {
+            log("SAFEMODE: entry point hooks skipped");
+        } else {
+            for ep in hooks::entrypoints(&self.paths) {
+                let name = format!(
+                    "entrypoint {}",
+                    ep.file_name().unwrap_or_default().to_string_lossy()
+                );
+                self.hook_checked(&name, hooks::command(&ep, &[]))?;
+            }
+        }
+        self.set_state(State::Boot);
+        self.whaleware_checked("boot")?;
+        if !self.paths.init_marker().exists() {
+            self.set_state(State::FirstBoot);
+            self.whaleware_checked("firstboot")?;
+            let marker = self.paths.init_marker();
+            let written = std::fs::create_dir_all(self.paths.data_dir())
+                .and_then(|_| std::fs::write(&marker, format!("{}\n", rfc3339(SystemTime::now()))));
+            if let Err(e) = written {
+                // whaleware: without a writable /data every start is a first boot.
+                log(&format!(
+                    "cannot write {}: {e}; the next start will run firstboot again",
+                    marker.display()
+                ));
+            }
+        }
+        self.set_state(State::Upgrading);
+        self.whaleware_checked("upgrade")?;
+        self.set_state(State::Warmup);
+        self.start_watches()?;
+        self.services_up()?;
+        self.whaleware_checked("warmup")?;
+        self.set_state(State::Up);
+        self.run_up()
+    }
+
+    /// UP: the monitor loop, SIGHUP restarts, program failures.
+    fn run_up(&mut self) -> Result<std::convert::Infallible, Stop> {
+        let mut failures: u32 = 0;
+        let interval = self.settings.monitor_interval;
+        let mut next_monitor = Instant::now() + interval;
+        loop {
+            self.check()?;
+            if self.hup {
+                self.hup = false;
+                log("SIGHUP: restarting the programs");
+                if let Err(e) = self.restart(Duration::ZERO) {
+                    let msg = recoverable(e)?;
+                    self.on_failure(&mut failures, msg)?;
+                }
+                next_monitor = Instant::now() + interval;
+                continue;
+            }
+            if let Some(msg) = self.failure.take() {
+                self.on_failure(&mut failures, msg)?;
+                next_monitor = Instant::now() + interval;
+                continue;
+            }
+            if !self.watch_pending.is_empty() {
+                self.run_watch_changes()?;
+                continue;
+            }
+            if Instant::now() >= next_monitor {
+                match self.monitor()? {
+                    Ok(()) => failures = 0,
+                    Err(msg) => self.on_failure(&mut failures, msg)?,
+                }
+                next_monitor = Instant::now() + interval;
+                continue;
+            }
+            self.pump(Some(next_monitor));
+        }
+    }
+
+    /// A failure while UP: restart with exponential backoff, or ERROR when the budget is spent.
+    fn on_failure(&mut self, failures: &mut u32, mut msg: String) -> Result<(), Stop> {
+        loop {
+            *failures += 1;
+            if *failures > self.settings.restart_budget {
+                return Err(Stop::Fail(InitError::BudgetSpent {
+                    restarts: *failures - 1,
+                    last: msg,
+                }));
+            }
+            let backoff = backoff(self.settings.backoff_base, *failures);
+            log(&format!(
+                "{msg}; restart {} of {} in {backoff:?}",
+                *failures, self.settings.restart_budget
+            ));
+            match self.restart(backoff) {
+                Ok(()) => return Ok(()),
+                Err(e) => msg = recoverable(e)?,
+            }
+        }
+    }
+
+    /// RESTARTING → svcdown, programs stopped → backoff → svcup, programs started → UP.
+    fn restart(&mut self, backoff: Duration) -> Result<(), Stop> {
+        self.doc.restarts += 1;
+        self.set_state(State::Restarting);
+        self.services_down();
+        self.check()?;
+        let until = Instant::now() + backoff;
+        while Instant::now() < until {
+            self.pump(Some(until));
+            self.check()?;
+        }
+        self.services_up()?;
+        self.failure = None;
+        self.set_state(State::Up);
+        Ok(())
+    }
+
+    /// `svcup`, then the programs; waits until none is still starting.
+    fn services_up(&mut self) -> Result<(), Stop> {
+        self.services_started = true;
+        self.whaleware_checked("svcup")?;
+        let ev = self.sup.start_all(Instant::now());
+        self.handle_events(ev);
+        loop {
+            self.check()?;
+            if let Some(name) = self.sup.fatal() {
+                self.failure = None;
+                return Err(Stop::Fail(InitError::ProgramFailed {
+                    name,
+                    msg: "it kept ending while starting (see startsecs, startretries)".into(),
+                }));
+            }
+            if self.sup.startup_done() {
+                return Ok(());
+            }
+            self.pump(None);
+        }
+    }
+
+    /// `svcdown` (bounded), then the programs in reverse priority. Not interruptible.
+    fn services_down(&mut self) {
+        if !self.services_started {
+            return;
+        }
+        self.services_started = false;
+        if let Some(p) = hooks::find(&self.paths, "svcdown") {
+            if let Ok(r) = self.run_hook(
+                "svcdown",
+                hooks::command(&p, &[]),
+                false,
+                Some(SIDE_HOOK_LIMIT),
+                false,
+            ) {
+                if !r.exit.success() {
+                    log(&format!("hook svcdown failed ({})", describe(&r)));
+                }
+            }
+        }
+        for prio in self.sup.priorities_desc() {
+            self.sup.begin_stop(prio, Instant::now());
+            self.sync_programs();
+            while !self.sup.group_down(prio) {
+                self.pump(None);
+            }
+        }
+        self.sync_programs();
+    }
+
+    /// Run `monitor`; on success its JSON goes to the state, the sinks and `pushstats`.
+    fn monitor(&mut self) -> Result<Result<(), String>, Stop> {
+        let Some(path) = hooks::find(&self.paths, "monitor") else {
+            return Ok(Ok(()));
+        };
+        let r = self.run_hook(
+            "monitor",
+            hooks::command(&path, &[]),
+            true,
+            Some(self.settings.monitor_timeout),
+            true,
+        )?;
+        if r.timed_out {
+            return Ok(Err(format!(
+                "monitor did not answer within {:?}",
+                self.settings.monitor_timeout
+            )));
+        }
+        if !r.exit.success() {
+            return Ok(Err(format!("monitor failed ({})", describe(&r))));
+        }
+        let text = String::from_utf8_lossy(&r.stdout).trim().to_string();
+        let stats = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        let now = SystemTime::now();
+        self.doc.last_stats = stats.clone();
+        self.doc.last_stats_at = Some(now);
+        self.dirty = true;
+        let mut ev = self.event("stats");
+        ev["stats"] = stats.clone();
+        self.notify.send(&ev);
+        if let Some(p) = hooks::find(&self.paths, "pushstats") {
+            let r = self.run_hook(
+                "pushstats",
+                hooks::command(&p, &[stats.to_string()]),
+                false,
+                Some(SIDE_HOOK_LIMIT),
+                true,
+            )?;
+            if !r.exit.success() {
+                log(&format!("hook pushstats failed ({})", describe(&r)));
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// Enter a state: state.json, the sinks, the DNS registration, the `lifecycle` hook.
+    fn set_state(&mut self, s: State) {
+        self.doc.state = s;
+        self.doc.since = SystemTime::now();
+        if s != State::Error {
+            self.doc.error = None;
+        }
+        self.doc.programs = self.sup.to_json();
+        self.sync_dns();
+        self.dirty = true;
+        let mut ev = self.event("lifecycle");
+        if let Some(e) = &self.doc.error {
+            ev["error"] = json!(e);
+        }
+        self.notify.send(&ev);
+        if let Some(p) = hooks::find(&self.paths, "lifecycle") {
+            let cmd = hooks::command(&p, &[s.as_str().to_string()]);
+            match self.run_hook("lifecycle", cmd, false, Some(SIDE_HOOK_LIMIT), false) {
+                Ok(r) if !r.exit.success() => {
+                    log(&format!("hook lifecycle failed ({})", describe(&r)))
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// WARMUP, before svcup: a first render of every watch (so a program finds its configuration
+    /// when it starts), then one poller thread per watch.
+    fn start_watches(&mut self) -> Result<(), Stop> {
+        if self.watches_started {
+            return Ok(());
+        }
+        self.watches_started = true;
+        for w in self.watches.clone() {
+            let (members, last) = match w.lookup() {
+                Ok(m) => (m.clone(), Some(m)),
+                Err(e) => {
+                    log(&format!(
+                        "watch {}: lookup of {} failed: {e}",
+                        w.name, w.qname
+                    ));
+                    (Vec::new(), None)
+                }
+            };
+            self.apply_watch(&w, &members, true)?;
+            w.spawn_poller(
+                last,
+                self.watch_tx.clone(),
+                self.sig.waker(),
+                self.watch_stop.clone(),
+            );
+        }
+        Ok(())
+    }
+
+    fn run_watch_changes(&mut self) -> Result<(), Stop> {
+        for m in std::mem::take(&mut self.watch_pending) {
+            match m {
+                WatchMsg::Changed { name, members } => {
+                    if let Some(w) = self.watches.iter().find(|w| w.name == name).cloned() {
+                        self.apply_watch(&w, &members, false)?;
+                    }
+                }
+                WatchMsg::Failed { name, error } => {
+                    log(&format!("watch {name}: {error}"));
+                    if let Some(v) = self.doc.watches.get_mut(&name) {
+                        v["error"] = json!(error);
+                        self.dirty = true;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A member set to apply: render, validate, replace, reload; on_change. Failures are
+    /// reported (state.json, sinks, log) and never leave UP: the old file stays in place.
+    fn apply_watch(&mut self, w: &Watch, members: &[Member], initial: bool) -> Result<(), Stop> {
+        let mut errors: Vec<String> = Vec::new();
+        let env = watch::env(w, members);
+        let mut changed = false;
+        if let Some((tpl, out)) = &w.template {
+            match self.install_template(w, tpl, out, members, &env)? {
+                Ok(c) => changed = c,
+                Err(e) => errors.push(e),
+            }
+        }
+        if changed && !initial {
+            match &w.reload {
+                Reload::None => {}
+                Reload::Signal(p) => {
+                    if !self.sup.reload(p) {
+                        errors.push(format!("program {p} is not running; not reloaded"));
+                    }
+                }
+                Reload::Restart(p) => {
+                    let ev = self.sup.restart_program(p, Instant::now());
+                    self.handle_events(ev);
+                }
+                Reload::Command(c) => {
+                    let r = self.run_hook(
+                        &format!("watch {} reload", w.name),
+                        watch_command(c, &env),
+                        false,
+                        Some(SIDE_HOOK_LIMIT),
+                        false,
+                    )?;
+                    if !r.exit.success() {
+                        errors.push(format!("reload command failed ({})", describe(&r)));
+                    }
+                }
+            }
+        }
+        if let Some(c) = &w.on_change {
+            let data = w.context(members)["members"].to_string();
+            let stdin = self.stdin_with(&w.name, &data);
+            let r = self.run_hook_with(
+                &format!("watch {} on_change", w.name),
+                watch_command(c, &env),
+                false,
+                Some(SIDE_HOOK_LIMIT),
+                false,
+                stdin,
+            )?;
+            if !r.exit.success() {
+                errors.push(format!("on_change failed ({})", describe(&r)));
+            }
+        }
+        let error = (!errors.is_empty()).then(|| errors.join("; "));
+        if let Some(e) = &error {
+            log(&format!("watch {}: {e}", w.name));
+        }
+        let list: Vec<Value> = members
+            .iter()
+            .map(|m| json!({"ip": m.ip.to_string(), "host": m.host}))
+            .collect();
+        let entry = json!({
+            "dns": w.qname,
+            "members": list,
+            "changed_at": rfc3339(SystemTime::now()),
+            "error": error,
+        });
+        if let Value::Object(map) = &mut self.doc.watches {
+            map.insert(w.name.clone(), entry.clone());
+        }
+        self.dirty = true;
+        let mut ev = self.event("watch");
+        ev["watch"] = json!(w.name);
+        ev["members"] = entry["members"].clone();
+        ev["error"] = entry["error"].clone();
+        self.notify.send(&ev);
+        Ok(())
+    }
+
+    /// Render to a candidate file next to the output, validate it, rename it over the output.
+    /// `Ok(Ok(true))`: the output changed.
+    fn install_template(
+        &mut self,
+        w: &Watch,
+        tpl: &std::path::Path,
+        out: &std::path::Path,
+        members: &[Member],
+        env: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Result<bool, String>, Stop> {
+        let text = match std::fs::read_to_string(tpl) {
+            Ok(t) => t,
+            Err(e) => return Ok(Err(format!("cannot read template {}: {e}", tpl.display()))),
+        };
+        let rendered = match watch::render(&text, &w.context(members)) {
+            Ok(r) => r,
+            Err(e) => return Ok(Err(format!("template {}: {e}", tpl.display()))),
+        };
+        if std::fs::read_to_string(out).ok().as_deref() == Some(rendered.as_str()) {
+            return Ok(Ok(false));
+        }
+        let candidate = out.with_file_name(format!(
+            ".{}.dops-new",
+            out.file_name().unwrap_or_default().to_string_lossy()
+        ));
+        let written = out
+            .parent()
+            .map(std::fs::create_dir_all)
+            .unwrap_or(Ok(()))
+            .and_then(|_| std::fs::write(&candidate, &rendered));
+        if let Err(e) = written {
+            return Ok(Err(format!("cannot write {}: {e}", candidate.display())));
+        }
+        if let Some(v) = &w.validate {
+            let argv = watch::substitute(
+                v,
+                &candidate.display().to_string(),
+                &out.display().to_string(),
+            );
+            let r = self.run_hook(
+                &format!("watch {} validate", w.name),
+                watch_command(&argv, env),
+                false,
+                Some(SIDE_HOOK_LIMIT),
+                false,
+            )?;
+            if !r.exit.success() {
+                let _ = std::fs::remove_file(&candidate);
+                return Ok(Err(format!(
+                    "validation failed, {} kept ({})",
+                    out.display(),
+                    describe(&r)
+                )));
+            }
+        }
+        if let Err(e) = std::fs::rename(&candidate, out) {
+            let _ = std::fs::remove_file(&candidate);
+            return Ok(Err(format!("cannot replace {}: {e}", out.display())));
+        }
+        Ok(Ok(true))
+    }
+
+    /// A file holding `data`, already unlinked, for a command's stdin.
+    fn stdin_with(&self, name: &str, data: &str) -> Option<std::process::Stdio> {
+        let p = self.paths.run_dir().join(format!(".watch-{name}.stdin"));
+        std::fs::write(&p, format!("{data}\n")).ok()?;
+        let f = std::fs::File::open(&p).ok();
+        let _ = std::fs::remove_file(&p);
+        f.map(std::process::Stdio::from)
+    }
+
+    /// STOPPED/ERROR: withdraw from DNS now (bounded), before the programs go.
+    fn stop_dns(&mut self) {
+        self.dns.stop();
+        self.doc.dns = self.dns.status();
+        self.dirty = true;
+    }
+
+    /// Tell the registration what it should be: registered only when UP and not in maintenance.
+    fn sync_dns(&mut self) {
+        let want = self.doc.state == State::Up && !self.doc.maintenance;
+        self.dns.set_registered(want);
+        self.doc.dns = self.dns.status();
+    }
+
+    fn event(&self, kind: &str) -> Value {
+        json!({
+            "event": kind,
+            "state": self.doc.state.as_str(),
+            "time": rfc3339(SystemTime::now()),
+            "service": std::env::var("SERVICE").ok(),
+            "instance": std::env::var("INSTANCE").ok(),
+            "restarts": self.doc.restarts,
+            "maintenance": self.doc.maintenance,
+        })
+    }
+
+    /// A whaleware hook that must succeed (missing = nothing to do).
+    fn whaleware_checked(&mut self, name: &str) -> Result<(), Stop> {
+        match hooks::find(&self.paths, name) {
+            Some(p) => self.hook_checked(name, hooks::command(&p, &[])),
+            None => self.check(),
+        }
+    }
+
+    fn hook_checked(&mut self, name: &str, cmd: Command) -> Result<(), Stop> {
+        let r = self.run_hook(name, cmd, false, None, true)?;
+        if !r.exit.success() {
+            return Err(Stop::Fail(InitError::HookFailed {
+                hook: name.to_string(),
+                status: r.exit.to_string(),
+                output: r.tail,
+            }));
+        }
+        self.check()
+    }
+
+    /// Run a hook while the event loop keeps going. `interruptible`: a stop request ends it.
+    fn run_hook(
+        &mut self,
+        name: &str,
+        cmd: Command,
+        capture: bool,
+        limit: Option<Duration>,
+        interruptible: bool,
+    ) -> Result<HookRun, Stop> {
+        self.run_hook_with(name, cmd, capture, limit, interruptible, None)
+    }
+
+    fn run_hook_with(
+        &mut self,
+        name: &str,
+        cmd: Command,
+        capture: bool,
+        limit: Option<Duration>,
+        interruptible: bool,
+        stdin: Option<std::process::Stdio>,
+    ) -> Result<HookRun, Stop> {
+        self.flush();
+        let h = hooks::spawn(&self.exits, name, cmd, capture, stdin).map_err(Stop::Fail)?;
+        let pid = h.pid;
+        let deadline = limit.map(|l| Instant::now() + l);
+        loop {
+            if let Some(exit) = self.exits.take(pid) {
+                let (tail, stdout) = h.finish(Duration::from_millis(200));
+                return Ok(HookRun {
+                    exit,
+                    timed_out: false,
+                    tail,
+                    stdout,
+                });
+            }
+            if interruptible && (self.stop || self.main_exit.is_some()) {
+                log(&format!("stopping hook {name}"));
+                self.end_hook(pid);
+                h.finish(Duration::from_millis(50));
+                return Err(self.stop_reason());
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                log(&format!(
+                    "hook {name} did not end within {limit:?}; stopping it"
+                ));
+                let exit = self.end_hook(pid);
+                let (tail, stdout) = h.finish(Duration::from_millis(50));
+                return Ok(HookRun {
+                    exit,
+                    timed_out: true,
+                    tail,
+                    stdout,
+                });
+            }
+            self.pump(deadline);
+        }
+    }
+
+    /// SIGTERM to the hook's process group, SIGKILL after the grace time.
+    fn end_hook(&mut self, pid: i32) -> Exit {
+        for (sig, wait) in [
+            (Signal::SIGTERM, HOOK_GRACE),
+            (Signal::SIGKILL, Duration::from_secs(1)),
+        ] {
+            let _ = kill(Pid::from_raw(-pid), sig);
+            let until = Instant::now() + wait;
+            while Instant::now() < until {
+                if let Some(e) = self.exits.take(pid) {
+                    return e;
+                }
+                self.pump(Some(until));
+            }
+        }
+        self.exits.forget(pid);
+        Exit::Signal(Signal::SIGKILL as i32)
+    }
+
+    fn stop_reason(&self) -> Stop {
+        match self.main_exit {
+            Some(e) => Stop::Main(e),
+            None => Stop::Term,
+        }
+    }
+
+    /// Handle whatever is pending, without waiting; `Err` when the lifecycle must end.
+    fn check(&mut self) -> Result<(), Stop> {
+        self.pump(Some(Instant::now()));
+        if self.stop || self.main_exit.is_some() {
+            return Err(self.stop_reason());
+        }
+        Ok(())
+    }
+
+    /// Wait for one batch of events (signals, exits, supervisor timers) until `deadline`.
+    fn pump(&mut self, deadline: Option<Instant>) {
+        let now = Instant::now();
+        let mut wake = deadline;
+        if let Some(t) = self.sup.next_deadline() {
+            wake = Some(wake.map_or(t, |w| w.min(t)));
+        }
+        let mut timeout = wake.map(|w| w.saturating_duration_since(now));
+        if self.dns.pending() {
+            // The registration thread cannot wake us: look at its status now and then.
+            timeout = Some(timeout.map_or(DNS_POLL, |t| t.min(DNS_POLL)));
+        }
+        if timeout != Some(Duration::ZERO) {
+            self.flush();
+        }
+        for s in self.sig.wait(timeout) {
+            match s {
+                Signal::SIGCHLD => {}
+                Signal::SIGTERM | Signal::SIGINT | Signal::SIGQUIT => {
+                    if self.stop && !self.forced {
+                        log(&format!("{} again: killing everything", s.as_str()));
+                        self.forced = true;
+                        self.sup.kill_all();
+                    } else if !self.stop {
+                        log(&format!("{} received", s.as_str()));
+                        self.stop = true;
+                    }
+                }
+                Signal::SIGHUP => self.hup = true,
+                Signal::SIGUSR1 => self.toggle_maintenance(),
+                s if FORWARDED.contains(&s) => self.sup.signal_all(s),
+                _ => {}
+            }
+        }
+        let now = Instant::now();
+        for (pid, exit) in reaper::reap_all() {
+            match self.sup.on_exit(pid, exit, now) {
+                Some(ev) => self.handle_events(ev),
+                None => {
+                    self.exits.record(pid, exit);
+                }
+            }
+        }
+        let ev = self.sup.tick(Instant::now());
+        self.handle_events(ev);
+        self.sync_programs();
+        while let Ok(m) = self.watch_rx.try_recv() {
+            let name = match &m {
+                WatchMsg::Changed { name, .. } | WatchMsg::Failed { name, .. } => name.clone(),
+            };
+            // A newer change replaces an older one; a failure report never hides a change.
+            self.watch_pending.retain(|p| match p {
+                WatchMsg::Changed { name: n, .. } => {
+                    *n != name || matches!(m, WatchMsg::Failed { .. })
+                }
+                WatchMsg::Failed { name: n, .. } => *n != name,
+            });
+            self.watch_pending.push(m);
+        }
+        let dns = self.dns.status();
+        if dns != self.doc.dns {
+            let err = |v: &Option<Value>| {
+                v.as_ref()
+                    .and_then(|d| d["error"].as_str().map(str::to_string))
+            };
+            if let Some(e) = err(&dns).filter(|e| Some(e) != err(&self.doc.dns).as_ref()) {
+                log(&format!("DNS registration: {e}"));
+            }
+            self.doc.dns = dns;
+            self.dirty = true;
+        }
+    }
+
+    fn flush(&mut self) {
+        if std::mem::take(&mut self.dirty) {
+            self.file.write(&self.doc);
+        }
+    }
+
+    fn sync_programs(&mut self) {
+        if self.sup.take_changed() {
+            self.doc.programs = self.sup.to_json();
+            self.dirty = true;
+        }
+    }
+
+    fn handle_events(&mut self, ev: impl IntoIterator<Item = Event>) {
+        for e in ev {
+            match e {
+                Event::MainExited(x) => {
+                    self.main_exit.get_or_insert(x);
+                }
+                Event::Fatal { name, msg } => {
+                    self.failure = Some(format!("program {name} could not be kept running: {msg}"));
+                }
+            }
+        }
+    }
+
+    fn toggle_maintenance(&mut self) {
+        self.doc.maintenance = !self.doc.maintenance;
+        log(&format!(
+            "SIGUSR1: maintenance {}",
+            if self.doc.maintenance { "on" } else { "off" }
+        ));
+        self.sync_dns();
+        self.dirty = true;
+        let ev = self.event("maintenance");
+        self.notify.send(&ev);
+    }
+}
+
+fn watch_command(argv: &[String], env: &std::collections::BTreeMap<String, String>) -> Command {
+    let mut c = Command::new(&argv[0]);
+    c.args(&argv[1..]).envs(env);
+    super::signals::reset_in_child(&mut c);
+    c
+}
+
+/// The wait before the n-th consecutive restart (n ≥ 1): base × 2^(n-1), at most 300 s.
+pub fn backoff(base: Duration, n: u32) -> Duration {
+    base.saturating_mul(1u32 << n.saturating_sub(1).min(20))
+        .min(MAX_BACKOFF)
+}
+
+fn describe(r: &HookRun) -> String {
+    if r.tail.is_empty() {
+        r.exit.to_string()
+    } else {
+        format!("{}; output:\n{}", r.exit, r.tail)
+    }
+}
+
+/// Failures of a restart that count against the budget (others end the lifecycle).
+fn recoverable(s: Stop) -> Result<String, Stop> {
+    match s {
+        Stop::Fail(e @ InitError::ProgramFailed { .. }) => Ok(e.to_string()),
+        Stop::Fail(e @ InitError::HookFailed { .. }) => Ok(e.to_string()),
+        other => Err(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let b = Duration::from_millis(500);
+        assert_eq!(backoff(b, 1), Duration::from_millis(500));
+        assert_eq!(backoff(b, 2), Duration::from_secs(1));
+        assert_eq!(backoff(b, 4), Duration::from_secs(4));
+        assert_eq!(backoff(b, 30), MAX_BACKOFF);
+        assert_eq!(backoff(Duration::ZERO, 3), Duration::ZERO);
+    }
+
+    #[test]
+    fn only_program_and_hook_failures_count_against_the_budget() {
+        let hook = Stop::Fail(InitError::HookFailed {
+            hook: "svcup".into(),
+            status: "exit code 1".into(),
+            output: String::new(),
+        });
+        assert!(recoverable(hook).is_ok());
+        let prog = Stop::Fail(InitError::ProgramFailed {
+            name: "a".into(),
+            msg: "x".into(),
+        });
+        assert!(recoverable(prog).is_ok());
+        assert!(matches!(recoverable(Stop::Term), Err(Stop::Term)));
+        assert!(recoverable(Stop::Fail(InitError::Usage("x".into()))).is_err());
+    }
+}

@@ -1,0 +1,372 @@
+//! Environment resolution, in this order, each value remembering where it came from:
+//!
+//! 1. `services/<svc>/required_env_vars.json`: the names that must end up set (an object form may
+//!    give defaults, origin `required_env_vars`);
+//! 2. run.conf `env_vars` (origin `run_conf`);
+//! 3. the fixed variables: `SERVICE`, `INSTANCE`, `INSTANCE_TYPE`, `PERSISTENT_DATA`,
+//!    `PERSISTENT_LOG`, `PERSISTENT_OPT`, `PERSISTENT_HOME`, `SAFEMODE`, `INTERACTIVE`,
+//!    `HOST_HOSTNAME`, and `CFG` when run.conf has `cfg` (origin `fixed`);
+//! 4. links: `<NAME>_SERVICE_IP` (origin `link`);
+//! 5. the dops DNS: `DNS_SERVICE_IP`, `DNS_ZONE`, `DNS_KEY`, `DNS_UPDATE_POLICY`, only where still
+//!    unset, so a run.conf value or a link named `dns` wins (origin `dns`);
+//! 6. the host environment overrides variables already defined (declared required names
+//!    included), never the fixed ones (origin `host_env`);
+//! 7. `host.conf` fills what is still unset (origin `host_conf`).
+//!
+//! Then a required variable still unset is an error, and a `*_IP` value `from_<iface>` becomes the
+//! IPv4 address of that host interface (the addresses are an input: no I/O here).
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use serde::Serialize;
+
+use super::hostconf::{HostConf, RequiredVar};
+use crate::plan::{EnvOrigin, EnvValue, EnvVar};
+
+/// What the planner knows about the host, captured by the command layer (the only I/O).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct HostContext {
+    /// The host environment of the dops process.
+    pub env: BTreeMap<String, String>,
+    pub hostname: String,
+    /// IPv4 address of each host interface (first one per interface).
+    pub interfaces: BTreeMap<String, Ipv4Addr>,
+}
+
+pub const FIXED: &[&str] = &[
+    "SERVICE",
+    "INSTANCE",
+    "INSTANCE_TYPE",
+    "PERSISTENT_DATA",
+    "PERSISTENT_LOG",
+    "PERSISTENT_OPT",
+    "PERSISTENT_HOME",
+    "SAFEMODE",
+    "INTERACTIVE",
+    "HOST_HOSTNAME",
+    "CFG",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnvError {
+    #[error("{instance}: required variable {name} is not set (required by {file}; set it in run.conf env_vars, host.conf or the host environment)")]
+    MissingRequired {
+        instance: String,
+        name: String,
+        file: String,
+    },
+    #[error("{instance}: {name}={value}: no host interface '{iface}' with an IPv4 address (found: {found})")]
+    NoInterface {
+        instance: String,
+        name: String,
+        value: String,
+        iface: String,
+        found: String,
+    },
+}
+
+/// Everything env resolution reads, already gathered by the planner.
+#[derive(Debug, Clone)]
+pub struct EnvInputs<'a> {
+    /// `<service>-<instance>`, for messages.
+    pub instance: &'a str,
+    pub required: &'a [RequiredVar],
+    /// `services/<svc>/required_env_vars.json`, for messages.
+    pub required_file: String,
+    pub run_conf: &'a [(String, String)],
+    pub fixed: Vec<(String, String)>,
+    pub links: Vec<(String, EnvValue)>,
+    pub dns: Vec<(String, EnvValue)>,
+    pub host: &'a HostContext,
+    pub host_conf: &'a HostConf,
+}
+
+fn set(vars: &mut Vec<EnvVar>, name: &str, value: EnvValue, origin: EnvOrigin) {
+    match vars.iter_mut().find(|v| v.name == name) {
+        Some(v) => {
+            v.value = value;
+            v.origin = origin;
+        }
+        None => vars.push(EnvVar {
+            name: name.to_string(),
+            value,
+            origin,
+        }),
+    }
+}
+
+fn is_set(vars: &[EnvVar], name: &str) -> bool {
+    vars.iter().any(|v| v.name == name)
+}
+
+/// Resolve one instance's environment (sorted by name).
+pub fn resolve(inp: &EnvInputs) -> Result<Vec<EnvVar>, EnvError> {
+    let lit = |s: &str| EnvValue::Literal(s.to_string());
+    let mut vars: Vec<EnvVar> = Vec::new();
+    let mut declared: Vec<&str> = Vec::new();
+    for r in inp.required {
+        declared.push(&r.name);
+        if let Some(d) = &r.default {
+            set(&mut vars, &r.name, lit(d), EnvOrigin::RequiredEnvVars);
+        }
+    }
+    for (k, v) in inp.run_conf {
+        set(&mut vars, k, lit(v), EnvOrigin::RunConf);
+    }
+    for (k, v) in &inp.fixed {
+        set(&mut vars, k, lit(v), EnvOrigin::Fixed);
+    }
+    for (k, v) in &inp.links {
+        set(&mut vars, k, v.clone(), EnvOrigin::Link);
+    }
+    for (k, v) in &inp.dns {
+        if !is_set(&vars, k) {
+            set(&mut vars, k, v.clone(), EnvOrigin::Dns);
+        }
+    }
+    let defined: Vec<String> = vars
+        .iter()
+        .map(|v| v.name.clone())
+        .chain(declared.iter().map(|s| s.to_string()))
+        .filter(|n| !FIXED.contains(&n.as_str()))
+        .collect();
+    for name in defined {
+        if let Some(v) = inp.host.env.get(&name) {
+            set(&mut vars, &name, lit(v), EnvOrigin::HostEnv);
+        }
+    }
+    for (k, v) in &inp.host_conf.vars {
+        if !is_set(&vars, k) {
+            set(&mut vars, k, lit(v), EnvOrigin::HostConf);
+        }
+    }
+    for name in declared {
+        if !is_set(&vars, name) {
+            return Err(EnvError::MissingRequired {
+                instance: inp.instance.to_string(),
+                name: name.to_string(),
+                file: inp.required_file.clone(),
+            });
+        }
+    }
+    for v in vars.iter_mut() {
+        if !v.name.ends_with("_IP") {
+            continue;
+        }
+        let EnvValue::Literal(value) = &v.value else {
+            continue;
+        };
+        let Some(iface) = value.strip_prefix("from_") else {
+            continue;
+        };
+        match inp.host.interfaces.get(iface) {
+            Some(ip) => v.value = EnvValue::Literal(ip.to_string()),
+            None => {
+                let found: Vec<&str> = inp.host.interfaces.keys().map(String::as_str).collect();
+                return Err(EnvError::NoInterface {
+                    instance: inp.instance.to_string(),
+                    name: v.name.clone(),
+                    value: value.clone(),
+                    iface: iface.to_string(),
+                    found: if found.is_empty() {
+                        "none".to_string()
+                    } else {
+                        found.join(", ")
+                    },
+                });
+            }
+        }
+    }
+    vars.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(vars)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get<'a>(vars: &'a [EnvVar], name: &str) -> Option<(&'a EnvValue, EnvOrigin)> {
+        vars.iter()
+            .find(|v| v.name == name)
+            .map(|v| (&v.value, v.origin))
+    }
+
+    fn lit(s: &str) -> EnvValue {
+        EnvValue::Literal(s.to_string())
+    }
+
+    struct Fx {
+        required: Vec<RequiredVar>,
+        run_conf: Vec<(String, String)>,
+        host: HostContext,
+        host_conf: HostConf,
+    }
+
+    impl Fx {
+        fn new() -> Fx {
+            Fx {
+                required: Vec::new(),
+                run_conf: Vec::new(),
+                host: HostContext::default(),
+                host_conf: HostConf::default(),
+            }
+        }
+        fn inputs(&self) -> EnvInputs<'_> {
+            EnvInputs {
+                instance: "web-one",
+                required: &self.required,
+                required_file: "services/web/required_env_vars.json".into(),
+                run_conf: &self.run_conf,
+                fixed: vec![
+                    ("SERVICE".into(), "web".into()),
+                    ("INSTANCE".into(), "one".into()),
+                ],
+                links: vec![("DB_SERVICE_IP".into(), EnvValue::IpOf("p-db-one".into()))],
+                dns: vec![
+                    (
+                        "DNS_SERVICE_IP".into(),
+                        EnvValue::IpOf("p-dops-dns-master".into()),
+                    ),
+                    ("DNS_ZONE".into(), lit("local.zone")),
+                ],
+                host: &self.host,
+                host_conf: &self.host_conf,
+            }
+        }
+    }
+
+    #[test]
+    fn each_step_in_order_with_its_origin() {
+        let mut fx = Fx::new();
+        fx.required = vec![
+            RequiredVar {
+                name: "A".into(),
+                default: Some("req".into()),
+            },
+            RequiredVar {
+                name: "B".into(),
+                default: None,
+            },
+            RequiredVar {
+                name: "C".into(),
+                default: None,
+            },
+        ];
+        fx.run_conf = vec![
+            ("A".into(), "runconf".into()),
+            ("SERVICE".into(), "fake".into()),
+            ("D".into(), "d".into()),
+        ];
+        fx.host.env = [
+            ("A", "hostenv"),
+            ("B", "hostenvB"),
+            ("SERVICE", "x"),
+            ("UNRELATED", "u"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        fx.host_conf.vars = vec![
+            ("C".into(), "hc".into()),
+            ("D".into(), "hcD".into()),
+            ("E".into(), "e".into()),
+        ];
+        let vars = resolve(&fx.inputs()).unwrap();
+        // host env overrides a defined variable
+        assert_eq!(get(&vars, "A"), Some((&lit("hostenv"), EnvOrigin::HostEnv)));
+        // host env may set a declared required name
+        assert_eq!(
+            get(&vars, "B"),
+            Some((&lit("hostenvB"), EnvOrigin::HostEnv))
+        );
+        // host.conf fills what is unset, and only that
+        assert_eq!(get(&vars, "C"), Some((&lit("hc"), EnvOrigin::HostConf)));
+        assert_eq!(get(&vars, "D"), Some((&lit("d"), EnvOrigin::RunConf)));
+        assert_eq!(get(&vars, "E"), Some((&lit("e"), EnvOrigin::HostConf)));
+        // fixed beats run.conf and the host env
+        assert_eq!(get(&vars, "SERVICE"), Some((&lit("web"), EnvOrigin::Fixed)));
+        // host env does not add new names
+        assert_eq!(get(&vars, "UNRELATED"), None);
+        assert_eq!(
+            get(&vars, "DB_SERVICE_IP"),
+            Some((&EnvValue::IpOf("p-db-one".into()), EnvOrigin::Link))
+        );
+        assert_eq!(
+            get(&vars, "DNS_ZONE"),
+            Some((&lit("local.zone"), EnvOrigin::Dns))
+        );
+        let names: Vec<&str> = vars.iter().map(|v| v.name.as_str()).collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(names, sorted);
+    }
+
+    #[test]
+    fn required_default_is_overridden_by_run_conf() {
+        let mut fx = Fx::new();
+        fx.required = vec![RequiredVar {
+            name: "A".into(),
+            default: Some("req".into()),
+        }];
+        assert_eq!(
+            get(&resolve(&fx.inputs()).unwrap(), "A"),
+            Some((&lit("req"), EnvOrigin::RequiredEnvVars))
+        );
+        fx.run_conf = vec![("A".into(), "rc".into())];
+        assert_eq!(
+            get(&resolve(&fx.inputs()).unwrap(), "A"),
+            Some((&lit("rc"), EnvOrigin::RunConf))
+        );
+    }
+
+    #[test]
+    fn run_conf_dns_value_beats_the_builtin_dns() {
+        let mut fx = Fx::new();
+        fx.run_conf = vec![("DNS_ZONE".into(), "my.zone".into())];
+        assert_eq!(
+            get(&resolve(&fx.inputs()).unwrap(), "DNS_ZONE"),
+            Some((&lit("my.zone"), EnvOrigin::RunConf))
+        );
+    }
+
+    #[test]
+    fn missing_required_names_it_and_where() {
+        let mut fx = Fx::new();
+        fx.required = vec![RequiredVar {
+            name: "DB_PASSWORD".into(),
+            default: None,
+        }];
+        assert_eq!(
+            resolve(&fx.inputs()).unwrap_err().to_string(),
+            "web-one: required variable DB_PASSWORD is not set (required by services/web/required_env_vars.json; set it in run.conf env_vars, host.conf or the host environment)"
+        );
+    }
+
+    #[test]
+    fn from_iface_for_ip_values() {
+        let mut fx = Fx::new();
+        fx.run_conf = vec![
+            ("SERVICE_IP".into(), "from_eth0".into()),
+            ("NOT_AN_ADDR".into(), "from_eth0".into()),
+        ];
+        fx.host
+            .interfaces
+            .insert("eth0".into(), Ipv4Addr::new(10, 1, 2, 3));
+        fx.host.interfaces.insert("lo".into(), Ipv4Addr::LOCALHOST);
+        let vars = resolve(&fx.inputs()).unwrap();
+        assert_eq!(
+            get(&vars, "SERVICE_IP"),
+            Some((&lit("10.1.2.3"), EnvOrigin::RunConf))
+        );
+        assert_eq!(
+            get(&vars, "NOT_AN_ADDR"),
+            Some((&lit("from_eth0"), EnvOrigin::RunConf))
+        );
+        fx.run_conf = vec![("SERVICE_IP".into(), "from_wlan9".into())];
+        assert_eq!(
+            resolve(&fx.inputs()).unwrap_err().to_string(),
+            "web-one: SERVICE_IP=from_wlan9: no host interface 'wlan9' with an IPv4 address (found: eth0, lo)"
+        );
+    }
+}

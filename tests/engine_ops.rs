@@ -1,0 +1,195 @@
+//! Real-engine tests of the operating verbs: ps (table, --json, --all), shell (exit codes),
+//! logs (prefixes, -f across a restart), getip, info; exit code 3 when the engine is unreachable.
+
+mod engine_support;
+mod support;
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use engine_support::{inspect, use_test_init, NO_DNS};
+use support::{docker, stderr, stdout, TestProject};
+
+fn project_with_two(tag: &str) -> TestProject {
+    use_test_init();
+    let p = TestProject::new(tag);
+    p.write("host.conf", NO_DNS);
+    p.write(
+        "services/web/Dockerfile",
+        "FROM dops-test/busybox\nCMD [\"sh\",\"-c\",\"echo hello from $INSTANCE; exec sleep 3600\"]\n",
+    );
+    p.write(
+        "run.conf",
+        "[{\"service\": \"web\", \"instance\": \"one\"}, {\"service\": \"web\", \"instance\": \"two\"}]\n",
+    );
+    p.dops_ok(&["run:all", "--wait", "--timeout", "60"]);
+    p
+}
+
+#[test]
+fn ps_lists_instances_with_lifecycle_ip_and_json() {
+    let p = project_with_two("ops-ps");
+    let table = stdout(&p.dops_ok(&["ps"]));
+    let header = table.lines().next().unwrap();
+    for col in [
+        "SERVICE", "INSTANCE", "TYPE", "STATE", "IP", "PORTS", "UPTIME",
+    ] {
+        assert!(header.contains(col), "{table}");
+    }
+    let one = table
+        .lines()
+        .find(|l| l.contains(" one "))
+        .expect("row one");
+    assert!(
+        one.contains("web") && one.contains("standard") && one.contains("UP"),
+        "{table}"
+    );
+
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&p.dops_ok(&["ps", "--json"]))).unwrap();
+    let rows = json.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    let ip = inspect(
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+        &p.container("web", "one"),
+    );
+    assert_eq!(rows[0]["instance"], "one");
+    assert_eq!(rows[0]["state"], "UP");
+    assert_eq!(rows[0]["ip"], ip.as_str());
+
+    // --all: every dops project, with a PROJECT column.
+    let other = project_with_two("ops-ps-other");
+    let all = stdout(&p.dops_ok(&["ps", "--all"]));
+    assert!(all.lines().next().unwrap().contains("PROJECT"), "{all}");
+    assert!(all.contains(&p.name) && all.contains(&other.name), "{all}");
+    // Without --all, only this project.
+    let mine = stdout(&p.dops_ok(&["ps"]));
+    assert!(!mine.contains(&other.name));
+
+    // getip agrees with the engine.
+    let got = stdout(&p.dops_ok(&["getip:web,instance=one"]));
+    assert_eq!(got.trim(), ip);
+}
+
+#[test]
+fn shell_runs_commands_and_returns_their_exit_code() {
+    let p = project_with_two("ops-shell");
+    let out = p.dops(&[
+        "shell:web,instance=two",
+        "--",
+        "sh",
+        "-c",
+        "echo $INSTANCE; exit 42",
+    ]);
+    assert_eq!(out.status.code(), Some(42), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "two\n");
+    let out = p.dops(&["ssh:web,instance=one", "--", "true"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // stderr stays stderr.
+    let out = p.dops(&["shell:web,instance=one", "--", "sh", "-c", "echo oops >&2"]);
+    assert_eq!(stderr(&out).trim(), "oops");
+    // A stopped or missing instance is a clear error.
+    let out = p.dops(&["shell:web,instance=nine", "--", "true"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no instance of web,instance=nine"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn logs_are_prefixed_by_instance_and_followed_across_a_restart() {
+    let p = project_with_two("ops-logs");
+    let out = p.dops_ok(&["logs:web"]);
+    let text = stdout(&out);
+    assert!(text.contains("web-one | hello from one"), "{text}");
+    assert!(text.contains("web-two | hello from two"), "{text}");
+    // One instance: no prefix.
+    let text = stdout(&p.dops_ok(&["logs:web,instance=one"]));
+    assert_eq!(text.trim(), "hello from one");
+
+    // -f follows the instance through a restart.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dops"))
+        .args(["logs:web,instance=one", "-f"])
+        .current_dir(&p.dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    docker(&["restart", "-t", "1", &p.container("web", "one")]);
+    let mut stdout_pipe = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 1024];
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(30) {
+            match stdout_pipe.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+            if String::from_utf8_lossy(&buf)
+                .matches("hello from one")
+                .count()
+                >= 2
+            {
+                break;
+            }
+        }
+        String::from_utf8_lossy(&buf).into_owned()
+    });
+    let seen = loop {
+        if reader.is_finished() {
+            break reader.join().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(seen.matches("hello from one").count(), 2, "{seen}");
+}
+
+#[test]
+fn info_shows_the_image_and_its_main_program() {
+    let p = project_with_two("ops-info");
+    let text = stdout(&p.dops_ok(&["info:web"]));
+    assert!(
+        text.contains(&format!("image     {}/web (sha256:", p.name)),
+        "{text}"
+    );
+    assert!(
+        text.contains("program   sh -c echo hello from $INSTANCE; exec sleep 3600"),
+        "{text}"
+    );
+    assert!(text.contains("io.dops.service=web"), "{text}");
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&p.dops_ok(&["info:web", "--json"]))).unwrap();
+    assert_eq!(json[0]["instances"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn an_unreachable_engine_is_exit_code_3_with_a_hint() {
+    let p = TestProject::new("ops-down");
+    p.write("host.conf", NO_DNS);
+    p.write("services/web/Dockerfile", "FROM dops-test/busybox\n");
+    for args in [
+        &["ps"][..],
+        &["run:all"],
+        &["build:all"],
+        &["shell:web", "--", "true"],
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_dops"))
+            .args(args)
+            .current_dir(&p.dir)
+            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("systemctl start docker"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}

@@ -1,0 +1,119 @@
+//! dops-init and the dops DNS: registered only when UP; withdrawn on maintenance, RESTARTING and
+//! STOPPED. The DNS server runs in-process on 127.0.0.1 (no Docker).
+mod init_util;
+use dops::dns::{DnsConfig, TsigKey};
+use dops::init::register::lookup_a;
+use init_util::*;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+fn web(server: SocketAddr) -> Vec<Ipv4Addr> {
+    lookup_a(server, "web.local.zone", Duration::from_secs(2)).unwrap()
+}
+
+fn eventually(limit: Duration, f: impl Fn() -> bool) -> bool {
+    let until = Instant::now() + limit;
+    while Instant::now() < until {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+#[test]
+fn registered_only_when_up() {
+    let key = TsigKey::generate("dops-key");
+    let mut c = DnsConfig::new("local.zone", key.clone());
+    c.listen = "127.0.0.1:0".parse().unwrap();
+    c.threads = 1;
+    let server = dops::dns::start(c).expect("dns server");
+    let addr = server.addr();
+
+    let r = Root::new();
+    // Long enough windows to look at the DNS while WARMUP and RESTARTING last.
+    r.hook("warmup", "sleep 1");
+    r.hook("svcdown", "sleep 1.5");
+    let mut cmd = r.command(&["sleep", "1000"]);
+    cmd.env("DNS_SERVICE_IP", addr.to_string())
+        .env("DNS_ZONE", "local.zone")
+        .env("DNS_KEY", key.to_env())
+        .env("SERVICE", "web")
+        .env("INSTANCE", "one")
+        .env("SERVICE_IP", "127.0.0.7");
+    let run = r.spawn_with(cmd);
+    run.wait_state("WARMUP", secs(10.0));
+    assert!(web(addr).is_empty(), "not registered before UP");
+    run.wait_state("UP", secs(10.0));
+    assert!(
+        run.wait_for(secs(5.0), |v| v["dns"]["registered"] == true),
+        "{}\n{}",
+        run.state(),
+        run.stderr()
+    );
+    assert_eq!(web(addr), vec![Ipv4Addr::new(127, 0, 0, 7)]);
+    let names = run.state()["dns"]["names"].clone();
+    assert!(
+        names
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n == "web-one.local.zone"),
+        "{names}"
+    );
+
+    // Maintenance: withdrawn, still running; and back.
+    run.signal(libc::SIGUSR1);
+    assert!(
+        eventually(secs(5.0), || web(addr).is_empty()),
+        "withdrawn in maintenance"
+    );
+    assert!(run.wait_for(secs(5.0), |v| v["dns"]["registered"] == false));
+    assert_eq!(run.state()["state"], "UP");
+    run.signal(libc::SIGUSR1);
+    assert!(
+        eventually(secs(5.0), || !web(addr).is_empty()),
+        "registered again"
+    );
+
+    // RESTARTING: withdrawn while svcdown runs, registered again once UP.
+    run.signal(libc::SIGHUP);
+    run.wait_state("RESTARTING", secs(5.0));
+    assert!(
+        eventually(secs(2.0), || web(addr).is_empty()),
+        "withdrawn while restarting"
+    );
+    run.wait_state("UP", secs(10.0));
+    assert!(eventually(secs(5.0), || !web(addr).is_empty()));
+
+    // STOPPED: withdrawn before the programs stop.
+    run.signal(libc::SIGTERM);
+    let mut run = run;
+    let st = run.wait_exit(secs(10.0)).expect("exit");
+    assert_eq!(st.code(), Some(143));
+    assert!(web(addr).is_empty(), "withdrawn on stop");
+    let s = r.state();
+    assert_eq!(s["state"], "STOPPED");
+    assert_eq!(s["dns"]["registered"], false);
+    let _ = server.stop();
+}
+
+#[test]
+fn a_bad_dns_environment_runs_unregistered_and_says_why() {
+    let r = Root::new();
+    let mut cmd = r.command(&["sleep", "1000"]);
+    cmd.env("DNS_SERVICE_IP", "127.0.0.1:1")
+        .env("SERVICE", "web")
+        .env("INSTANCE", "one")
+        .env("SERVICE_IP", "127.0.0.7");
+    let run = r.spawn_with(cmd);
+    run.wait_state("UP", secs(10.0));
+    let s = run.state();
+    assert_eq!(s["dns"]["registered"], false);
+    assert!(
+        s["dns"]["error"].as_str().unwrap().contains("DNS_KEY"),
+        "{s}"
+    );
+    assert!(run.stderr().contains("DNS registration disabled"));
+}
