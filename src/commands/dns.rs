@@ -147,7 +147,7 @@ pub fn serve_config(
         .filter(|u| !is_self(*u, c.listen, c.self_ip))
         .collect();
     if let Some(t) = args.threads {
-        c.udp_sockets = t.max(1);
+        c.threads = t.max(1);
     }
     Ok(c)
 }

@@ -45,7 +45,7 @@ pub struct DnsConfig {
     /// Largest accepted TSIG clock difference, seconds.
     pub tsig_window: u64,
     /// Serving threads, each with its own UDP socket on the port (SO_REUSEPORT).
-    pub udp_sockets: usize,
+    pub threads: usize,
 }
 
 impl DnsConfig {
@@ -62,7 +62,7 @@ impl DnsConfig {
             records_file: None,
             self_ip: None,
             tsig_window: 300,
-            udp_sockets: 2,
+            threads: 2,
         }
     }
 
@@ -366,11 +366,11 @@ impl hickory_server::server::RequestHandler for Shared {
     }
 }
 
-/// Start the server on its own threads (`config.udp_sockets` of them); returns once it is
+/// Start the server on its own threads (`config.threads` of them); returns once it is
 /// listening.
 pub fn start(config: DnsConfig) -> Result<DnsServer, DnsError> {
     let parts = parts(&config)?;
-    let sockets = bind(config.listen, config.udp_sockets)?;
+    let sockets = bind(config.listen, config.threads)?;
     let addr = sockets.udp[0]
         .local_addr()
         .map_err(|e| DnsError::Runtime(e.to_string()))?;
