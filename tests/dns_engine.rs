@@ -92,6 +92,15 @@ fn three_instances_kill_clean_and_replace_hot_swap() {
         ips
     );
     assert_eq!(addrs(dns, "web-two.local.zone"), vec![ips[1]]);
+    // instances resolve the zone through their own resolver (Docker's, forwarding to dops-dns)
+    let out = docker(&[
+        "exec",
+        &p.container("web", "one"),
+        "nslookup",
+        "web-three.local.zone",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&ips[2].to_string()), "nslookup in web-one: {out:?}");
     // the key was generated for the project, private
     let key = std::fs::metadata(p.path(".dops/dns.key")).expect("project key");
     use std::os::unix::fs::PermissionsExt;
