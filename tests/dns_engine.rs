@@ -100,7 +100,10 @@ fn three_instances_kill_clean_and_replace_hot_swap() {
         "web-three.local.zone",
     ]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains(&ips[2].to_string()), "nslookup in web-one: {out:?}");
+    assert!(
+        text.contains(&ips[2].to_string()),
+        "nslookup in web-one: {out:?}"
+    );
     // the key was generated for the project, private
     let key = std::fs::metadata(p.path(".dops/dns.key")).expect("project key");
     use std::os::unix::fs::PermissionsExt;

@@ -61,7 +61,14 @@ impl Verdict {
 pub struct TsigGuard {
     signer: TSigner,
     window: u64,
-    seen: Mutex<HashMap<Vec<u8>, u64>>,
+    seen: Mutex<Seen>,
+}
+
+/// MACs already accepted, with the time (epoch seconds) until which they are kept.
+#[derive(Default)]
+struct Seen {
+    macs: HashMap<Vec<u8>, u64>,
+    last_prune: u64,
 }
 
 impl TsigGuard {
@@ -70,7 +77,7 @@ impl TsigGuard {
         Ok(TsigGuard {
             signer: key.signer()?,
             window: window_s.max(1),
-            seen: Mutex::new(HashMap::new()),
+            seen: Mutex::new(Seen::default()),
         })
     }
 
@@ -127,8 +134,12 @@ impl TsigGuard {
         }
         {
             let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-            seen.retain(|_, until| *until >= now);
-            if seen.contains_key(&mac) {
+            // Forget MACs past their window, at most once a second.
+            if seen.last_prune != now {
+                seen.last_prune = now;
+                seen.macs.retain(|_, until| *until >= now);
+            }
+            if seen.macs.contains_key(&mac) {
                 return Verdict::Rejected(
                     Rejection::Replayed,
                     TSigResponseContext::new(
@@ -140,7 +151,7 @@ impl TsigGuard {
                     ),
                 );
             }
-            seen.insert(mac.clone(), now + 2 * self.window + 1);
+            seen.macs.insert(mac.clone(), now + 2 * self.window + 1);
         }
         Verdict::Valid(TSigResponseContext::new(
             request_id,
@@ -153,6 +164,70 @@ impl TsigGuard {
 
     /// How many MACs are remembered (for tests and diagnostics).
     pub fn seen_count(&self) -> usize {
-        self.seen.lock().map(|s| s.len()).unwrap_or(0)
+        self.seen.lock().map(|s| s.macs.len()).unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::op::{Message, MessageType, OpCode, Query};
+    use hickory_proto::rr::RecordType;
+
+    fn signed(key: &TsigKey, time: u64) -> (Vec<u8>, Message) {
+        let mut m = Message::new(7, MessageType::Query, OpCode::Update);
+        m.add_query(Query::query(
+            Name::from_ascii("local.zone.").unwrap(),
+            RecordType::SOA,
+        ));
+        m.finalize(&key.signer().unwrap(), time).unwrap();
+        let bytes = m.to_vec().unwrap();
+        (bytes.clone(), Message::from_vec(&bytes).unwrap())
+    }
+
+    fn verdict(g: &TsigGuard, raw: &[u8], m: &Message, now: u64) -> Option<Rejection> {
+        match g.check(raw, m.signature(), 7, now) {
+            Verdict::Unsigned => panic!("signed"),
+            Verdict::Valid(_) => None,
+            Verdict::Rejected(r, _) => Some(r),
+        }
+    }
+
+    #[test]
+    fn window_replay_and_forgetting() {
+        let key = TsigKey::generate("dops-key");
+        let g = TsigGuard::new(&key, 60).unwrap();
+        let t = 1_000_000;
+        let (raw, m) = signed(&key, t);
+        assert_eq!(verdict(&g, &raw, &m, t + 30), None);
+        assert_eq!(verdict(&g, &raw, &m, t + 31), Some(Rejection::Replayed));
+        // outside the window the clock refuses it even once the MAC is forgotten
+        assert_eq!(verdict(&g, &raw, &m, t + 61), Some(Rejection::BadTime));
+        assert_eq!(g.seen_count(), 1);
+        let (raw2, m2) = signed(&key, t + 200);
+        assert_eq!(verdict(&g, &raw2, &m2, t + 200), None);
+        assert_eq!(
+            g.seen_count(),
+            1,
+            "the first MAC was forgotten after 2 windows"
+        );
+        let other = TsigKey::generate("dops-key");
+        let (raw3, m3) = signed(&other, t + 200);
+        assert_eq!(
+            verdict(&g, &raw3, &m3, t + 200),
+            Some(Rejection::BadSignature)
+        );
+        let stranger = TsigKey::generate("stranger");
+        let (raw4, m4) = signed(&stranger, t + 200);
+        assert_eq!(
+            verdict(&g, &raw4, &m4, t + 200),
+            Some(Rejection::UnknownKey)
+        );
+        let mut m5 = Message::new(7, MessageType::Query, OpCode::Query);
+        m5.add_query(Query::query(Name::root(), RecordType::A));
+        assert!(matches!(
+            g.check(&m5.to_vec().unwrap(), None, 7, t),
+            Verdict::Unsigned
+        ));
     }
 }
