@@ -2,7 +2,8 @@
 //!
 //! The CLI layer fills the plain argument structs; anything left `None` comes from the
 //! environment the engine gives the DNS instance (`DNS_ZONE`, `DNS_KEY`, `DNS_TTL`, `DNS_LEASE`,
-//! `DNS_UPSTREAM`, `DNS_LISTEN`, `DNS_RECORDS_FILE`, `SERVICE_IP`), then from defaults.
+//! `DNS_UPSTREAM`, `DNS_LISTEN`, `DNS_RECORDS_FILE`, `DNS_THREADS`, `SERVICE_IP`), then from
+//! defaults.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -148,6 +149,11 @@ pub fn serve_config(
         .collect();
     if let Some(t) = args.threads {
         c.threads = t.max(1);
+    } else if let Some(t) = env("DNS_THREADS") {
+        c.threads = t
+            .parse::<usize>()
+            .map_err(|_| bad("threads", format!("{t:?} is not a number")))?
+            .clamp(1, 64);
     }
     Ok(c)
 }
