@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/init.sh: dops-init side by side with tini, dumb-init, s6 (s6-svscan + s6-supervise) and
 # supervisord (Debian packages), in one run:
-#   - RSS of the init (and its supervisor processes) while it supervises one `sleep`;
+#   - RSS of the init (and its supervisor processes) while it supervises one `sleep` (read 1.5 s
+#     after the start: dops-init is UP and has trimmed its startup code pages by then);
 #   - binary size;
 #   - time from exec of the init to the program running (median of N runs; the program is a tiny
 #     static helper that prints the clock, so the figure includes its own exec, the same for all).
@@ -141,7 +142,7 @@ for i in "${INITS[@]}"; do
 done
 
 # --- start time ----------------------------------------------------------------------------
-median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print 0; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print 0; else if (NR%2) print a[(NR+1)/2]; else printf "%d\n", (a[NR/2]+a[NR/2+1])/2}'; }
 for i in "${INITS[@]}"; do
   : > "$W/$i.times"
   for n in $(seq 1 "$RUNS"); do
