@@ -142,6 +142,11 @@ for i in "${INITS[@]}"; do
 done
 
 # --- start time ----------------------------------------------------------------------------
+# Waiting must not fork (a `sleep` per poll would compete with the init being measured): a read
+# with a timeout on a FIFO nobody writes to is a builtin sleep.
+mkfifo "$W/never"
+exec 9<>"$W/never"
+nap() { read -r -t "$1" -u 9 _ || true; }
 median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print 0; else if (NR%2) print a[(NR+1)/2]; else printf "%d\n", (a[NR/2]+a[NR/2+1])/2}'; }
 for i in "${INITS[@]}"; do
   : > "$W/$i.times"
@@ -151,7 +156,7 @@ for i in "${INITS[@]}"; do
     ( t0=$EPOCHREALTIME; echo "$t0" > "$W/t0"; "start_$i" "$W/mark" "$out" ) >/dev/null 2>&1 &
     pid=$!
     echo "$pid" > "$W/$i.start.pid"
-    for _ in $(seq 1 500); do [ -s "$out" ] && break; sleep 0.01; done
+    for _ in $(seq 1 1000); do [ -s "$out" ] && break; nap 0.005; done
     if [ -s "$out" ]; then
       t0=$(cat "$W/t0"); t1=$(cat "$out")
       # t0 is seconds.micros; t1 nanoseconds: the difference in microseconds.
@@ -159,7 +164,7 @@ for i in "${INITS[@]}"; do
     fi
     kids=$(descendants "$pid")
     kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.02; done
+    for _ in $(seq 1 250); do kill -0 "$pid" 2>/dev/null || break; nap 0.02; done
     kill -9 "$pid" 2>/dev/null || true
     for k in $kids; do kill -9 "$k" 2>/dev/null || true; done
     wait "$pid" 2>/dev/null || true
