@@ -270,9 +270,10 @@ pub async fn exec(
     )))
 }
 
-/// Attach the local terminal to a container started with a TTY (interactive instances) until it
-/// exits; returns its exit code.
-pub async fn attach(engine: &Engine, container: &str) -> Result<i64, EngineError> {
+/// Attach the local terminal to a created interactive container, start it, and stay attached
+/// until it exits; returns its exit code. Attaching first means no output is missed, however
+/// fast the program ends.
+pub async fn attach_and_start(engine: &Engine, container: &str) -> Result<i64, EngineError> {
     let attached = engine
         .api()
         .attach_container(
@@ -282,12 +283,13 @@ pub async fn attach(engine: &Engine, container: &str) -> Result<i64, EngineError
                 stdin: true,
                 stdout: true,
                 stderr: true,
-                logs: true,
+                logs: false,
                 detach_keys: None,
             }),
         )
         .await
         .map_err(|e| EngineError::docker(format!("attach to {container}"), e))?;
+    super::apply::start_container(engine, container).await?;
     if want_tty() {
         tty_session(
             engine,
@@ -297,17 +299,20 @@ pub async fn attach(engine: &Engine, container: &str) -> Result<i64, EngineError
         )
         .await;
     } else {
+        drop(attached.input);
         let mut output = attached.output;
         let mut stdout = std::io::stdout();
         while let Some(Ok(chunk)) = output.next().await {
             let _ = stdout.write_all(&chunk.into_bytes());
+            let _ = stdout.flush();
         }
-        let _ = stdout.flush();
     }
-    let info = engine
-        .api()
-        .inspect_container(container, None)
-        .await
-        .map_err(|e| EngineError::docker(format!("inspect {container}"), e))?;
-    Ok(info.state.and_then(|s| s.exit_code).unwrap_or(0))
+    // The exit code, once the container has stopped.
+    let mut wait = engine.api().wait_container(container, None);
+    match wait.next().await {
+        Some(Ok(r)) => Ok(r.status_code),
+        Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code),
+        Some(Err(e)) => Err(EngineError::docker(format!("wait for {container}"), e)),
+        None => Ok(0),
+    }
 }
