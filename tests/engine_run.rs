@@ -314,7 +314,10 @@ fn an_interactive_instance_gets_the_terminal_and_returns_its_exit_code() {
         "services/cli/Dockerfile",
         "FROM dops-test/busybox\nCMD [\"sh\",\"-c\",\"echo interactive-ok $INTERACTIVE; exit 3\"]\n",
     );
-    p.write("run.conf", "[{\"service\": \"cli\", \"instance\": \"one\"}]\n");
+    p.write(
+        "run.conf",
+        "[{\"service\": \"cli\", \"instance\": \"one\"}]\n",
+    );
     let out = p.dops(&["run:cli,instance=one,interactive=True"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(

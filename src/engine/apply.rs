@@ -747,10 +747,16 @@ mod tests {
         h.set_entry_type(tar::EntryType::Directory);
         h.set_mode(0o755);
         h.set_size(0);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
         b.append_data(&mut h, "data/", std::io::empty()).unwrap();
         let mut h = tar::Header::new_gnu();
         h.set_mode(0o600);
         h.set_size(5);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
         b.append_data(&mut h, "data/sub/seed.txt", &b"hello"[..])
             .unwrap();
         let data = b.into_inner().unwrap();

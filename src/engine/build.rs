@@ -300,9 +300,7 @@ async fn build_one(
     labels.insert(inject::BASE_LABEL.to_string(), base.clone());
     labels.insert(inject::INIT_IMAGE_LABEL.to_string(), init_image.to_string());
     if let Some(current) = super::observe::image_info(engine, &step.image).await? {
-        let same = labels
-            .iter()
-            .all(|(k, v)| current.labels.get(k) == Some(v));
+        let same = labels.iter().all(|(k, v)| current.labels.get(k) == Some(v));
         if same {
             if let Some(b) = bar {
                 b.finish_and_clear();
@@ -493,5 +491,27 @@ mod tests {
             "Dockerfile:5: RUN exit 3"
         );
         assert_eq!(locate_step("Step 9/9 : RUN x", Some(df)), "step 9/9: RUN x");
+    }
+
+    #[test]
+    fn the_builtin_dns_context_is_the_embedded_dockerfile_and_the_dops_binary() {
+        let step = BuildStep {
+            service: DNS_SERVICE.into(),
+            image: "p/dops-dns".into(),
+            context: PathBuf::new(),
+            parents: vec![],
+            no_cache: false,
+            labels: Default::default(),
+            builtin: true,
+        };
+        let (tar, dockerfile) = build_context(&step).unwrap();
+        assert_eq!(dockerfile, DNS_DOCKERFILE);
+        let mut a = tar::Archive::new(&tar[..]);
+        let names: Vec<String> = a
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, vec!["Dockerfile", "dops"]);
     }
 }

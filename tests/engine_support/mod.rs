@@ -34,7 +34,10 @@ exit $code
 /// stand-in is used only then, so the real dops-init is tested as soon as it is in the package.
 fn init_is_placeholder() -> bool {
     const INIT_SRC: &str = include_str!("../../src/init/mod.rs");
-    INIT_SRC.len() < 200 && INIT_SRC.trim_end().ends_with("pub fn main() -> i32 {\n    0\n}")
+    INIT_SRC.len() < 200
+        && INIT_SRC
+            .trim_end()
+            .ends_with("pub fn main() -> i32 {\n    0\n}")
 }
 
 /// Point `DOPS_INIT_BIN` (read by the engine, inherited by the `dops` processes the tests start)
