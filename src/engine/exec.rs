@@ -8,6 +8,7 @@
 use std::io::{IsTerminal, Write};
 use std::os::fd::AsRawFd;
 use std::pin::Pin;
+use std::time::Duration;
 
 use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
@@ -138,6 +139,10 @@ async fn resize(engine: &Engine, target: &Resize<'_>) {
 async fn tty_session(engine: &Engine, mut output: Output, mut input: Input, target: Resize<'_>) {
     let raw = RawMode::enter();
     resize(engine, &target).await;
+    // The process may not have its terminal yet at the first resize (Docker's CLI retries too).
+    let again = tokio::time::sleep(Duration::from_millis(150));
+    tokio::pin!(again);
+    let mut resized_again = false;
     let mut winch =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change()).ok();
     let mut stdin = stdin_channel();
@@ -168,6 +173,10 @@ async fn tty_session(engine: &Engine, mut output: Output, mut input: Input, targ
                     None => std::future::pending::<()>().await,
                 }
             } => resize(engine, &target).await,
+            _ = &mut again, if !resized_again => {
+                resized_again = true;
+                resize(engine, &target).await;
+            }
         }
     }
     drop(raw);
@@ -263,7 +272,7 @@ pub async fn exec(
                 return Ok(code);
             }
         }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Err(EngineError::Other(format!(
         "the command in {container} did not report an exit code"
