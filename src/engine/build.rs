@@ -320,7 +320,13 @@ async fn build_one(
     let mut tar = ContextTar::new();
     tar.add_bytes(
         "Dockerfile",
-        injection_dockerfile(&base, init_image, &main).as_bytes(),
+        injection_dockerfile(
+            &base,
+            init_image,
+            &main,
+            &labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        )
+        .as_bytes(),
         0o644,
     )?;
     let options = BuildImageOptions {
@@ -328,7 +334,7 @@ async fn build_one(
         t: Some(step.image.clone()),
         rm: true,
         forcerm: true,
-        labels: Some(labels),
+        labels: None,
         ..Default::default()
     };
     let id = run_build(
