@@ -21,6 +21,8 @@ struct RunReport {
     project: String,
     built: Vec<String>,
     started: Vec<String>,
+    /// Interactive instances (attached to this terminal after the report).
+    interactive: Vec<String>,
     already_running: Vec<String>,
     removed: Vec<String>,
 }
@@ -77,6 +79,7 @@ pub fn execute(inv: &Invocation, action: &RunAction) -> anyhow::Result<i32> {
                 project: project.name.clone(),
                 built: applied.built.iter().map(|b| b.service.clone()).collect(),
                 started: applied.started.clone(),
+                interactive: applied.interactive.clone(),
                 already_running: applied.already_running.clone(),
                 removed: applied.removed.clone(),
             };
