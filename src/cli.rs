@@ -555,7 +555,14 @@ fn from_clap(err: clap::Error, verb: &str) -> UsageError {
             let option = ctx(ContextKind::InvalidArg).unwrap_or_default();
             let suggestion = ctx(ContextKind::SuggestedArg);
             if !option.starts_with('-') {
-                return UsageError::Other(format!("unexpected argument '{option}' for '{verb}'"));
+                let hint = if parse_bool(&option).is_ok() {
+                    " (a boolean option takes its value after '=', e.g. --persistent-data=false)"
+                } else {
+                    ""
+                };
+                return UsageError::Other(format!(
+                    "unexpected argument '{option}' for '{verb}'{hint}"
+                ));
             }
             UsageError::UnknownOption {
                 verb: verb.to_string(),
@@ -1113,6 +1120,15 @@ mod tests {
         assert_eq!(
             err("build:web,instance=one"),
             "unknown key 'instance' for 'build'"
+        );
+        assert_eq!(
+            err("run web --persistent-data false"),
+            "unexpected argument 'false' for 'run' (a boolean option takes its value after '=', e.g. --persistent-data=false)"
+        );
+        assert_eq!(err("run web db"), "unexpected argument 'db' for 'run'");
+        assert_eq!(
+            err("run:web extra"),
+            "unexpected argument 'extra' for 'run'"
         );
     }
 

@@ -619,6 +619,7 @@ fn plan_run(
             });
         }
     }
+    port_conflicts(&steps, &mut warnings);
     Ok(Planned {
         plan: Plan {
             project: project.name.clone(),
@@ -626,6 +627,33 @@ fn plan_run(
         },
         warnings,
     })
+}
+
+/// Two instances of the plan publishing the same host address and port: the second would fail to
+/// start, so say it before.
+fn port_conflicts(steps: &[Step], warnings: &mut Vec<String>) {
+    let mut seen: BTreeMap<(String, u16, Protocol), String> = BTreeMap::new();
+    for step in steps {
+        let Step::Run(spec) = step else { continue };
+        for p in &spec.ports {
+            let key = (p.host_ip.clone(), p.host_port, p.protocol);
+            match seen.get(&key) {
+                Some(first) => warnings.push(format!(
+                    "{} and {first} both publish {}:{}/{}; the second will fail to start (set \"publish_ports\": false on one)",
+                    spec.hostname,
+                    p.host_ip,
+                    p.host_port,
+                    match p.protocol {
+                        Protocol::Tcp => "tcp",
+                        Protocol::Udp => "udp",
+                    }
+                )),
+                None => {
+                    seen.insert(key, spec.hostname.clone());
+                }
+            }
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1604,6 +1632,23 @@ mod tests {
             dry_run: false,
         });
         assert!(plan(&p, &Observed::default(), &a, &ctx()).is_ok());
+    }
+
+    #[test]
+    fn the_same_host_port_twice_is_a_warning() {
+        let p = project_with(
+            r#"[{"service": "web", "instance": "a", "publish_ports": true},
+                {"service": "web", "instance": "b", "publish_ports": true}]"#,
+            None,
+        );
+        let planned = plan(&p, &Observed::default(), &run(Target::All), &ctx()).unwrap();
+        assert_eq!(
+            planned.warnings,
+            vec![
+                "web-b and web-a both publish 127.0.0.1:80/tcp; the second will fail to start (set \"publish_ports\": false on one)",
+                "web-b and web-a both publish 127.0.0.1:8443/tcp; the second will fail to start (set \"publish_ports\": false on one)",
+            ]
+        );
     }
 
     #[test]

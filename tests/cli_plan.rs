@@ -218,7 +218,11 @@ fn bad_command_lines() {
         &["dns:serv"],
         "unknown command 'dns:serv' (did you mean 'dns:serve'?)",
     );
-    fails_with(&p, &["ps"], "verb 'ps' is not available in this build");
+    fails_with(
+        &p,
+        &["status"],
+        "verb 'status' is not available in this build",
+    );
     fails_with(&p, &[], "missing command (try 'dops --help')");
 }
 
@@ -315,4 +319,26 @@ fn clean_dry_run_with_nothing_running() {
     );
     let out = p.dops_ok(&["build", "all", "--dry-run", "--no-cache"]);
     assert!(stdout(&out).contains("[no cache]"));
+}
+
+#[test]
+fn warnings_go_to_stderr_and_the_plan_still_prints() {
+    let p = demo("warn");
+    p.write(
+        "run.conf",
+        r#"[{"service": "web", "instance": "a", "publish_ports": true},
+            {"service": "web", "instance": "b", "publish_ports": true, "links": ["web-*:peer"]}]"#,
+    );
+    p.write(".dops/dns.key", "hmac-sha256:dops:U0VDUkVU\n");
+    let out = p.dops_ok(&["plan:all"]);
+    assert_eq!(
+        stderr(&out),
+        "dops: warning: web-b and web-a both publish 127.0.0.1:80/tcp; the second will fail to start (set \"publish_ports\": false on one)\n"
+    );
+    assert!(stdout(&out).contains("PEER_SERVICE_IP=<ip of"));
+    // in JSON the warnings are part of the document
+    let out = p.dops_ok(&["plan:all", "--json"]);
+    assert_eq!(stderr(&out), "");
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["warnings"].as_array().unwrap().len(), 1);
 }
