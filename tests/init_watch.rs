@@ -192,12 +192,16 @@ fn a_restart_reload_restarts_the_program_and_on_change_alone_works() {
                 "watches": {{
                     "conf": {{"dns": "web.local.zone", "interval_ms": 100, "debounce_ms": 0,
                               "template": "{tpl}", "output": "{out}", "reload": {{"program": "app", "restart": true}}}},
-                    "tell": {{"dns": "web", "interval_ms": 100, "on_change": ["sh", "-c", "echo \"$DOPS_MEMBER_HOSTS\" >> {told}"]}}
+                    "tell": {{"dns": "web", "interval_ms": 100, "on_change": ["sh", "-c", "echo \"$DOPS_MEMBER_HOSTS\" >> {told}"]}},
+                    "cmd": {{"dns": "web", "interval_ms": 100, "template": "{tpl}", "output": "{out2}",
+                             "reload": {{"command": "sh -c 'echo \"reloaded $DOPS_MEMBER_COUNT\" >> {reloaded}'"}}}}
                 }}}}"#,
             app = r.p("bin/app"),
             tpl = r.p("t.hb"),
             out = r.p("etc/app.conf"),
             told = r.p("told"),
+            out2 = r.p("etc/other.conf"),
+            reloaded = r.p("reloaded"),
         ),
     );
     let mut cmd = r.command(&[]);
@@ -222,5 +226,11 @@ fn a_restart_reload_restarts_the_program_and_on_change_alone_works() {
         .map(String::as_str)
         == Some("web-one")));
     assert_eq!(r.lines("told")[0], "", "the first run tells the empty set");
+    assert!(
+        eventually(secs(5.0), || r.lines("reloaded") == vec!["reloaded 1"]),
+        "{:?}",
+        r.lines("reloaded")
+    );
+    assert_eq!(r.read("etc/other.conf"), "127.0.0.21 ");
     let _ = server.stop();
 }

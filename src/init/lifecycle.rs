@@ -248,6 +248,8 @@ impl Init {
         self.services_up()?;
         self.whaleware_checked("warmup")?;
         self.set_state(State::Up);
+        self.flush();
+        super::memory::trim_code();
         self.run_up()
     }
 
@@ -283,6 +285,8 @@ impl Init {
                     Err(msg) => self.on_failure(&mut failures, msg)?,
                 }
                 next_monitor = Instant::now() + interval;
+                self.flush();
+                super::memory::trim_code();
                 continue;
             }
             self.pump(Some(next_monitor));
@@ -325,6 +329,8 @@ impl Init {
         self.services_up()?;
         self.failure = None;
         self.set_state(State::Up);
+        self.flush();
+        super::memory::trim_code();
         Ok(())
     }
 

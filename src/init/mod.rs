@@ -14,6 +14,7 @@ pub mod health;
 pub mod hooks;
 pub mod initd;
 pub mod lifecycle;
+pub mod memory;
 pub mod notify;
 pub mod output;
 pub mod paths;
