@@ -220,8 +220,8 @@ fn bad_command_lines() {
     );
     fails_with(
         &p,
-        &["status"],
-        "verb 'status' is not available in this build",
+        &["install_demo"],
+        "verb 'install_demo' is not available in this build",
     );
     fails_with(&p, &[], "missing command (try 'dops --help')");
 }
