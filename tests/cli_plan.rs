@@ -218,7 +218,11 @@ fn bad_command_lines() {
         &["dns:serv"],
         "unknown command 'dns:serv' (did you mean 'dns:serve'?)",
     );
-    fails_with(&p, &["ps"], "verb 'ps' is not available in this build");
+    fails_with(
+        &p,
+        &["install_demo"],
+        "verb 'install_demo' is not available in this build",
+    );
     fails_with(&p, &[], "missing command (try 'dops --help')");
 }
 

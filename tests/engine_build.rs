@@ -195,3 +195,39 @@ fn build_all_builds_every_service_and_independent_ones_in_parallel() {
         .count();
     assert!(started_before >= 2, "no parallel builds:\n{err}");
 }
+
+#[test]
+fn children_of_a_failed_parent_are_skipped_and_v_streams_the_output() {
+    use_test_init();
+    let p = TestProject::new("build-skip");
+    p.write("host.conf", NO_DNS);
+    p.write(
+        "services/base/Dockerfile",
+        "FROM dops-test/busybox\nRUN echo streamed-line && exit 1\n",
+    );
+    p.write(
+        "services/kid/Dockerfile",
+        &format!("FROM {}/base\nCMD [\"sleep\",\"3600\"]\n", p.name),
+    );
+    p.write(
+        "services/solo/Dockerfile",
+        "FROM dops-test/busybox\nCMD [\"sleep\",\"3600\"]\n",
+    );
+    let out = p.dops(&["-v", "build:all"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("[base] Step 2/"), "{err}");
+    assert!(err.contains(" : RUN echo streamed-line && exit 1"), "{err}");
+    assert!(err.contains("[base] streamed-line"), "{err}");
+    assert!(
+        err.contains("build of kid skipped: its parent base failed"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Dockerfile:2: RUN echo streamed-line"),
+        "{err}"
+    );
+    // The independent service is still built.
+    assert!(inspect("{{.Id}}", &format!("{}/solo", p.name)).starts_with("sha256:"));
+    assert_eq!(inspect("{{.Id}}", &format!("{}/kid", p.name)), "");
+}

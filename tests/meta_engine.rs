@@ -185,7 +185,10 @@ async fn parent_and_child_metadata_validate_update_and_status() {
     assert_eq!(label("io.dops.git.dirty"), "false");
     assert_eq!(label("io.dops.meta.level"), "1");
     assert_eq!(label("io.dops.method.update"), "echo updated-by-base");
-    assert!(label("io.dops.method.validate").starts_with("echo checking"));
+    assert_eq!(
+        label("io.dops.method.validate"),
+        "echo checking $INSTANCE; test \"$INSTANCE\" != two || { echo 'port 80 closed' >&2; exit 4; }"
+    );
 
     // Host: examine the child shows base then app, each with its own commit.
     let out = p.dops_ok(&["examine:app"]);

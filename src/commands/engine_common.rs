@@ -40,9 +40,14 @@ pub fn project_name_of(dir: &Path) -> String {
 /// What the engine holds, for `dops plan` and `--dry-run`; the empty state (with a warning) when
 /// the engine cannot be asked.
 pub fn observe_for_plan(inv: &crate::action::Invocation) -> Observed {
+    // A project that does not load is reported by the plan itself.
+    let Ok(dir) = project_dir(&inv.global) else {
+        return Observed::default();
+    };
+    let Ok(project) = crate::project::load(&dir, &inv.global.conf) else {
+        return Observed::default();
+    };
     let found = (|| -> anyhow::Result<Observed> {
-        let dir = project_dir(&inv.global)?;
-        let project = crate::project::load(&dir, &inv.global.conf)?;
         let rt = runtime()?;
         rt.block_on(async {
             let eng = crate::engine::connect().await?;

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::engine_common::{project_dir, runtime};
 use crate::action::{Invocation, RunAction};
 use crate::engine::{self, ApplyContext, BuildOptions, ProjectLock};
-use crate::plan::{self, PlanContext, Step};
+use crate::plan::{self, PlanContext};
 use crate::{output, project};
 
 /// How long a command waits for another dops command on the same project.
@@ -21,6 +21,8 @@ struct RunReport {
     project: String,
     built: Vec<String>,
     started: Vec<String>,
+    /// Interactive instances (attached to this terminal after the report).
+    interactive: Vec<String>,
     already_running: Vec<String>,
     removed: Vec<String>,
 }
@@ -83,20 +85,20 @@ pub fn execute(inv: &Invocation, action: &RunAction) -> anyhow::Result<i32> {
                 project: project.name.clone(),
                 built: applied.built.iter().map(|b| b.service.clone()).collect(),
                 started: applied.started.clone(),
+                interactive: applied.interactive.clone(),
                 already_running: applied.already_running.clone(),
                 removed: applied.removed.clone(),
             };
             output::out(&format!("{}\n", serde_json::to_string_pretty(&report)?));
         }
-        // An interactive instance gets this terminal.
-        let interactive = planned.plan.steps.iter().find_map(|s| match s {
-            Step::Run(spec) if spec.interactive && applied.started.contains(&spec.name) => {
-                Some(spec.name.clone())
+        // An interactive instance gets this terminal (it starts once attached).
+        if let Some(name) = applied.interactive.first() {
+            for other in applied.interactive.iter().skip(1) {
+                output::warn(&format!(
+                    "{other} is interactive too: it was created, not started (dops run it alone)"
+                ));
             }
-            _ => None,
-        });
-        if let Some(name) = interactive {
-            let code = engine::exec::attach(&eng, &name).await?;
+            let code = engine::exec::attach_and_start(&eng, name).await?;
             return anyhow::Ok(code.clamp(0, 255) as i32);
         }
         if action.wait {

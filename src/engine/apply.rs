@@ -51,8 +51,10 @@ impl ApplyContext {
 #[derive(Debug, Default)]
 pub struct Applied {
     pub built: Vec<Built>,
-    /// Containers started, in order.
+    /// Containers started, in order (interactive ones are only created: see `interactive`).
     pub started: Vec<String>,
+    /// Interactive instances created and waiting for `exec::attach_and_start`.
+    pub interactive: Vec<String>,
     pub already_running: Vec<String>,
     pub removed: Vec<String>,
 }
@@ -95,7 +97,13 @@ pub async fn apply(
                 i += 1;
             }
             run_batch(engine, &batch, ctx).await?;
-            applied.started.extend(batch.iter().map(|s| s.name.clone()));
+            for spec in &batch {
+                if spec.interactive {
+                    applied.interactive.push(spec.name.clone());
+                } else {
+                    applied.started.push(spec.name.clone());
+                }
+            }
             continue;
         }
         if let Step::Remove { .. } = &plan.steps[i] {
@@ -181,6 +189,7 @@ async fn run_batch(
     let mut first_err = None;
     for (spec, r) in batch.iter().zip(results) {
         match r {
+            Ok(()) if spec.interactive => (ctx.say)(&format!("created {}", spec.name)),
             Ok(()) => (ctx.say)(&format!("started {}", spec.name)),
             Err(e) => {
                 (ctx.say)(&format!("✗ {} failed to start", spec.name));
@@ -679,10 +688,20 @@ pub async fn run_container(
         }
         Err(e) => return Err(EngineError::docker(format!("create {}", spec.name), e)),
     }
-    match engine.api().start_container(&spec.name, None).await {
+    if spec.interactive {
+        // Started by whoever attaches the terminal (`exec::attach_and_start`): attaching to a
+        // container that already exited would wait forever.
+        return Ok(());
+    }
+    start_container(engine, &spec.name).await
+}
+
+/// Start a created container (already running is fine).
+pub async fn start_container(engine: &Engine, name: &str) -> Result<(), EngineError> {
+    match engine.api().start_container(name, None).await {
         Ok(()) => Ok(()),
         Err(e) if is_not_modified(&e) => Ok(()),
-        Err(e) => Err(EngineError::docker(format!("start {}", spec.name), e)),
+        Err(e) => Err(EngineError::docker(format!("start {name}"), e)),
     }
 }
 
@@ -728,10 +747,16 @@ mod tests {
         h.set_entry_type(tar::EntryType::Directory);
         h.set_mode(0o755);
         h.set_size(0);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
         b.append_data(&mut h, "data/", std::io::empty()).unwrap();
         let mut h = tar::Header::new_gnu();
         h.set_mode(0o600);
         h.set_size(5);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
         b.append_data(&mut h, "data/sub/seed.txt", &b"hello"[..])
             .unwrap();
         let data = b.into_inner().unwrap();

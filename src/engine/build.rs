@@ -322,7 +322,12 @@ async fn build_one(
     let meta = inject::collect_meta(engine, &base, step, &dockerfile).await?;
     inject::add_meta_layer(&mut tar, &meta)?;
     labels.extend(meta.labels());
-    let mut injection = injection_dockerfile(&base, init_image, &main);
+    let mut injection = injection_dockerfile(
+        &base,
+        init_image,
+        &main,
+        &labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+    );
     injection.push_str(inject::META_COPY);
     // --- end meta ---
     tar.add_bytes("Dockerfile", injection.as_bytes(), 0o644)?;
@@ -331,7 +336,7 @@ async fn build_one(
         t: Some(step.image.clone()),
         rm: true,
         forcerm: true,
-        labels: Some(labels),
+        labels: None,
         ..Default::default()
     };
     let id = run_build(
@@ -494,5 +499,27 @@ mod tests {
             "Dockerfile:5: RUN exit 3"
         );
         assert_eq!(locate_step("Step 9/9 : RUN x", Some(df)), "step 9/9: RUN x");
+    }
+
+    #[test]
+    fn the_builtin_dns_context_is_the_embedded_dockerfile_and_the_dops_binary() {
+        let step = BuildStep {
+            service: DNS_SERVICE.into(),
+            image: "p/dops-dns".into(),
+            context: PathBuf::new(),
+            parents: vec![],
+            no_cache: false,
+            labels: Default::default(),
+            builtin: true,
+        };
+        let (tar, dockerfile) = build_context(&step).unwrap();
+        assert_eq!(dockerfile, DNS_DOCKERFILE);
+        let mut a = tar::Archive::new(&tar[..]);
+        let names: Vec<String> = a
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, vec!["Dockerfile", "dops"]);
     }
 }

@@ -8,6 +8,7 @@
 use std::io::{IsTerminal, Write};
 use std::os::fd::AsRawFd;
 use std::pin::Pin;
+use std::time::Duration;
 
 use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
@@ -138,6 +139,10 @@ async fn resize(engine: &Engine, target: &Resize<'_>) {
 async fn tty_session(engine: &Engine, mut output: Output, mut input: Input, target: Resize<'_>) {
     let raw = RawMode::enter();
     resize(engine, &target).await;
+    // The process may not have its terminal yet at the first resize (Docker's CLI retries too).
+    let again = tokio::time::sleep(Duration::from_millis(150));
+    tokio::pin!(again);
+    let mut resized_again = false;
     let mut winch =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change()).ok();
     let mut stdin = stdin_channel();
@@ -168,6 +173,10 @@ async fn tty_session(engine: &Engine, mut output: Output, mut input: Input, targ
                     None => std::future::pending::<()>().await,
                 }
             } => resize(engine, &target).await,
+            _ = &mut again, if !resized_again => {
+                resized_again = true;
+                resize(engine, &target).await;
+            }
         }
     }
     drop(raw);
@@ -263,16 +272,17 @@ pub async fn exec(
                 return Ok(code);
             }
         }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Err(EngineError::Other(format!(
         "the command in {container} did not report an exit code"
     )))
 }
 
-/// Attach the local terminal to a container started with a TTY (interactive instances) until it
-/// exits; returns its exit code.
-pub async fn attach(engine: &Engine, container: &str) -> Result<i64, EngineError> {
+/// Attach the local terminal to a created interactive container, start it, and stay attached
+/// until it exits; returns its exit code. Attaching first means no output is missed, however
+/// fast the program ends.
+pub async fn attach_and_start(engine: &Engine, container: &str) -> Result<i64, EngineError> {
     let attached = engine
         .api()
         .attach_container(
@@ -282,12 +292,13 @@ pub async fn attach(engine: &Engine, container: &str) -> Result<i64, EngineError
                 stdin: true,
                 stdout: true,
                 stderr: true,
-                logs: true,
+                logs: false,
                 detach_keys: None,
             }),
         )
         .await
         .map_err(|e| EngineError::docker(format!("attach to {container}"), e))?;
+    super::apply::start_container(engine, container).await?;
     if want_tty() {
         tty_session(
             engine,
@@ -297,19 +308,22 @@ pub async fn attach(engine: &Engine, container: &str) -> Result<i64, EngineError
         )
         .await;
     } else {
+        drop(attached.input);
         let mut output = attached.output;
         let mut stdout = std::io::stdout();
         while let Some(Ok(chunk)) = output.next().await {
             let _ = stdout.write_all(&chunk.into_bytes());
+            let _ = stdout.flush();
         }
-        let _ = stdout.flush();
     }
-    let info = engine
-        .api()
-        .inspect_container(container, None)
-        .await
-        .map_err(|e| EngineError::docker(format!("inspect {container}"), e))?;
-    Ok(info.state.and_then(|s| s.exit_code).unwrap_or(0))
+    // The exit code, once the container has stopped.
+    let mut wait = engine.api().wait_container(container, None);
+    match wait.next().await {
+        Some(Ok(r)) => Ok(r.status_code),
+        Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code),
+        Some(Err(e)) => Err(EngineError::docker(format!("wait for {container}"), e)),
+        None => Ok(0),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -70,17 +70,42 @@ pub fn main_program(entrypoint: &[String], cmd: &[String]) -> Vec<String> {
     main
 }
 
-/// The generated Dockerfile of the injection build.
-pub fn injection_dockerfile(base: &str, init_image: &str, main: &[String]) -> String {
-    let cmd = serde_json::to_string(main).unwrap_or_else(|_| "[]".into());
+/// A Dockerfile string literal: `"…"` with `\` and `"` escaped.
+fn quoted(s: &str) -> String {
     format!(
+        "\"{}\"",
+        s.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            // meta (issue 8): a literal `$` (method commands use variables), not a build variable.
+            .replace('$', "\\$")
+            .replace('\n', " ")
+    )
+}
+
+/// The generated Dockerfile of the injection build (labels in one LABEL instruction: one layer).
+pub fn injection_dockerfile(
+    base: &str,
+    init_image: &str,
+    main: &[String],
+    labels: &std::collections::BTreeMap<String, String>,
+) -> String {
+    let cmd = serde_json::to_string(main).unwrap_or_else(|_| "[]".into());
+    let mut df = format!(
         "FROM {init_image} AS dops-init\n\
          FROM {base}\n\
          COPY --from=dops-init {INIT_PATH} {INIT_PATH}\n\
          ENTRYPOINT [\"{INIT_PATH}\"]\n\
          CMD {cmd}\n\
          HEALTHCHECK --interval=2s --timeout=5s --start-period=2s --retries=3 CMD [\"{INIT_PATH}\",\"health\"]\n"
-    )
+    );
+    if !labels.is_empty() {
+        let pairs: Vec<String> = labels
+            .iter()
+            .map(|(k, v)| format!("{}={}", quoted(k), quoted(v)))
+            .collect();
+        df.push_str(&format!("LABEL {}\n", pairs.join(" ")));
+    }
+    df
 }
 
 fn content_hash(data: &[u8]) -> String {
@@ -333,7 +358,12 @@ mod tests {
 
     #[test]
     fn the_generated_dockerfile_sets_the_init_and_the_main_program() {
-        let df = injection_dockerfile("sha256:abc", "dops-init:0123", &v(&["sleep", "1"]));
+        let labels = std::collections::BTreeMap::from([
+            ("io.dops.service".to_string(), "web".to_string()),
+            ("odd".to_string(), "a \"q\" \\ b".to_string()),
+        ]);
+        let df = injection_dockerfile("sha256:abc", "dops-init:0123", &v(&["sleep", "1"]), &labels);
+        assert!(df.ends_with("LABEL \"io.dops.service\"=\"web\" \"odd\"=\"a \\\"q\\\" \\\\ b\"\n"));
         assert!(df.starts_with("FROM dops-init:0123 AS dops-init\nFROM sha256:abc\n"));
         assert!(df.contains("ENTRYPOINT [\"/dops/bin/dops-init\"]\n"));
         assert!(df.contains("CMD [\"sleep\",\"1\"]\n"));

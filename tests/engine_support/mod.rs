@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-/// A pass-through stand-in for dops-init, used while the package's `dops-init` is the skeleton's
-/// placeholder (which exits at once): it answers `health`, writes an UP `state.json` like the
+/// A pass-through stand-in for dops-init, used only while the package's `dops-init` is the
+/// skeleton's placeholder (which exits at once): it answers `health`, writes an UP `state.json` like the
 /// real init does, and runs the main program. The injection mechanism under test is the real
 /// one either way. `DOPS_TEST_REAL_INIT=1` injects the package's `dops-init` instead, and a
 /// `DOPS_INIT_BIN` already set names the init to inject.
@@ -30,6 +30,16 @@ state STOPPED
 exit $code
 "#;
 
+/// The skeleton's `src/init/mod.rs` (an init that exits at once) until the init lands: the
+/// stand-in is used only then, so the real dops-init is tested as soon as it is in the package.
+fn init_is_placeholder() -> bool {
+    const INIT_SRC: &str = include_str!("../../src/init/mod.rs");
+    INIT_SRC.len() < 200
+        && INIT_SRC
+            .trim_end()
+            .ends_with("pub fn main() -> i32 {\n    0\n}")
+}
+
 /// Point `DOPS_INIT_BIN` (read by the engine, inherited by the `dops` processes the tests start)
 /// at the init the tests inject.
 pub fn use_test_init() {
@@ -39,7 +49,7 @@ pub fn use_test_init() {
         if let Some(given) = std::env::var_os("DOPS_INIT_BIN") {
             return PathBuf::from(given);
         }
-        if std::env::var_os("DOPS_TEST_REAL_INIT").is_some() {
+        if std::env::var_os("DOPS_TEST_REAL_INIT").is_some() || !init_is_placeholder() {
             return PathBuf::from(env!("CARGO_BIN_EXE_dops-init"));
         }
         let path = std::env::temp_dir().join(format!("dops-test-init-{}.sh", std::process::id()));
