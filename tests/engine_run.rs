@@ -330,3 +330,36 @@ fn an_interactive_instance_gets_the_terminal_and_returns_its_exit_code() {
         "true"
     );
 }
+
+#[test]
+fn run_all_honours_sleep_autorun_and_groups() {
+    use_test_init();
+    let p = TestProject::new("run-order");
+    p.write("host.conf", NO_DNS);
+    busybox_service(&p, "web", "");
+    p.write(
+        "run.conf",
+        "[\n {\"service\": \"web\", \"instance\": \"first\", \"sleep\": 2},\n {\"service\": \"web\", \"instance\": \"second\", \"group\": \"back\"},\n {\"service\": \"web\", \"instance\": \"manual\", \"autorun\": false, \"group\": \"back\"}\n]\n",
+    );
+    p.dops_ok(&["build:web"]);
+    let start = std::time::Instant::now();
+    p.dops_ok(&["run:all"]);
+    assert!(
+        start.elapsed().as_secs_f64() >= 2.0,
+        "the sleep is honoured"
+    );
+    assert_eq!(
+        containers_of(&p.name),
+        vec![p.container("web", "first"), p.container("web", "second")],
+        "autorun false is not started by run:all"
+    );
+    // The second started after the first's sleep.
+    let started = |i: &str| inspect("{{.State.StartedAt}}", &p.container("web", i));
+    assert!(started("first") < started("second"));
+    p.dops_ok(&["clean:all"]);
+    p.dops_ok(&["run:group=back"]);
+    let mut names = containers_of(&p.name);
+    names.sort();
+    assert!(names.contains(&p.container("web", "second")), "{names:?}");
+    assert!(!names.contains(&p.container("web", "first")), "{names:?}");
+}
