@@ -14,6 +14,9 @@ defaults
     mode http
     log global
     option dontlognull
+    # On a reload, the old worker answers one more request on each idle keep-alive connection
+    # (with "connection: close") instead of closing it under the client's feet.
+    option idle-close-on-response
     timeout connect 1s
     timeout client 30s
     timeout server 30s
