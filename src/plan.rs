@@ -40,7 +40,10 @@ pub enum Step {
     /// Nothing to do: the instance already runs (shown so the user knows why).
     AlreadyRunning { container: String },
     /// Graceful stop (the init's stop timeout), then remove. Persistent data is never touched here.
-    Remove { container: String, stop_timeout_s: u64 },
+    Remove {
+        container: String,
+        stop_timeout_s: u64,
+    },
     /// Delete an instance's persistent folders: only planned for `clean --purge`.
     PurgeData { container: String, path: PathBuf },
     /// Remove the project network when no container uses it any more.

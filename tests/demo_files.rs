@@ -50,7 +50,9 @@ fn initd(service: &str) -> Value {
     for f in files {
         let v: Value = serde_json::from_str(&read(&f))
             .unwrap_or_else(|e| panic!("{} is not JSON: {e}", f.display()));
-        let obj = v.as_object().unwrap_or_else(|| panic!("{} is not an object", f.display()));
+        let obj = v
+            .as_object()
+            .unwrap_or_else(|| panic!("{} is not an object", f.display()));
         for (k, v) in obj {
             merged.insert(k.clone(), v.clone());
         }
@@ -77,13 +79,19 @@ fn run_conf_declares_the_platform() {
     let mut seen = BTreeSet::new();
     for e in &entries {
         let service = e["service"].as_str().expect("every entry names a service");
-        let instance = e["instance"].as_str().expect("every entry names an instance");
+        let instance = e["instance"]
+            .as_str()
+            .expect("every entry names an instance");
         assert!(
             seen.insert((service.to_string(), instance.to_string())),
             "{service}/{instance} is declared twice"
         );
         assert!(
-            demo().join("services").join(service).join("Dockerfile").is_file(),
+            demo()
+                .join("services")
+                .join(service)
+                .join("Dockerfile")
+                .is_file(),
             "run.conf names service {service} but demo/services/{service}/Dockerfile is missing"
         );
     }
@@ -91,11 +99,17 @@ fn run_conf_declares_the_platform() {
     assert_eq!(of("web").len(), 2, "two web instances by default");
     let lb = of("lb");
     assert_eq!(lb.len(), 1);
-    assert_eq!(lb[0]["instance_type"], "published", "the balancer reaches 127.0.0.1");
+    assert_eq!(
+        lb[0]["instance_type"], "published",
+        "the balancer reaches 127.0.0.1"
+    );
     let pg = of("postgres");
     assert_eq!(pg.len(), 1);
     assert_eq!(pg[0]["instance"], "master");
-    assert_eq!(pg[0]["instance_type"], "persistent", "the database keeps /data");
+    assert_eq!(
+        pg[0]["instance_type"], "persistent",
+        "the database keeps /data"
+    );
 }
 
 #[test]
@@ -121,7 +135,10 @@ fn every_service_builds_from_the_base_image_and_copies_existing_files() {
         );
         for (srcs, _) in cps {
             for src in srcs {
-                assert!(ctx.join(&src).exists(), "{s}: COPY {src}: not in the context");
+                assert!(
+                    ctx.join(&src).exists(),
+                    "{s}: COPY {src}: not in the context"
+                );
             }
         }
     }
@@ -143,7 +160,13 @@ fn programs_and_methods_are_declared() {
         .collect();
     assert_eq!(
         cmd,
-        ["haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"],
+        [
+            "haproxy",
+            "-W",
+            "-db",
+            "-f",
+            "/usr/local/etc/haproxy/haproxy.cfg"
+        ],
         "master-worker mode, in the foreground"
     );
     assert_eq!(haproxy["reload_signal"], "SIGUSR2", "graceful reload");
@@ -207,7 +230,10 @@ fn hooks_are_executable_shell_scripts() {
         "postgres/ww/firstboot",
         "postgres/ww/monitor",
     ] {
-        assert!(demo().join("services").join(hook).is_file(), "{hook} missing");
+        assert!(
+            demo().join("services").join(hook).is_file(),
+            "{hook} missing"
+        );
     }
     assert!(checked >= 8, "only {checked} scripts found");
 }
