@@ -189,11 +189,19 @@ say "load: $CONCURRENCY keep-alive clients on $url"
 state_since() { # instance -> since_epoch of its state.json when UP, else empty
   local f=$dir/.dops/run/web-$1/state.json
   [ -f "$f" ] || return 0
-  python3 -c 'import json,sys
+  python3 -c 'import calendar, json, re, sys, time
 try:
     s = json.load(open(sys.argv[1]))
-    if s.get("state") == "UP" and s.get("since_epoch") is not None: print(s["since_epoch"])
-except Exception: pass' "$f"
+    if s.get("state") != "UP":
+        sys.exit(0)
+    # "since" (RFC 3339, nanoseconds) is finer than "since_epoch" (whole seconds).
+    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z$", s.get("since") or "")
+    if m:
+        print(calendar.timegm(time.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S")) + float(m.group(2) or 0))
+    elif s.get("since_epoch") is not None:
+        print(s["since_epoch"])
+except Exception:
+    pass' "$f"
 }
 add() {
   sleep "$GAP"
