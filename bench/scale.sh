@@ -13,7 +13,8 @@
 #
 # Usage: bench/scale.sh            (root or a docker user; needs curl and python3)
 #   CONCURRENCY=4   parallel keep-alive clients          GAP=5     seconds between steps
-#   MAX_SECONDS=180 hard limit of the load               KILL=0    add the docker kill step
+#   MAX_SECONDS=180 hard limit of the load (time)        KILL=0    add the docker kill step
+#   MAX_REQUESTS=200000 hard limit of the load (count)
 #   DOPS=path       the dops binary (default: dops on PATH, else target/.../release/dops)
 #   KEEP=1          leave the project running (prints how to clean it)
 set -euo pipefail
@@ -23,6 +24,7 @@ repo=$(cd "$here/.." && pwd)
 CONCURRENCY=${CONCURRENCY:-4}
 GAP=${GAP:-5}
 MAX_SECONDS=${MAX_SECONDS:-180}
+MAX_REQUESTS=${MAX_REQUESTS:-200000}
 KILL=${KILL:-0}
 KEEP=${KEEP:-0}
 STEP_TIMEOUT=${STEP_TIMEOUT:-120}
@@ -121,9 +123,10 @@ say "set-up took $(awk -v a="$t_setup" -v b="$(now)" 'BEGIN { printf "%.1f", b -
 
 # --- the load ----------------------------------------------------------------------------------
 # Keep-alive clients; each response's body names the instance ("web three (web-three)").
-python3 - "$url" "$CONCURRENCY" "$MAX_SECONDS" "$stop_file" "$results" <<'PY' &
+python3 - "$url" "$CONCURRENCY" "$MAX_SECONDS" "$stop_file" "$results" "$MAX_REQUESTS" <<'PY' &
 import http.client, json, os, sys, threading, time, urllib.parse
 url, conc, max_s, stop_file, out = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5]
+max_requests = int(sys.argv[6])
 u = urllib.parse.urlsplit(url)
 lock = threading.Lock()
 stats = {"requests": 0, "failures": 0, "status": {}, "errors": {}, "instances": {}, "failure_times": []}
@@ -143,7 +146,7 @@ def fail(kind, t):
 
 def worker():
     conn = None
-    while time.time() < deadline and not os.path.exists(stop_file):
+    while time.time() < deadline and stats["requests"] < max_requests and not os.path.exists(stop_file):
         try:
             if conn is None:
                 conn = http.client.HTTPConnection(u.hostname, u.port, timeout=5)
@@ -254,6 +257,10 @@ print("scale bench: %d requests in %.1f s (%.0f/s, %s clients), failures: %d%s" 
 print("served per instance: " + ", ".join("%s %d" % (k, v["count"]) for k, v in sorted(inst.items())))
 report = {"requests": stats["requests"], "failures": stats["failures"], "errors": stats["errors"],
           "duration_s": round(dur, 2), "served": {k: v["count"] for k, v in inst.items()}, "steps": []}
+late_steps = [e for e in events if float(e[2]) > stats["end"]]
+if late_steps:
+    print("WARNING: the load ended (MAX_SECONDS/MAX_REQUESTS) before %d step(s): their figures are meaningless" % len(late_steps))
+report["load_ended_early"] = bool(late_steps)
 for e in events:
     kind, name, a, b = e[0], e[1], float(e[2]), float(e[3])
     s = inst.get(name)

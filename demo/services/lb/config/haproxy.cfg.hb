@@ -21,9 +21,11 @@ defaults
     timeout client 30s
     timeout server 30s
     timeout http-request 10s
-    # A server that vanished before the health checks noticed: try another one.
+    # A server that vanished before the health checks noticed (refused, unreachable, or closed
+    # without an answer): try another one.
     retries 3
     option redispatch 1
+    retry-on conn-failure empty-response
     default-server inter 1s fall 2 rise 1
 
 frontend site
