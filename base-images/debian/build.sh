@@ -17,18 +17,20 @@
 #   DOPS_PULL_TIMEOUT      seconds allowed for `docker pull debian:bookworm-slim` (default 60; 0 = skip the pull)
 #   DOPS_BASE_FORCE=1      rebuild dops/base:bookworm even when its inputs are unchanged
 #   DOPS_ROOTFS_FORCE=1    redo the root filesystem too
+#   DOPS_BASE_IMAGE, DOPS_BASE_ROOTFS_IMAGE   other tags (tests of this script)
 set -euo pipefail
 
 here=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 
 SUITE=bookworm
-IMAGE=dops/base:$SUITE
-ROOTFS_IMAGE=dops/base-rootfs:$SUITE
+IMAGE=${DOPS_BASE_IMAGE:-dops/base:$SUITE}
+ROOTFS_IMAGE=${DOPS_BASE_ROOTFS_IMAGE:-dops/base-rootfs:$SUITE}
 UPSTREAM=debian:$SUITE-slim
 INIT_BIN=${DOPS_INIT_BIN:-$repo/target/x86_64-unknown-linux-gnu/release/dops-init}
 PULL_TIMEOUT=${DOPS_PULL_TIMEOUT:-60}
 
+trap 'exit 130' INT TERM # so that the EXIT traps (clean-ups) run on Ctrl-C and kill too
 say() { printf 'base-image: %s\n' "$*" >&2; }
 die() { printf 'base-image: error: %s\n' "$*" >&2; exit 1; }
 now() { date +%s.%N; }
@@ -99,10 +101,7 @@ rootfs_dir=
 cleanup_rootfs() {
   [ -n "$rootfs_dir" ] && [ -d "$rootfs_dir" ] || return 0
   # debootstrap mounts proc/sys (and maybe more) inside the target: unmount before deleting.
-  local m
-  for m in $(awk -v d="$rootfs_dir" 'index($2, d "/") == 1 { print $2 }' /proc/mounts | sort -r); do
-    umount -l "$m" 2>/dev/null || true
-  done
+  cleanup_mounts_only
   if awk -v d="$rootfs_dir" 'index($2, d "/") == 1 { found = 1 } END { exit !found }' /proc/mounts; then
     say "warning: mounts remain under $rootfs_dir; leaving it in place"
     return 0
@@ -224,9 +223,8 @@ ensure_rootfs() {
 
 cleanup_mounts_only() {
   local m
-  for m in $(awk -v d="$rootfs_dir" 'index($2, d "/") == 1 { print $2 }' /proc/mounts | sort -r); do
-    umount -l "$m" 2>/dev/null || true
-  done
+  awk -v d="$rootfs_dir" 'index($2, d "/") == 1 { print $2 }' /proc/mounts | sort -r |
+    while read -r m; do umount -l "$m" 2>/dev/null || true; done
 }
 
 # ---------------------------------------------------------------------------------------------
