@@ -266,6 +266,37 @@ fn monitor_stats_go_to_pushstats_state_and_sinks() {
 }
 
 #[test]
+fn the_monitor_method_runs_when_there_is_no_monitor_hook() {
+    let r = Root::new();
+    r.initd(
+        "10.json",
+        r#"{"methods": {"monitor": "echo '{\"via\": \"method\"}'"}}"#,
+    );
+    let run = r.spawn(&[]);
+    assert!(
+        run.wait_for(secs(10.0), |v| v["last_stats"] == json!({"via": "method"})),
+        "{}",
+        run.state()
+    );
+}
+
+#[test]
+fn the_monitor_hook_wins_over_the_monitor_method() {
+    let r = Root::new();
+    r.script("ww/usr/monitor", "echo '{\"via\": \"hook\"}'");
+    r.initd(
+        "10.json",
+        r#"{"methods": {"monitor": "echo '{\"via\": \"method\"}'"}}"#,
+    );
+    let run = r.spawn(&[]);
+    assert!(
+        run.wait_for(secs(10.0), |v| v["last_stats"] == json!({"via": "hook"})),
+        "{}",
+        run.state()
+    );
+}
+
+#[test]
 fn status_and_health_follow_the_lifecycle() {
     let r = Root::new();
     r.hook("warmup", "sleep 0.5");

@@ -69,6 +69,14 @@ pub fn command(path: &Path, args: &[String]) -> Command {
     c
 }
 
+/// The command that runs a one-line method (init.d `methods`) with `/bin/sh -c`.
+pub fn shell_command(line: &str) -> Command {
+    let mut c = Command::new("/bin/sh");
+    c.arg("-c").arg(line);
+    super::signals::reset_in_child(&mut c);
+    c
+}
+
 /// A running hook.
 pub struct Spawned {
     pub pid: i32,

@@ -53,6 +53,9 @@ pub struct Settings {
     pub restart_budget: u32,
     pub backoff_base: Duration,
     pub notify: Vec<String>,
+    /// The init.d `methods.monitor` command: the monitor when the image has no /ww/usr/monitor
+    /// hook, so the MONITOR method its metadata advertises is the one that runs.
+    pub monitor_method: Option<String>,
 }
 
 pub const DEFAULT_MONITOR_INTERVAL_S: f64 = 30.0;
@@ -152,6 +155,11 @@ impl InitD {
                 .notify
                 .clone()
                 .unwrap_or_else(|| vec!["stdout".to_string()]),
+            monitor_method: self
+                .methods
+                .get("monitor")
+                .filter(|m| !m.trim().is_empty())
+                .cloned(),
         })
     }
 }

@@ -387,12 +387,18 @@ impl Init {
 
     /// Run `monitor`; on success its JSON goes to the state, the sinks and `pushstats`.
     fn monitor(&mut self) -> Result<Result<(), String>, Stop> {
-        let Some(path) = hooks::find(&self.paths, "monitor") else {
-            return Ok(Ok(()));
+        // The whaleware hook first; else the init.d MONITOR method; else nothing to check.
+        let cmd = match (
+            hooks::find(&self.paths, "monitor"),
+            &self.settings.monitor_method,
+        ) {
+            (Some(path), _) => hooks::command(&path, &[]),
+            (None, Some(method)) => hooks::shell_command(method),
+            (None, None) => return Ok(Ok(())),
         };
         let r = self.run_hook(
             "monitor",
-            hooks::command(&path, &[]),
+            cmd,
             true,
             Some(self.settings.monitor_timeout),
             true,
