@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod clean;
+pub mod demo;
 pub mod dns;
 pub mod engine_common;
 // --- meta (issue 8) ---
@@ -13,6 +14,7 @@ pub mod validate;
 // --- end meta ---
 pub mod getip;
 pub mod info;
+pub mod install_demo;
 pub mod logs;
 pub mod plan;
 pub mod ps;
@@ -122,6 +124,9 @@ fn dispatch(inv: &Invocation) -> anyhow::Result<i32> {
         Action::Validate(a) => validate::execute(g, a),
         Action::Update(a) => update::execute(g, a),
         Action::Status(a) => status::execute(g, a),
+        // demo (issue 7)
+        Action::InstallDemo(a) => install_demo::execute(g, a),
+        Action::Demo(a) => demo::execute(g, a),
         // dns (issue 6)
         Action::Dns(crate::action::DnsAction::Serve {
             listen,
@@ -153,11 +158,6 @@ fn dispatch(inv: &Invocation) -> anyhow::Result<i32> {
             })?;
             Ok(0)
         }
-        other => Err(UsageError::Other(format!(
-            "verb '{}' is not available in this build",
-            other.verb()
-        ))
-        .into()),
     }
 }
 
