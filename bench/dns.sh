@@ -55,13 +55,9 @@ DNSMASQ=$(command -v dnsmasq || echo /usr/sbin/dnsmasq)
 # --- the dops DNS binary ----------------------------------------------------------------------
 cd "$ROOT"
 say "building dops (release)..."
-cargo build --release --quiet --bin dops --example dns_serve --example dns_converge
+cargo build --release --quiet --bin dops --example dns_converge
 REL="$ROOT/target/x86_64-unknown-linux-gnu/release"
-if "$REL/dops" dns serve --help >/dev/null 2>&1; then
-    DOPS_SERVE=("$REL/dops" dns serve)
-else
-    DOPS_SERVE=("$REL/examples/dns_serve") # same code, before the CLI wires `dops dns serve`
-fi
+DOPS_SERVE=("$REL/dops" dns serve)
 CONVERGE="$REL/examples/dns_converge"
 
 # --- free loopback ports ------------------------------------------------------------------------

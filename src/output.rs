@@ -22,7 +22,7 @@ pub fn out(text: &str) {
     let _ = o.flush();
 }
 
-/// The JSON form of a plan: `{"project", "steps", "warnings"}` with secrets masked (PLAN_JSON.md).
+/// The JSON form of a plan: `{"project", "steps", "warnings"}` with secrets masked (schema in the README, "Plans").
 pub fn plan_json(planned: &Planned) -> serde_json::Value {
     let mut v = serde_json::to_value(&planned.plan).unwrap_or(serde_json::Value::Null);
     if let Some(steps) = v.get_mut("steps").and_then(|s| s.as_array_mut()) {
