@@ -152,9 +152,12 @@ pub fn execute(global: &GlobalOpts, action: &DemoAction) -> anyhow::Result<i32> 
     let mut text = format!("\n{}\n\n", super::ps::table(&rows, false));
     match (&report.site, &report.stats) {
         (Some(site), stats) => {
-            text.push_str(&format!("the demo is up: point a browser at\n  {site}   the site (HAProxy → web one, two: reload to see both)\n"));
+            let w = site.len().max(stats.as_ref().map_or(0, |s| s.len()));
+            text.push_str(&format!(
+                "the demo is up: point a browser at\n  {site:<w$}   the site (HAProxy → web one, two: reload to see both)\n"
+            ));
             if let Some(stats) = stats {
-                text.push_str(&format!("  {stats}   the HAProxy stats page\n"));
+                text.push_str(&format!("  {stats:<w$}   the HAProxy stats page\n"));
             }
         }
         (None, _) => text
