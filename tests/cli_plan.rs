@@ -218,10 +218,14 @@ fn bad_command_lines() {
         &["dns:serv"],
         "unknown command 'dns:serv' (did you mean 'dns:serve'?)",
     );
+    // install_demo never overwrites a project's own files without --force.
     fails_with(
         &p,
         &["install_demo"],
-        "verb 'install_demo' is not available in this build",
+        &format!(
+            "{} already has 2 file(s) of the demo with other content: run.conf, services/web/Dockerfile\n  hint: use --force to overwrite them, or choose another folder (dops install_demo DIR)",
+            p.dir.display()
+        ),
     );
     fails_with(&p, &[], "missing command (try 'dops --help')");
 }

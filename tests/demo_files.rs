@@ -287,3 +287,31 @@ fn lb_template_renders_for_zero_one_and_three_servers() {
     let first = three.find("server web-one").unwrap();
     assert!(backend < first && first < stats);
 }
+
+/// `dops install_demo` embeds the files without their modes and writes `#!` files 0755, the rest
+/// 0644: that rule must give every file of demo/ the mode it has in the repository.
+#[test]
+fn scripts_and_only_scripts_are_executable() {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&demo(), &mut files);
+    for f in files {
+        let exec = std::fs::metadata(&f).unwrap().permissions().mode() & 0o111 != 0;
+        let script = std::fs::read(&f).unwrap().starts_with(b"#!");
+        assert_eq!(
+            exec,
+            script,
+            "{}: executable {exec}, starts with #! {script}",
+            f.display()
+        );
+    }
+}

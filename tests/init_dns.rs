@@ -117,3 +117,66 @@ fn a_bad_dns_environment_runs_unregistered_and_says_why() {
     );
     assert!(run.stderr().contains("DNS registration disabled"));
 }
+
+/// `stop_drain_s`: on STOPPED a registered instance is withdrawn from the DNS at once, then keeps
+/// serving for the drain before its programs stop (so a load balancer's watch drops it first).
+#[test]
+fn stop_drain_withdraws_first_then_keeps_serving() {
+    let key = TsigKey::generate("dops-key");
+    let mut c = DnsConfig::new("local.zone", key.clone());
+    c.listen = "127.0.0.1:0".parse().unwrap();
+    c.threads = 1;
+    let server = dops::dns::start(c).expect("dns server");
+    let addr = server.addr();
+
+    let r = Root::new();
+    r.initd("50-drain.json", r#"{"stop_drain_s": 1.5}"#);
+    // The program notes when it is told to stop.
+    r.script(
+        "bin/serve",
+        &format!(
+            "trap 'date +%s.%N > {}; exit 0' TERM\nwhile :; do sleep 0.05; done",
+            r.p("stopped_at")
+        ),
+    );
+    let serve = r.p("bin/serve");
+    let mut cmd = r.command(&[serve.as_str()]);
+    cmd.env("DNS_SERVICE_IP", addr.to_string())
+        .env("DNS_ZONE", "local.zone")
+        .env("DNS_KEY", key.to_env())
+        .env("SERVICE", "web")
+        .env("INSTANCE", "one")
+        .env("SERVICE_IP", "127.0.0.8");
+    let mut run = r.spawn_with(cmd);
+    run.wait_state("UP", secs(10.0));
+    assert!(
+        eventually(secs(5.0), || !web(addr).is_empty()),
+        "registered: {}",
+        run.state()
+    );
+    let t0 = Instant::now();
+    let term_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    run.signal(libc::SIGTERM);
+    assert!(
+        eventually(secs(1.0), || web(addr).is_empty()),
+        "withdrawn within 1 s of SIGTERM"
+    );
+    let withdrawn = t0.elapsed();
+    assert!(
+        !r.path("stopped_at").exists(),
+        "the program is still serving after the withdrawal ({withdrawn:?})"
+    );
+    let st = run.wait_exit(secs(10.0)).expect("exit");
+    assert!(st.success() || st.code() == Some(143), "{st:?}");
+    let stopped_at: f64 = r.read("stopped_at").trim().parse().unwrap();
+    let served_after_term = stopped_at - term_at;
+    assert!(
+        served_after_term >= 1.4,
+        "the program was stopped {served_after_term:.2} s after SIGTERM (drain 1.5 s)"
+    );
+    assert!(run.stderr().contains("draining"), "{}", run.stderr());
+    let _ = server.stop();
+}

@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod clean;
+pub mod demo;
 pub mod dns;
 pub mod engine_common;
 // --- meta (issue 8) ---
@@ -13,6 +14,7 @@ pub mod validate;
 // --- end meta ---
 pub mod getip;
 pub mod info;
+pub mod install_demo;
 pub mod logs;
 pub mod plan;
 pub mod ps;
@@ -44,6 +46,16 @@ pub fn main() -> i32 {
     };
     init_tracing(inv.global.verbose);
     tracing::debug!(?inv, "invocation");
+    // A command whose output goes into a closed pipe (`dops ps | head`) ends quietly, as Unix
+    // tools do, instead of panicking in println!. Not the DNS server: a peer closing a socket
+    // must never end it.
+    if !matches!(
+        inv.action,
+        Action::Dns(crate::action::DnsAction::Serve { .. })
+    ) {
+        // SAFETY: restoring the default disposition of one signal before any thread starts.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     match dispatch(&inv) {
         Ok(code) => code,
         Err(e) => {
@@ -53,8 +65,7 @@ pub fn main() -> i32 {
     }
 }
 
-/// 2 for bad usage or configuration, 1 for everything else. (The lead adds 3 for an unreachable
-/// engine when wiring the engine's error type.)
+/// 3 when the Docker engine is unreachable, 2 for bad usage or configuration, 1 for everything else.
 pub fn exit_code(e: &anyhow::Error) -> i32 {
     if let Some(engine_error) = e
         .chain()
@@ -122,6 +133,9 @@ fn dispatch(inv: &Invocation) -> anyhow::Result<i32> {
         Action::Validate(a) => validate::execute(g, a),
         Action::Update(a) => update::execute(g, a),
         Action::Status(a) => status::execute(g, a),
+        // demo (issue 7)
+        Action::InstallDemo(a) => install_demo::execute(g, a),
+        Action::Demo(a) => demo::execute(g, a),
         // dns (issue 6)
         Action::Dns(crate::action::DnsAction::Serve {
             listen,
@@ -153,11 +167,6 @@ fn dispatch(inv: &Invocation) -> anyhow::Result<i32> {
             })?;
             Ok(0)
         }
-        other => Err(UsageError::Other(format!(
-            "verb '{}' is not available in this build",
-            other.verb()
-        ))
-        .into()),
     }
 }
 

@@ -69,12 +69,16 @@ impl Dns {
         }
     }
 
-    pub fn stop(&mut self) {
+    /// Withdraw (bounded wait); true when the names were registered until now.
+    pub fn stop(&mut self) -> bool {
+        let mut was_registered = false;
         if let Inner::Live(h) = std::mem::replace(&mut self.inner, Inner::None) {
-            let names = h.status().names;
+            let status = h.status();
+            was_registered = status.registered;
             h.withdraw_and_stop(WITHDRAW_WAIT);
-            self.inner = Inner::Fixed(json!({"registered": false, "names": names}));
+            self.inner = Inner::Fixed(json!({"registered": false, "names": status.names}));
         }
         self.wanted = false;
+        was_registered
     }
 }

@@ -16,6 +16,7 @@
 //!   "methods": {"start": "…", "update": "…", "validate": "…", "monitor": "…"},  // issue 8
 //!   "monitor_interval_s": 30, "monitor_timeout_s": 30,
 //!   "restart_budget": 5, "restart_backoff_s": 1,
+//!   "stop_drain_s": 1.5,      // STOPPED: after the DNS withdrawal, keep serving this long
 //!   "notify": ["stdout", "file:/var/log/lifecycle.jsonl", "http://10.0.0.5:8080/hook", "exec:/bin/logger"]
 //! }
 //! ```
@@ -43,6 +44,7 @@ pub struct InitD {
     pub restart_budget: Option<u32>,
     pub restart_backoff_s: Option<f64>,
     pub notify: Option<Vec<String>>,
+    pub stop_drain_s: Option<f64>,
 }
 
 /// The time constants and limits of the lifecycle.
@@ -56,6 +58,9 @@ pub struct Settings {
     /// The init.d `methods.monitor` command: the monitor when the image has no /ww/usr/monitor
     /// hook, so the MONITOR method its metadata advertises is the one that runs.
     pub monitor_method: Option<String>,
+    /// STOPPED/ERROR of a registered instance: how long the programs keep serving after the DNS
+    /// withdrawal, so that watchers (a load balancer) drop it before it stops answering.
+    pub stop_drain: Duration,
 }
 
 pub const DEFAULT_MONITOR_INTERVAL_S: f64 = 30.0;
@@ -115,7 +120,7 @@ impl InitD {
 
     /// Settings, with the environment overriding the file (tests shorten the times):
     /// `DOPS_INIT_MONITOR_INTERVAL`, `DOPS_INIT_MONITOR_TIMEOUT`, `DOPS_INIT_BACKOFF_BASE`
-    /// (seconds, fractions allowed) and `DOPS_INIT_RESTART_BUDGET`.
+    /// (seconds, fractions allowed), `DOPS_INIT_RESTART_BUDGET` and `DOPS_INIT_STOP_DRAIN`.
     pub fn settings(&self, p: &Paths) -> Result<Settings, InitError> {
         let bad = |key: &str| InitError::BadInitD {
             dir: p.initd_dir(),
@@ -146,7 +151,14 @@ impl InitD {
             .and_then(|v| v.trim().parse().ok())
             .or(self.restart_budget)
             .unwrap_or(DEFAULT_RESTART_BUDGET);
+        let stop_drain = match paths::env_secs("DOPS_INIT_STOP_DRAIN") {
+            Some(d) => d,
+            None => {
+                paths::secs(self.stop_drain_s.unwrap_or(0.0)).ok_or_else(|| bad("stop_drain_s"))?
+            }
+        };
         Ok(Settings {
+            stop_drain,
             monitor_interval: interval.max(Duration::from_millis(10)),
             monitor_timeout: timeout.max(Duration::from_millis(10)),
             restart_budget: budget,

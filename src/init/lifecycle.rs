@@ -665,11 +665,22 @@ impl Init {
         f.map(std::process::Stdio::from)
     }
 
-    /// STOPPED/ERROR: withdraw from DNS now (bounded), before the programs go.
+    /// STOPPED/ERROR: withdraw from DNS now (bounded), before the programs go; then, if the
+    /// instance was registered, let the programs serve `stop_drain_s` more so that whoever
+    /// follows the name (a load balancer's watch) drops it before it stops answering.
     fn stop_dns(&mut self) {
-        self.dns.stop();
+        let was_registered = self.dns.stop();
         self.doc.dns = self.dns.status();
         self.dirty = true;
+        let drain = self.settings.stop_drain;
+        if was_registered && !drain.is_zero() {
+            self.flush();
+            log(&format!(
+                "withdrawn from DNS; draining {:.1} s before stopping",
+                drain.as_secs_f64()
+            ));
+            std::thread::sleep(drain);
+        }
     }
 
     /// Tell the registration what it should be: registered only when UP and not in maintenance.

@@ -1,0 +1,461 @@
+//! The whole demo story on the real engine, as the README tells it:
+//!
+//! 1. `dops install_demo` into the test's project folder, `build:all`, `run:all --wait`;
+//! 2. requests through the load balancer's published port on 127.0.0.1 reach web one and two;
+//! 3. `dops run:web,instance=three` → the balancer serves it within 2 s of it being UP;
+//! 4. `dops clean:web,instance=one` → withdrawn and dropped by the balancer before its container
+//!    stops, with no failed request;
+//! 5. `docker kill` of web two → dropped within the DNS lease (6 s) + the watch's interval;
+//! 6. the database's data survives `dops rerun:postgres`.
+//!
+//! A small HTTP load runs from step 2 to step 5 and every response is logged with its time, so
+//! the figures printed at the end are measured, not assumed. Every wait is bounded.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+use support::{docker, TestProject};
+
+/// The DNS lease of the dops DNS and the load balancer's watch interval + debounce (demo/).
+const LEASE_S: f64 = 6.0;
+const WATCH_S: f64 = 0.5 + 0.2;
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// Run the real dops in the project folder, killed after `limit_s`; panic unless it exits 0.
+fn dops(p: &TestProject, limit_s: u64, args: &[&str]) -> Output {
+    let out = Command::new("timeout")
+        .args(["-k", "5", &limit_s.to_string(), env!("CARGO_BIN_EXE_dops")])
+        .args(args)
+        .current_dir(&p.dir)
+        .env("DOPS_LOG", "warn")
+        .output()
+        .expect("run dops");
+    assert!(
+        out.status.success(),
+        "dops {args:?} failed ({:?}, limit {limit_s} s)\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Poll `f` every 50 ms until it gives a value; panic after `limit_s`.
+fn within<T>(limit_s: f64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let until = Instant::now() + Duration::from_secs_f64(limit_s);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < until, "{what}: not within {limit_s} s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn rfc3339_epoch(s: &str) -> f64 {
+    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|e| panic!("bad time {s:?}: {e}"));
+    t.unix_timestamp_nanos() as f64 / 1e9
+}
+
+fn state(p: &TestProject, service: &str, instance: &str) -> Option<Value> {
+    let f = p.path(&format!(".dops/run/{service}-{instance}/state.json"));
+    serde_json::from_str(&std::fs::read_to_string(f).ok()?).ok()
+}
+
+/// The hosts the balancer's watch currently has (`web-one`, …) and when it last changed.
+fn lb_members(p: &TestProject) -> Option<(Vec<String>, f64)> {
+    let s = state(p, "lb", "master")?;
+    let w = &s["watches"]["web"];
+    let hosts = w["members"]
+        .as_array()?
+        .iter()
+        .filter_map(|m| m["host"].as_str().map(str::to_string))
+        .collect();
+    Some((hosts, rfc3339_epoch(w["changed_at"].as_str()?)))
+}
+
+/// One GET / through the balancer: the instance that answered ("web one (web-one)" → "one").
+fn get(addr: SocketAddr) -> Result<String, String> {
+    let mut s =
+        TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+    s.set_write_timeout(Some(Duration::from_secs(2))).ok();
+    s.write_all(b"GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&buf);
+    let status = text.split_whitespace().nth(1).unwrap_or("?");
+    if status != "200" {
+        return Err(format!("http {status}"));
+    }
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
+    let mut words = body.split_whitespace();
+    match (words.next(), words.next()) {
+        (Some("web"), Some(instance)) => Ok(instance.to_string()),
+        _ => Err(format!("unexpected body {body:?}")),
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Hit {
+    at: f64,
+    result: Result<String, String>,
+}
+
+/// A bounded load: `clients` threads, one request at a time each, until stopped (or 10 min).
+struct Load {
+    stop: Arc<AtomicBool>,
+    hits: Arc<Mutex<Vec<Hit>>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Load {
+    fn start(addr: SocketAddr, clients: usize) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let hits = Arc::new(Mutex::new(Vec::new()));
+        let threads = (0..clients)
+            .map(|_| {
+                let (stop, hits) = (stop.clone(), hits.clone());
+                std::thread::spawn(move || {
+                    let until = Instant::now() + Duration::from_secs(600);
+                    while !stop.load(Ordering::Relaxed) && Instant::now() < until {
+                        let result = get(addr);
+                        let failed = result.is_err();
+                        hits.lock().unwrap().push(Hit { at: now(), result });
+                        std::thread::sleep(Duration::from_millis(if failed { 50 } else { 10 }));
+                    }
+                })
+            })
+            .collect();
+        Load {
+            stop,
+            hits,
+            threads,
+        }
+    }
+
+    fn hits(&self) -> Vec<Hit> {
+        self.hits.lock().unwrap().clone()
+    }
+
+    fn first(&self, instance: &str) -> Option<f64> {
+        self.hits()
+            .iter()
+            .find(|h| h.result.as_deref() == Ok(instance))
+            .map(|h| h.at)
+    }
+
+    fn last(&self, instance: &str) -> Option<f64> {
+        self.hits()
+            .iter()
+            .rev()
+            .find(|h| h.result.as_deref() == Ok(instance))
+            .map(|h| h.at)
+    }
+
+    fn failures_between(&self, a: f64, b: f64) -> Vec<Hit> {
+        self.hits()
+            .into_iter()
+            .filter(|h| h.result.is_err() && h.at >= a && h.at <= b)
+            .collect()
+    }
+
+    fn finish(mut self) -> Vec<Hit> {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+        self.hits()
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The host port the engine published for the balancer's container port (from `dops --json ps`).
+fn published(p: &TestProject, container_port: u16) -> SocketAddr {
+    let out = dops(p, 30, &["--json", "ps"]);
+    let rows: Value = serde_json::from_slice(&out.stdout).expect("ps --json");
+    let lb = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["service"] == "lb")
+        .unwrap_or_else(|| panic!("no lb in dops ps: {rows}"));
+    for port in lb["ports"].as_array().unwrap() {
+        let s = port.as_str().unwrap();
+        let (host, inner) = s.split_once("->").unwrap();
+        if inner == format!("{container_port}/tcp") {
+            let addr: SocketAddr = host.parse().unwrap();
+            assert_eq!(addr.ip().to_string(), "127.0.0.1", "{s}");
+            return addr;
+        }
+    }
+    panic!("lb publishes no {container_port}/tcp: {lb}")
+}
+
+/// `docker events` time of a container's `die`, in epoch seconds.
+fn died_at(container: &str, since: f64) -> Option<f64> {
+    let out = docker(&[
+        "events",
+        "--since",
+        &format!("{}", since.floor() as i64),
+        "--until",
+        &format!("{}", now().ceil() as i64 + 1),
+        "--filter",
+        &format!("container={container}"),
+        "--filter",
+        "event=die",
+        "--format",
+        "{{.TimeNano}}",
+    ]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse::<f64>().ok())
+        .map(|ns| ns / 1e9)
+        .next()
+}
+
+fn psql(p: &TestProject, sql: &str) -> String {
+    let out = dops(
+        p,
+        60,
+        &[
+            "shell:postgres,instance=master",
+            "--",
+            "runuser",
+            "-u",
+            "postgres",
+            "--",
+            "psql",
+            "-d",
+            "demo",
+            "-qAtX",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            sql,
+        ],
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn summary(hits: &[Hit]) -> String {
+    let mut per: std::collections::BTreeMap<String, usize> = Default::default();
+    for h in hits {
+        let k = match &h.result {
+            Ok(i) => i.clone(),
+            Err(e) => format!("FAILED ({e})"),
+        };
+        *per.entry(k).or_default() += 1;
+    }
+    format!("{} requests: {per:?}", hits.len())
+}
+
+#[test]
+fn the_demo_story() {
+    let t_all = Instant::now();
+    // The demo's balancer publishes 127.0.0.1:80 and :8404: another demo there would collide.
+    for port in [80u16, 8404] {
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        assert!(
+            TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_err(),
+            "127.0.0.1:{port} is in use (another dops demo running? 'dops clean:all' in its folder)"
+        );
+    }
+    let p = TestProject::new("story");
+
+    // 1. install, build, run.
+    let out = dops(&p, 30, &["install_demo"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("installed the dops demo"),
+        "{out:?}"
+    );
+    let mode = |rel: &str| std::fs::metadata(p.path(rel)).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode("services/postgres/ww/firstboot"), 0o755);
+    assert_eq!(mode("services/web/web-serve"), 0o755);
+    assert_eq!(mode("run.conf"), 0o644);
+    assert!(Path::new(&p.path("services/lb/config/haproxy.cfg.hb")).is_file());
+
+    let t = Instant::now();
+    dops(&p, 900, &["build:all"]);
+    let build_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    dops(&p, 320, &["run:all", "--wait", "--timeout=300"]);
+    let up_s = t.elapsed().as_secs_f64();
+    println!("demo: build:all {build_s:.1} s, run:all --wait {up_s:.1} s");
+    for (svc, inst) in [
+        ("dops-dns", "master"),
+        ("web", "one"),
+        ("web", "two"),
+        ("lb", "master"),
+        ("postgres", "master"),
+    ] {
+        let s = state(&p, svc, inst).unwrap_or_else(|| panic!("no state.json for {svc}-{inst}"));
+        assert_eq!(s["state"], "UP", "{svc}-{inst}: {s}");
+    }
+
+    // 2. through the balancer: both web instances answer.
+    let site = published(&p, 80);
+    let stats = published(&p, 8404);
+    let load = Load::start(site, 2);
+    within(
+        20.0,
+        "web one and two both served through the balancer",
+        || (load.first("one").is_some() && load.first("two").is_some()).then_some(()),
+    );
+    let stats_page = {
+        let mut s = TcpStream::connect_timeout(&stats, Duration::from_secs(2)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+        s.write_all(b"GET /;csv HTTP/1.0\r\n\r\n").unwrap();
+        let mut b = String::new();
+        let _ = s.read_to_string(&mut b);
+        b
+    };
+    assert!(
+        stats_page.contains("web,web-one,") && stats_page.contains("web,web-two,"),
+        "stats page: {stats_page}"
+    );
+
+    // 3. a third instance: served within 2 s of being UP.
+    let t = Instant::now();
+    dops(
+        &p,
+        60,
+        &["run:web,instance=three", "--wait", "--timeout=50"],
+    );
+    let wait_returned = now();
+    let run_s = t.elapsed().as_secs_f64();
+    let three = state(&p, "web", "three").expect("web-three state.json");
+    assert_eq!(three["state"], "UP", "{three}");
+    let up_at = rfc3339_epoch(three["since"].as_str().unwrap());
+    let first_three = within(10.0, "web three served through the balancer", || {
+        load.first("three")
+    });
+    let up_to_served = first_three - up_at;
+    println!(
+        "demo: run:web,instance=three --wait {run_s:.2} s; first request served by three {up_to_served:.2} s after UP ({:.2} s after --wait returned)",
+        first_three - wait_returned
+    );
+    assert!(
+        up_to_served <= 2.0,
+        "web three was first served {up_to_served:.2} s after it was UP (limit 2 s)"
+    );
+
+    // 4. clean web one: out of the balancer before its container stops, no failed request.
+    let one = p.container("web", "one");
+    let c0 = now();
+    dops(&p, 60, &["clean:web,instance=one"]);
+    let c1 = now();
+    std::thread::sleep(Duration::from_millis(1000));
+    let died = within(10.0, "the die event of web one", || died_at(&one, c0));
+    let (members, changed_at) = lb_members(&p).expect("lb watch state");
+    assert!(
+        !members.iter().any(|m| m == "web-one"),
+        "the balancer still has web-one: {members:?}"
+    );
+    let last_one = load.last("one").unwrap_or(0.0);
+    println!(
+        "demo: clean:web,instance=one {:.2} s; balancer re-rendered {:.2} s after clean started, container died {:.2} s after (margin {:.2} s); last request served by one {:.2} s after clean started",
+        c1 - c0,
+        changed_at - c0,
+        died - c0,
+        died - changed_at,
+        last_one - c0
+    );
+    assert!(
+        changed_at < died,
+        "the balancer dropped web-one {:.2} s after its container stopped",
+        changed_at - died
+    );
+    assert!(
+        last_one <= died,
+        "a request was served by web one after its container died"
+    );
+    let failed = load.failures_between(c0, now());
+    assert!(
+        failed.is_empty(),
+        "failed requests during clean: {failed:?}"
+    );
+
+    // 5. docker kill web two: dropped within the lease + the watch's interval.
+    let two = p.container("web", "two");
+    let k0 = now();
+    let out = docker(&["kill", &two]);
+    assert!(out.status.success(), "docker kill: {out:?}");
+    let dropped = within(
+        LEASE_S + WATCH_S + 5.0,
+        "the balancer drops the killed web two",
+        || {
+            let (members, at) = lb_members(&p)?;
+            (!members.iter().any(|m| m == "web-two")).then_some(at)
+        },
+    );
+    let kill_to_dropped = dropped - k0;
+    std::thread::sleep(Duration::from_millis(500));
+    let hits = load.finish();
+    let kill_failures: Vec<_> = hits
+        .iter()
+        .filter(|h| h.result.is_err() && h.at >= k0)
+        .collect();
+    println!(
+        "demo: docker kill web two: dropped by the balancer after {kill_to_dropped:.2} s (lease {LEASE_S} s + watch {WATCH_S} s); {} failed request(s) after the kill",
+        kill_failures.len()
+    );
+    println!("demo: load {}", summary(&hits));
+    assert!(
+        kill_to_dropped <= LEASE_S + WATCH_S + 1.5,
+        "web two dropped {kill_to_dropped:.2} s after docker kill"
+    );
+    let total_failures: Vec<_> = hits.iter().filter(|h| h.result.is_err()).collect();
+    assert!(
+        total_failures.is_empty(),
+        "failed requests through the balancer: {total_failures:?}"
+    );
+
+    // 6. the database survives rerun.
+    let marker = format!("story-{}", std::process::id());
+    let id = psql(
+        &p,
+        &format!("insert into visits (instance, path) values ('story', '/{marker}') returning id"),
+    );
+    assert!(id.parse::<i64>().is_ok(), "insert returned {id:?}");
+    let t = Instant::now();
+    dops(
+        &p,
+        200,
+        &["rerun:postgres,instance=master", "--wait", "--timeout=180"],
+    );
+    let rerun_s = t.elapsed().as_secs_f64();
+    let back = psql(
+        &p,
+        &format!("select id from visits where path = '/{marker}'"),
+    );
+    assert_eq!(back, id, "the row written before rerun");
+    println!("demo: rerun:postgres {rerun_s:.1} s, row {id} still there");
+    println!(
+        "demo: the whole story took {:.1} s",
+        t_all.elapsed().as_secs_f64()
+    );
+}
