@@ -5,7 +5,7 @@
 #   ./install.sh               everything (what the README tells a user to run)
 #   ./install.sh engine        only make sure a Docker engine answers (test.sh uses this)
 #   ./install.sh test-image    only the fast busybox test image dops-test/busybox
-#   ./install.sh base-image    only dops/base:bookworm
+#   ./install.sh base-image    only dops/base:bookworm (with $DOPS_INIT_BIN if set, else the release build)
 #   ./install.sh tools NAME..  install Debian packages that tests and benches need, if missing
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")"
@@ -103,7 +103,12 @@ install_binaries() {
 case "${1:-all}" in
   engine) ensure_engine ;;
   test-image) ensure_engine; ensure_test_image ;;
-  base-image) ensure_engine; build_binaries; ensure_base_image ;;
+  base-image)
+    ensure_engine
+    # DOPS_INIT_BIN names a dops-init already built (test.sh passes its debug build): no release build then.
+    [ -n "${DOPS_INIT_BIN:-}" ] || build_binaries
+    ensure_base_image
+    ;;
   tools) shift; ensure_packages "$@" ;;
   all)
     build_binaries

@@ -109,13 +109,15 @@ fn a_watch_follows_the_members() {
     let members: serde_json::Value = serde_json::from_str(&r.read("members.json")).unwrap();
     assert_eq!(members[1]["host"], "web-two");
     assert_eq!(members[1]["port"], 3000);
-    let s = run.state();
-    assert_eq!(
-        s["watches"]["lb"]["members"].as_array().unwrap().len(),
-        2,
-        "{s}"
+    // state.json is written just after the output file: give it a moment.
+    let two_members =
+        |s: &serde_json::Value| s["watches"]["lb"]["members"].as_array().map(Vec::len) == Some(2);
+    assert!(
+        eventually(secs(2.0), || two_members(&run.state())),
+        "{}",
+        run.state()
     );
-    assert!(s["watches"]["lb"]["error"].is_null());
+    assert!(run.state()["watches"]["lb"]["error"].is_null());
 
     // A member leaves.
     one.withdraw_and_stop(secs(2.0));
