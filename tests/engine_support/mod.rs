@@ -16,6 +16,15 @@ pub fn use_test_init() {
     std::env::set_var("DOPS_INIT_BIN", path);
 }
 
+/// A fresh test project for the real engine: the package's own dops-init (see
+/// [`use_test_init`]) and a host.conf without the DNS service.
+pub fn engine_project(tag: &str) -> crate::support::TestProject {
+    use_test_init();
+    let p = crate::support::TestProject::new(tag);
+    p.write("host.conf", NO_DNS);
+    p
+}
+
 /// A free TCP port on 127.0.0.1 (bound then released; good enough for a test's published port).
 pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
