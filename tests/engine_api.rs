@@ -5,76 +5,19 @@
 mod engine_support;
 mod support;
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use dops::engine::{self, ApplyContext, BuildOptions};
-use dops::plan::{
-    labels, BuildStep, ContainerSpec, EnvOrigin, EnvValue, EnvVar, Mount, Plan, Step,
-};
+use dops::engine;
+use dops::plan::{ContainerSpec, EnvOrigin, EnvValue, EnvVar, Mount, Plan, Step};
 use support::{docker, stdout, TestProject};
 
 use engine_support::use_test_init as use_package_init;
-
-fn project_labels(p: &TestProject) -> BTreeMap<String, String> {
-    BTreeMap::from([(labels::PROJECT.to_string(), p.name.clone())])
-}
-
-fn build_step(p: &TestProject, service: &str, parents: &[&str]) -> BuildStep {
-    let mut l = project_labels(p);
-    l.insert(labels::SERVICE.into(), service.into());
-    BuildStep {
-        service: service.into(),
-        image: format!("{}/{}", p.name, service),
-        context: p.path(&format!("services/{service}")),
-        parents: parents.iter().map(|s| s.to_string()).collect(),
-        no_cache: false,
-        labels: l,
-        builtin: false,
-    }
-}
+use engine_support::{
+    build_step, fixed_env, inspect, project_labels, quiet_apply_context, standard_instance_spec,
+};
 
 fn spec(p: &TestProject, service: &str, instance: &str) -> ContainerSpec {
-    let mut l = project_labels(p);
-    l.insert(labels::SERVICE.into(), service.into());
-    l.insert(labels::INSTANCE.into(), instance.into());
-    l.insert(labels::INSTANCE_TYPE.into(), "standard".into());
-    ContainerSpec {
-        name: format!("{}-{}-{}", p.name, service, instance),
-        hostname: format!("{service}-{instance}"),
-        image: format!("{}/{}", p.name, service),
-        service: service.into(),
-        instance: instance.into(),
-        instance_type: "standard".into(),
-        env: vec![EnvVar {
-            name: "SERVICE".into(),
-            value: EnvValue::Literal(service.into()),
-            origin: EnvOrigin::Fixed,
-        }],
-        mounts: vec![],
-        ports: vec![],
-        labels: l,
-        network: Some(p.name.clone()),
-        nethost: false,
-        interactive: false,
-        safemode: false,
-        dns: None,
-        extra_args: vec![],
-        replace: false,
-    }
-}
-
-fn quiet(dir: &Path) -> ApplyContext {
-    let mut ctx = ApplyContext::new(dir);
-    ctx.say = Box::new(|_| {});
-    ctx.build = BuildOptions::default();
-    ctx
-}
-
-fn inspect(format: &str, what: &str) -> String {
-    stdout(&docker(&["inspect", "--format", format, what]))
-        .trim()
-        .to_string()
+    standard_instance_spec(p, service, instance, vec![fixed_env("SERVICE", service)])
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -99,7 +42,7 @@ async fn create_start_exec_and_remove_a_container() {
             Step::Run(Box::new(run.clone())),
         ],
     };
-    let applied = engine::apply(&eng, &plan, &quiet(&p.dir))
+    let applied = engine::apply(&eng, &plan, &quiet_apply_context(&p.dir))
         .await
         .expect("apply");
     assert_eq!(applied.started, vec![run.name.clone()]);
@@ -161,7 +104,9 @@ async fn create_start_exec_and_remove_a_container() {
             },
         ],
     };
-    engine::apply(&eng, &plan, &quiet(&p.dir)).await.unwrap();
+    engine::apply(&eng, &plan, &quiet_apply_context(&p.dir))
+        .await
+        .unwrap();
     let observed = engine::observe(&eng, &p.name).await.unwrap();
     assert!(observed.containers.is_empty());
     assert!(observed.networks.is_empty());
@@ -202,7 +147,9 @@ async fn persistent_folders_are_seeded_once_and_links_resolve_to_addresses() {
             Step::Run(Box::new(client.clone())),
         ],
     };
-    engine::apply(&eng, &plan, &quiet(&p.dir)).await.unwrap();
+    engine::apply(&eng, &plan, &quiet_apply_context(&p.dir))
+        .await
+        .unwrap();
     assert_eq!(
         std::fs::read_to_string(host.join("sub/seed.txt")).unwrap(),
         "from-image\n"
@@ -234,7 +181,9 @@ async fn persistent_folders_are_seeded_once_and_links_resolve_to_addresses() {
             Step::Run(Box::new(db.clone())),
         ],
     };
-    engine::apply(&eng, &again, &quiet(&p.dir)).await.unwrap();
+    engine::apply(&eng, &again, &quiet_apply_context(&p.dir))
+        .await
+        .unwrap();
     let seen = stdout(&docker(&[
         "exec",
         &db.name,

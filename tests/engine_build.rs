@@ -4,16 +4,14 @@
 mod engine_support;
 mod support;
 
-use engine_support::{inspect, use_test_init, NO_DNS};
-use support::{docker, stderr, stdout, TestProject};
+use engine_support::{engine_project, inspect};
+use support::{docker, stderr, stdout};
 
 const INIT: &str = "[\"/dops/bin/dops-init\"]";
 
 #[test]
 fn a_child_builds_after_its_parent_with_one_init_and_the_right_main_program() {
-    use_test_init();
-    let p = TestProject::new("build-chain");
-    p.write("host.conf", NO_DNS);
+    let p = engine_project("build-chain");
     p.write(
         "services/base/Dockerfile",
         "FROM dops-test/busybox\nRUN echo base > /base.txt\nCMD [\"sleep\",\"3600\"]\n",
@@ -79,9 +77,7 @@ fn a_child_builds_after_its_parent_with_one_init_and_the_right_main_program() {
 
 #[test]
 fn a_failed_build_names_the_dockerfile_line_and_keeps_the_previous_image() {
-    use_test_init();
-    let p = TestProject::new("build-fail");
-    p.write("host.conf", NO_DNS);
+    let p = engine_project("build-fail");
     p.write(
         "services/web/Dockerfile",
         "FROM dops-test/busybox\nCMD [\"sleep\",\"3600\"]\n",
@@ -112,9 +108,7 @@ fn a_failed_build_names_the_dockerfile_line_and_keeps_the_previous_image() {
 
 #[test]
 fn dockerignore_exceptions_and_no_cache() {
-    use_test_init();
-    let p = TestProject::new("build-ignore");
-    p.write("host.conf", NO_DNS);
+    let p = engine_project("build-ignore");
     p.write(
         "services/web/Dockerfile",
         "FROM dops-test/busybox\nCOPY . /ctx\nRUN date +%s%N > /stamp\nCMD [\"sleep\",\"3600\"]\n",
@@ -170,9 +164,7 @@ fn dockerignore_exceptions_and_no_cache() {
 
 #[test]
 fn build_all_builds_every_service_and_independent_ones_in_parallel() {
-    use_test_init();
-    let p = TestProject::new("build-all");
-    p.write("host.conf", NO_DNS);
+    let p = engine_project("build-all");
     for s in ["a", "b", "c"] {
         p.write(
             &format!("services/{s}/Dockerfile"),
@@ -198,9 +190,7 @@ fn build_all_builds_every_service_and_independent_ones_in_parallel() {
 
 #[test]
 fn children_of_a_failed_parent_are_skipped_and_v_streams_the_output() {
-    use_test_init();
-    let p = TestProject::new("build-skip");
-    p.write("host.conf", NO_DNS);
+    let p = engine_project("build-skip");
     p.write(
         "services/base/Dockerfile",
         "FROM dops-test/busybox\nRUN echo streamed-line && exit 1\n",

@@ -7,13 +7,11 @@ mod support;
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use engine_support::{inspect, use_test_init, NO_DNS};
+use engine_support::{engine_project, inspect, NO_DNS};
 use support::{docker, stderr, stdout, TestProject};
 
 fn project_with_two(tag: &str) -> TestProject {
-    use_test_init();
-    let p = TestProject::new(tag);
-    p.write("host.conf", NO_DNS);
+    let p = engine_project(tag);
     p.write(
         "services/web/Dockerfile",
         "FROM dops-test/busybox\nCMD [\"sh\",\"-c\",\"echo hello from $INSTANCE; exec sleep 3600\"]\n",

@@ -6,7 +6,7 @@
 mod engine_support;
 mod support;
 
-use engine_support::{containers_of, free_port, free_udp_port, inspect, use_test_init, NO_DNS};
+use engine_support::{containers_of, engine_project, free_port, free_udp_port, inspect};
 use support::{docker, stderr, stdout, TestProject};
 
 fn busybox_service(p: &TestProject, service: &str, extra: &str) {
@@ -21,11 +21,20 @@ fn sh(p: &TestProject, service: &str, instance: &str, script: &str) -> String {
     stdout(&out)
 }
 
+/// After `clean`: no container of the project is left and its network is gone.
+#[track_caller]
+fn assert_no_container_and_no_network(p: &TestProject) {
+    assert!(containers_of(&p.name).is_empty());
+    assert_eq!(
+        inspect("{{.Name}}", &p.name),
+        "",
+        "network removed when empty"
+    );
+}
+
 #[test]
 fn run_creates_named_labelled_instances_on_the_project_network_and_clean_removes_them() {
-    use_test_init();
-    let p = TestProject::new("run-basic");
-    p.write("host.conf", NO_DNS);
+    let p = engine_project("run-basic");
     busybox_service(&p, "web", "");
     p.write(
         "run.conf",
@@ -58,19 +67,12 @@ fn run_creates_named_labelled_instances_on_the_project_network_and_clean_removes
 
     let out = p.dops_ok(&["clean:all"]);
     assert!(stderr(&out).contains("removed network"), "{}", stderr(&out));
-    assert!(containers_of(&p.name).is_empty());
-    assert_eq!(
-        inspect("{{.Name}}", &p.name),
-        "",
-        "network removed when empty"
-    );
+    assert_no_container_and_no_network(&p);
 }
 
 #[test]
 fn persistent_data_is_seeded_once_and_survives_clean_run_and_rerun() {
-    use_test_init();
-    let p = TestProject::new("run-persist");
-    p.write("host.conf", NO_DNS);
+    let p = engine_project("run-persist");
     busybox_service(
         &p,
         "db",
@@ -123,9 +125,7 @@ fn persistent_data_is_seeded_once_and_survives_clean_run_and_rerun() {
 
 #[test]
 fn tcp_and_udp_ports_are_published_on_localhost() {
-    use_test_init();
-    let p = TestProject::new("run-ports");
-    p.write("host.conf", NO_DNS);
+    let p = engine_project("run-ports");
     let tcp = free_port();
     let udp = free_udp_port();
     let chosen = free_port();
@@ -194,9 +194,7 @@ fn tcp_and_udp_ports_are_published_on_localhost() {
 
 #[test]
 fn running_what_runs_says_so_and_concurrent_runs_make_no_duplicates() {
-    use_test_init();
-    let p = TestProject::new("run-dup");
-    p.write("host.conf", NO_DNS);
+    let p = engine_project("run-dup");
     busybox_service(&p, "web", "");
     p.write(
         "run.conf",
@@ -250,9 +248,7 @@ fn the_lock_is_reported_while_another_command_holds_it() {
 
 #[test]
 fn orphans_are_listed_and_removed_only_with_orphans() {
-    use_test_init();
-    let p = TestProject::new("run-orphans");
-    p.write("host.conf", NO_DNS);
+    let p = engine_project("run-orphans");
     busybox_service(&p, "web", "");
     busybox_service(&p, "old", "");
     p.write(
@@ -279,19 +275,12 @@ fn orphans_are_listed_and_removed_only_with_orphans() {
         "network kept while used"
     );
     p.dops_ok(&["clean:all", "--orphans"]);
-    assert!(containers_of(&p.name).is_empty());
-    assert_eq!(
-        inspect("{{.Name}}", &p.name),
-        "",
-        "network removed when empty"
-    );
+    assert_no_container_and_no_network(&p);
 }
 
 #[test]
 fn wait_fails_when_an_instance_does_not_come_up() {
-    use_test_init();
-    let p = TestProject::new("run-wait");
-    p.write("host.conf", NO_DNS);
+    let p = engine_project("run-wait");
     p.write(
         "services/bad/Dockerfile",
         "FROM dops-test/busybox\nCMD [\"sh\",\"-c\",\"exit 4\"]\n",
@@ -307,9 +296,7 @@ fn wait_fails_when_an_instance_does_not_come_up() {
 
 #[test]
 fn an_interactive_instance_gets_the_terminal_and_returns_its_exit_code() {
-    use_test_init();
-    let p = TestProject::new("run-interactive");
-    p.write("host.conf", NO_DNS);
+    let p = engine_project("run-interactive");
     p.write(
         "services/cli/Dockerfile",
         "FROM dops-test/busybox\nCMD [\"sh\",\"-c\",\"echo interactive-ok $INTERACTIVE; exit 3\"]\n",
@@ -333,9 +320,7 @@ fn an_interactive_instance_gets_the_terminal_and_returns_its_exit_code() {
 
 #[test]
 fn run_all_honours_sleep_autorun_and_groups() {
-    use_test_init();
-    let p = TestProject::new("run-order");
-    p.write("host.conf", NO_DNS);
+    let p = engine_project("run-order");
     busybox_service(&p, "web", "");
     p.write(
         "run.conf",

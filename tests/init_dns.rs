@@ -1,7 +1,6 @@
 //! dops-init and the dops DNS: registered only when UP; withdrawn on maintenance, RESTARTING and
 //! STOPPED. The DNS server runs in-process on 127.0.0.1 (no Docker).
 mod init_util;
-use dops::dns::{DnsConfig, TsigKey};
 use dops::init::register::lookup_a;
 use init_util::*;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -24,11 +23,7 @@ fn eventually(limit: Duration, f: impl Fn() -> bool) -> bool {
 
 #[test]
 fn registered_only_when_up() {
-    let key = TsigKey::generate("dops-key");
-    let mut c = DnsConfig::new("local.zone", key.clone());
-    c.listen = "127.0.0.1:0".parse().unwrap();
-    c.threads = 1;
-    let server = dops::dns::start(c).expect("dns server");
+    let (server, key) = start_local_dns();
     let addr = server.addr();
 
     let r = Root::new();
@@ -122,11 +117,7 @@ fn a_bad_dns_environment_runs_unregistered_and_says_why() {
 /// serving for the drain before its programs stop (so a load balancer's watch drops it first).
 #[test]
 fn stop_drain_withdraws_first_then_keeps_serving() {
-    let key = TsigKey::generate("dops-key");
-    let mut c = DnsConfig::new("local.zone", key.clone());
-    c.listen = "127.0.0.1:0".parse().unwrap();
-    c.threads = 1;
-    let server = dops::dns::start(c).expect("dns server");
+    let (server, key) = start_local_dns();
     let addr = server.addr();
 
     let r = Root::new();

@@ -2,7 +2,7 @@
 //! re-renders a handlebars template, validates it, replaces it atomically, reloads the program,
 //! runs on_change; a failing validation keeps the old file and stays UP.
 mod init_util;
-use dops::dns::{DnsConfig, TsigKey};
+use dops::dns::TsigKey;
 use dops::init::register::{self, Registrar, RegistrationHandle};
 use init_util::*;
 use std::net::SocketAddr;
@@ -42,11 +42,7 @@ fn eventually(limit: Duration, f: impl Fn() -> bool) -> bool {
 
 #[test]
 fn a_watch_follows_the_members() {
-    let key = TsigKey::generate("dops-key");
-    let mut c = DnsConfig::new("local.zone", key.clone());
-    c.listen = "127.0.0.1:0".parse().unwrap();
-    c.threads = 1;
-    let server = dops::dns::start(c).expect("dns server");
+    let (server, key) = start_local_dns();
     let addr = server.addr();
     let one = member(addr, &key, "one", "127.0.0.11");
 
@@ -170,11 +166,7 @@ fn a_watch_naming_an_unknown_program_is_a_configuration_error() {
 
 #[test]
 fn a_restart_reload_restarts_the_program_and_on_change_alone_works() {
-    let key = TsigKey::generate("dops-key");
-    let mut c = DnsConfig::new("local.zone", key.clone());
-    c.listen = "127.0.0.1:0".parse().unwrap();
-    c.threads = 1;
-    let server = dops::dns::start(c).expect("dns server");
+    let (server, key) = start_local_dns();
     let addr = server.addr();
 
     let r = Root::new();

@@ -4,6 +4,7 @@
 //! failing instance, `update` runs UPDATE, `status` shows the monitor blob; and inside a
 //! container `container --examine` reads the same chain from `/dops/meta`.
 
+mod engine_support;
 mod support;
 
 use std::collections::BTreeMap;
@@ -11,8 +12,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use dops::engine::{self, ApplyContext, BuildOptions};
-use dops::plan::{labels, BuildStep, ContainerSpec, EnvOrigin, EnvValue, EnvVar, Plan, Step};
+use dops::engine;
+use dops::plan::{labels, ContainerSpec, Plan, Step};
+use engine_support::{build_step, fixed_env, quiet_apply_context, standard_instance_spec};
 use support::{docker, stdout, TestProject};
 
 fn git(dir: &Path, args: &[&str]) -> String {
@@ -27,64 +29,17 @@ fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-fn build_step(p: &TestProject, service: &str, parents: &[&str]) -> BuildStep {
-    let l = BTreeMap::from([
-        (labels::PROJECT.to_string(), p.name.clone()),
-        (labels::SERVICE.to_string(), service.to_string()),
-    ]);
-    BuildStep {
-        service: service.into(),
-        image: format!("{}/{}", p.name, service),
-        context: p.path(&format!("services/{service}")),
-        parents: parents.iter().map(|s| s.to_string()).collect(),
-        no_cache: false,
-        labels: l,
-        builtin: false,
-    }
-}
-
 fn spec(p: &TestProject, service: &str, instance: &str) -> ContainerSpec {
-    let l = BTreeMap::from([
-        (labels::PROJECT.to_string(), p.name.clone()),
-        (labels::SERVICE.to_string(), service.to_string()),
-        (labels::INSTANCE.to_string(), instance.to_string()),
-        (labels::INSTANCE_TYPE.to_string(), "standard".to_string()),
-    ]);
-    let env = |name: &str, value: &str| EnvVar {
-        name: name.into(),
-        value: EnvValue::Literal(value.into()),
-        origin: EnvOrigin::Fixed,
-    };
-    ContainerSpec {
-        name: format!("{}-{}-{}", p.name, service, instance),
-        hostname: format!("{service}-{instance}"),
-        image: format!("{}/{}", p.name, service),
-        service: service.into(),
-        instance: instance.into(),
-        instance_type: "standard".into(),
-        env: vec![
-            env("SERVICE", service),
-            env("INSTANCE", instance),
-            env("DOPS_INIT_MONITOR_INTERVAL", "0.3"),
+    standard_instance_spec(
+        p,
+        service,
+        instance,
+        vec![
+            fixed_env("SERVICE", service),
+            fixed_env("INSTANCE", instance),
+            fixed_env("DOPS_INIT_MONITOR_INTERVAL", "0.3"),
         ],
-        mounts: vec![],
-        ports: vec![],
-        labels: l,
-        network: Some(p.name.clone()),
-        nethost: false,
-        interactive: false,
-        safemode: false,
-        dns: None,
-        extra_args: vec![],
-        replace: false,
-    }
-}
-
-fn quiet(dir: &Path) -> ApplyContext {
-    let mut ctx = ApplyContext::new(dir);
-    ctx.say = Box::new(|_| {});
-    ctx.build = BuildOptions::default();
-    ctx
+    )
 }
 
 fn text(b: &[u8]) -> String {
@@ -116,7 +71,7 @@ async fn parent_and_child_metadata_validate_update_and_status() {
         project: name.clone(),
         steps: vec![Step::Build(build_step(&p, "base", &[]))],
     };
-    engine::apply(&eng, &plan, &quiet(&p.dir))
+    engine::apply(&eng, &plan, &quiet_apply_context(&p.dir))
         .await
         .expect("build base");
 
@@ -158,7 +113,7 @@ async fn parent_and_child_metadata_validate_update_and_status() {
             Step::Run(Box::new(two.clone())),
         ],
     };
-    engine::apply(&eng, &plan, &quiet(&p.dir))
+    engine::apply(&eng, &plan, &quiet_apply_context(&p.dir))
         .await
         .expect("build and run app");
 

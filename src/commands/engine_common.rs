@@ -89,6 +89,19 @@ pub fn selected<'a>(observed: &'a Observed, target: Option<&Target>) -> Vec<&'a 
         .collect()
 }
 
+/// The running containers a target selects, in name order.
+pub fn selected_running<'a>(
+    observed: &'a Observed,
+    target: Option<&Target>,
+) -> Vec<&'a ObservedContainer> {
+    let mut running: Vec<&ObservedContainer> = selected(observed, target)
+        .into_iter()
+        .filter(|c| c.is_running())
+        .collect();
+    running.sort_by(|a, b| a.name.cmp(&b.name));
+    running
+}
+
 /// The one running container a target means (shell, getip): the named instance, or the first
 /// running instance of the service in name order (with a note when there are several).
 pub async fn one_running(
@@ -100,11 +113,7 @@ pub async fn one_running(
     let what = target
         .map(|t| t.to_string())
         .unwrap_or_else(|| "all".into());
-    let mut running: Vec<&ObservedContainer> = selected(&observed, target)
-        .into_iter()
-        .filter(|c| c.is_running())
-        .collect();
-    running.sort_by(|a, b| a.name.cmp(&b.name));
+    let running = selected_running(&observed, target);
     match running.len() {
         0 => {
             let stopped = selected(&observed, target);

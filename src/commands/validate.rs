@@ -144,7 +144,7 @@ pub fn execute_method(
     target: Option<&crate::action::Target>,
     method: Method,
 ) -> anyhow::Result<i32> {
-    use super::engine_common::{project_dir, project_name_of, runtime, selected};
+    use super::engine_common::{project_dir, project_name_of, runtime, selected_running};
     use crate::engine;
     use std::time::Instant;
 
@@ -154,11 +154,7 @@ pub fn execute_method(
     rt.block_on(async {
         let eng = engine::connect().await?;
         let observed = engine::observe(&eng, &project).await?;
-        let mut running: Vec<&ObservedContainer> = selected(&observed, target)
-            .into_iter()
-            .filter(|c| c.is_running())
-            .collect();
-        running.sort_by(|a, b| a.name.cmp(&b.name));
+        let running = selected_running(&observed, target);
         if running.is_empty() {
             let what = target
                 .map(|t| t.to_string())

@@ -520,6 +520,17 @@ mod tests {
         Registry::new(&n("local.zone."), Duration::from_secs(6))
     }
 
+    /// A registry where web.local.zone. has 10.0.0.1 and 10.0.0.2, each added by its own
+    /// update at `t`.
+    fn reg_with_web_1_and_2(t: Instant) -> Registry {
+        let mut r = reg();
+        r.apply_update(&[], &[add("web.local.zone.", [10, 0, 0, 1])], t)
+            .unwrap();
+        r.apply_update(&[], &[add("web.local.zone.", [10, 0, 0, 2])], t)
+            .unwrap();
+        r
+    }
+
     #[test]
     fn append_collects_and_rotates() {
         let mut r = reg();
@@ -551,12 +562,8 @@ mod tests {
 
     #[test]
     fn leases_expire_and_refresh() {
-        let mut r = reg();
         let t = Instant::now();
-        r.apply_update(&[], &[add("web.local.zone.", [10, 0, 0, 1])], t)
-            .unwrap();
-        r.apply_update(&[], &[add("web.local.zone.", [10, 0, 0, 2])], t)
-            .unwrap();
+        let mut r = reg_with_web_1_and_2(t);
         // refresh .1 at +4 s; .2 is not refreshed
         let s = r
             .apply_update(
@@ -579,12 +586,8 @@ mod tests {
 
     #[test]
     fn replace_pins_until_holder_withdraws_or_expires() {
-        let mut r = reg();
         let t = Instant::now();
-        r.apply_update(&[], &[add("web.local.zone.", [10, 0, 0, 1])], t)
-            .unwrap();
-        r.apply_update(&[], &[add("web.local.zone.", [10, 0, 0, 2])], t)
-            .unwrap();
+        let mut r = reg_with_web_1_and_2(t);
         let s = r
             .apply_update(
                 &[],

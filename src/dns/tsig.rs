@@ -118,11 +118,10 @@ impl TsigGuard {
             return bad_sig();
         }
         let mac = record.data.mac.clone();
-        let window = self.window.min(u64::from(record.data.fudge));
-        let signed_at = record.data.time;
-        if signed_at.abs_diff(now) > window {
-            return Verdict::Rejected(
-                Rejection::BadTime,
+        // A stale or replayed request is answered with a signed BADTIME error.
+        let rejected_badtime = |why: Rejection, mac: Vec<u8>| {
+            Verdict::Rejected(
+                why,
                 TSigResponseContext::new(
                     request_id,
                     now,
@@ -130,7 +129,12 @@ impl TsigGuard {
                     mac,
                     Some(TsigError::BadTime),
                 ),
-            );
+            )
+        };
+        let window = self.window.min(u64::from(record.data.fudge));
+        let signed_at = record.data.time;
+        if signed_at.abs_diff(now) > window {
+            return rejected_badtime(Rejection::BadTime, mac);
         }
         {
             let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
@@ -140,16 +144,7 @@ impl TsigGuard {
                 seen.macs.retain(|_, until| *until >= now);
             }
             if seen.macs.contains_key(&mac) {
-                return Verdict::Rejected(
-                    Rejection::Replayed,
-                    TSigResponseContext::new(
-                        request_id,
-                        now,
-                        self.signer.clone(),
-                        mac,
-                        Some(TsigError::BadTime),
-                    ),
-                );
+                return rejected_badtime(Rejection::Replayed, mac);
             }
             seen.macs.insert(mac.clone(), now + 2 * self.window + 1);
         }

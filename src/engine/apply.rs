@@ -25,7 +25,10 @@ use futures_util::StreamExt;
 
 use super::build::{build_all, BuildOptions, Built};
 use super::observe::{RUN_DIR_IN_CONTAINER, RUN_DIR_LABEL};
-use super::{is_not_found, is_not_modified, Engine, EngineError};
+use super::{
+    create_unstarted_container, is_not_found, is_not_modified, remove_unstarted_container, Engine,
+    EngineError,
+};
 use crate::plan::{labels, ContainerSpec, EnvValue, Mount, Plan, Protocol, Step};
 
 /// What `apply` needs besides the plan.
@@ -369,34 +372,9 @@ pub async fn seed_mount(
     let mut seeded = false;
     if empty {
         // A short-lived, never-started container gives the image's files through the archive API.
-        let body = ContainerCreateBody {
-            image: Some(image.to_string()),
-            entrypoint: Some(vec!["/dops/bin/dops-init".into()]),
-            cmd: Some(vec!["true".into()]),
-            labels: Some(HashMap::from([(
-                labels::PROJECT.to_string(),
-                project.to_string(),
-            )])),
-            network_disabled: Some(true),
-            ..Default::default()
-        };
-        let created = engine
-            .api()
-            .create_container(None::<CreateContainerOptions>, body)
-            .await
-            .map_err(|e| EngineError::docker(format!("create a seed container from {image}"), e))?;
-        let result = download_into(engine, &created.id, &mount.container, &mount.host).await;
-        let _ = engine
-            .api()
-            .remove_container(
-                &created.id,
-                Some(RemoveContainerOptions {
-                    v: true,
-                    force: true,
-                    link: false,
-                }),
-            )
-            .await;
+        let id = create_unstarted_container(engine, image, project, "seed").await?;
+        let result = download_into(engine, &id, &mount.container, &mount.host).await;
+        remove_unstarted_container(engine, &id).await;
         seeded = result?;
     }
     std::fs::write(&marker, "seeded by dops on first use\n")

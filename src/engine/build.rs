@@ -514,12 +514,7 @@ mod tests {
         };
         let (tar, dockerfile) = build_context(&step).unwrap();
         assert_eq!(dockerfile, DNS_DOCKERFILE);
-        let mut a = tar::Archive::new(&tar[..]);
-        let names: Vec<String> = a
-            .entries()
-            .unwrap()
-            .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
-            .collect();
+        let names = crate::engine::context::tar_entry_names(&tar);
         assert_eq!(names, vec!["Dockerfile", "dops"]);
     }
 }

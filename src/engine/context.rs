@@ -449,6 +449,16 @@ pub fn dockerfile_instructions(text: &str) -> Vec<(usize, String)> {
     out
 }
 
+/// The entry names of a tar, in order (for the tests of what a build context holds).
+#[cfg(test)]
+pub(crate) fn tar_entry_names(tar: &[u8]) -> Vec<String> {
+    tar::Archive::new(tar)
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -569,12 +579,7 @@ mod tests {
         );
         // And the tar holds exactly those entries.
         let tar = service_context(d, "Dockerfile").unwrap();
-        let mut a = tar::Archive::new(&tar[..]);
-        let names: Vec<String> = a
-            .entries()
-            .unwrap()
-            .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
-            .collect();
+        let names = tar_entry_names(&tar);
         assert_eq!(
             names,
             vec![

@@ -11,7 +11,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use bollard::container::LogOutput;
-use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+use bollard::exec::{CreateExecOptions, CreateExecResults, StartExecOptions, StartExecResults};
 use bollard::query_parameters::{
     AttachContainerOptions, ResizeContainerTTYOptions, ResizeExecOptions,
 };
@@ -196,37 +196,20 @@ pub async fn exec(
             std::env::var("TERM").unwrap_or_else(|_| "xterm".into())
         ));
     }
-    let created = match engine
-        .api()
-        .create_exec(
-            container,
-            CreateExecOptions {
-                attach_stdin: Some(tty),
-                attach_stdout: Some(true),
-                attach_stderr: Some(true),
-                tty: Some(tty),
-                env: Some(env),
-                cmd: Some(cmd),
-                ..Default::default()
-            },
-        )
-        .await
-    {
-        Ok(c) => c,
-        Err(e) if is_not_found(&e) => {
-            return Err(EngineError::NoSuchContainer {
-                name: container.to_string(),
-            })
-        }
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 409, ..
-        }) => {
-            return Err(EngineError::NotRunning {
-                name: container.to_string(),
-            })
-        }
-        Err(e) => return Err(EngineError::docker(format!("exec in {container}"), e)),
-    };
+    let created = create_exec_in(
+        engine,
+        container,
+        CreateExecOptions {
+            attach_stdin: Some(tty),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            tty: Some(tty),
+            env: Some(env),
+            cmd: Some(cmd),
+            ..Default::default()
+        },
+    )
+    .await?;
     let started = engine
         .api()
         .start_exec(
@@ -277,6 +260,27 @@ pub async fn exec(
     Err(EngineError::Other(format!(
         "the command in {container} did not report an exit code"
     )))
+}
+
+/// Create an exec in a running container, naming the container in the error when it is
+/// missing (404) or not running (409).
+async fn create_exec_in(
+    engine: &Engine,
+    container: &str,
+    options: CreateExecOptions<String>,
+) -> Result<CreateExecResults, EngineError> {
+    match engine.api().create_exec(container, options).await {
+        Ok(c) => Ok(c),
+        Err(e) if is_not_found(&e) => Err(EngineError::NoSuchContainer {
+            name: container.to_string(),
+        }),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 409, ..
+        }) => Err(EngineError::NotRunning {
+            name: container.to_string(),
+        }),
+        Err(e) => Err(EngineError::docker(format!("exec in {container}"), e)),
+    }
 }
 
 /// Attach the local terminal to a created interactive container, start it, and stay attached
@@ -344,34 +348,17 @@ pub async fn exec_capture(
     container: &str,
     cmd: Vec<String>,
 ) -> Result<Captured, EngineError> {
-    let created = match engine
-        .api()
-        .create_exec(
-            container,
-            CreateExecOptions {
-                attach_stdout: Some(true),
-                attach_stderr: Some(true),
-                cmd: Some(cmd),
-                ..Default::default()
-            },
-        )
-        .await
-    {
-        Ok(c) => c,
-        Err(e) if is_not_found(&e) => {
-            return Err(EngineError::NoSuchContainer {
-                name: container.to_string(),
-            })
-        }
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 409, ..
-        }) => {
-            return Err(EngineError::NotRunning {
-                name: container.to_string(),
-            })
-        }
-        Err(e) => return Err(EngineError::docker(format!("exec in {container}"), e)),
-    };
+    let created = create_exec_in(
+        engine,
+        container,
+        CreateExecOptions {
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            cmd: Some(cmd),
+            ..Default::default()
+        },
+    )
+    .await?;
     let started = engine
         .api()
         .start_exec(

@@ -262,28 +262,10 @@ async fn initd_methods(
     image: &str,
     project: &str,
 ) -> Result<crate::meta::Methods, EngineError> {
-    use bollard::models::ContainerCreateBody;
-    use bollard::query_parameters::{
-        CreateContainerOptions, DownloadFromContainerOptions, RemoveContainerOptions,
-    };
-    let body = ContainerCreateBody {
-        image: Some(image.to_string()),
-        entrypoint: Some(vec![INIT_PATH.into()]),
-        cmd: Some(vec!["true".into()]),
-        labels: Some(std::collections::HashMap::from([(
-            crate::plan::labels::PROJECT.to_string(),
-            project.to_string(),
-        )])),
-        network_disabled: Some(true),
-        ..Default::default()
-    };
-    let created = engine
-        .api()
-        .create_container(None::<CreateContainerOptions>, body)
-        .await
-        .map_err(|e| EngineError::docker(format!("create a probe container from {image}"), e))?;
+    use bollard::query_parameters::DownloadFromContainerOptions;
+    let id = super::create_unstarted_container(engine, image, project, "probe").await?;
     let mut stream = engine.api().download_from_container(
-        &created.id,
+        &id,
         Some(DownloadFromContainerOptions {
             path: crate::meta::INITD_DIR.to_string(),
         }),
@@ -307,17 +289,7 @@ async fn initd_methods(
         }
     }
     drop(stream);
-    let _ = engine
-        .api()
-        .remove_container(
-            &created.id,
-            Some(RemoveContainerOptions {
-                v: true,
-                force: true,
-                link: false,
-            }),
-        )
-        .await;
+    super::remove_unstarted_container(engine, &id).await;
     result?;
     if archive.is_empty() {
         return Ok(crate::meta::Methods::default());

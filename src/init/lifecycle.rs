@@ -363,13 +363,7 @@ impl Init {
         }
         self.services_started = false;
         if let Some(p) = hooks::find(&self.paths, "svcdown") {
-            if let Ok(r) = self.run_hook(
-                "svcdown",
-                hooks::command(&p, &[]),
-                false,
-                Some(SIDE_HOOK_LIMIT),
-                false,
-            ) {
+            if let Ok(r) = self.run_side_hook("svcdown", hooks::command(&p, &[]), None) {
                 if !r.exit.success() {
                     log(&format!("hook svcdown failed ({})", describe(&r)));
                 }
@@ -457,7 +451,7 @@ impl Init {
         self.notify.send(&ev);
         if let Some(p) = hooks::find(&self.paths, "lifecycle") {
             let cmd = hooks::command(&p, &[s.as_str().to_string()]);
-            match self.run_hook("lifecycle", cmd, false, Some(SIDE_HOOK_LIMIT), false) {
+            match self.run_side_hook("lifecycle", cmd, None) {
                 Ok(r) if !r.exit.success() => {
                     log(&format!("hook lifecycle failed ({})", describe(&r)))
                 }
@@ -540,12 +534,10 @@ impl Init {
                     self.handle_events(ev);
                 }
                 Reload::Command(c) => {
-                    let r = self.run_hook(
+                    let r = self.run_side_hook(
                         &format!("watch {} reload", w.name),
                         watch_command(c, &env),
-                        false,
-                        Some(SIDE_HOOK_LIMIT),
-                        false,
+                        None,
                     )?;
                     if !r.exit.success() {
                         errors.push(format!("reload command failed ({})", describe(&r)));
@@ -556,12 +548,9 @@ impl Init {
         if let Some(c) = &w.on_change {
             let data = w.context(members)["members"].to_string();
             let stdin = self.stdin_with(&w.name, &data);
-            let r = self.run_hook_with(
+            let r = self.run_side_hook(
                 &format!("watch {} on_change", w.name),
                 watch_command(c, &env),
-                false,
-                Some(SIDE_HOOK_LIMIT),
-                false,
                 stdin,
             )?;
             if !r.exit.success() {
@@ -633,12 +622,10 @@ impl Init {
                 &candidate.display().to_string(),
                 &out.display().to_string(),
             );
-            let r = self.run_hook(
+            let r = self.run_side_hook(
                 &format!("watch {} validate", w.name),
                 watch_command(&argv, env),
-                false,
-                Some(SIDE_HOOK_LIMIT),
-                false,
+                None,
             )?;
             if !r.exit.success() {
                 let _ = std::fs::remove_file(&candidate);
@@ -732,6 +719,17 @@ impl Init {
         interruptible: bool,
     ) -> Result<HookRun, Stop> {
         self.run_hook_with(name, cmd, capture, limit, interruptible, None)
+    }
+
+    /// A hook that must not hold the lifecycle (svcdown, lifecycle, the watches' commands):
+    /// output not captured, bounded by [`SIDE_HOOK_LIMIT`], and a stop request does not end it.
+    fn run_side_hook(
+        &mut self,
+        name: &str,
+        cmd: Command,
+        stdin: Option<std::process::Stdio>,
+    ) -> Result<HookRun, Stop> {
+        self.run_hook_with(name, cmd, false, Some(SIDE_HOOK_LIMIT), false, stdin)
     }
 
     fn run_hook_with(

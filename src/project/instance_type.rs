@@ -131,29 +131,19 @@ mod tests {
 
     #[test]
     fn instance_named_after_a_type_takes_it() {
-        assert_eq!(
-            InstanceType::from_instance_name("master"),
-            InstanceType::Master
-        );
-        assert_eq!(
-            InstanceType::from_instance_name("debug"),
-            InstanceType::Debug
-        );
-        assert_eq!(
-            InstanceType::from_instance_name("published"),
-            InstanceType::Published
-        );
-        assert_eq!(
-            InstanceType::from_instance_name("persistent"),
-            InstanceType::Persistent
-        );
-        assert_eq!(
-            InstanceType::from_instance_name("one"),
-            InstanceType::Standard
-        );
-        assert_eq!(
-            InstanceType::from_instance_name("Master"),
-            InstanceType::Standard
-        );
+        for (name, expected) in [
+            ("master", InstanceType::Master),
+            ("debug", InstanceType::Debug),
+            ("published", InstanceType::Published),
+            ("persistent", InstanceType::Persistent),
+            ("one", InstanceType::Standard),
+            ("Master", InstanceType::Standard),
+        ] {
+            assert_eq!(
+                InstanceType::from_instance_name(name),
+                expected,
+                "instance {name}"
+            );
+        }
     }
 }

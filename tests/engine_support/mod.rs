@@ -1,8 +1,12 @@
 //! Helpers shared by the real-engine tests (`tests/engine_*.rs`).
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+
+use dops::engine::{ApplyContext, BuildOptions};
+use dops::plan::{labels, BuildStep, ContainerSpec, EnvOrigin, EnvValue, EnvVar};
 
 /// Point `DOPS_INIT_BIN` (read by the engine, inherited by the `dops` processes the tests start)
 /// at the package's own dops-init, unless the caller already names one (e.g. a release build).
@@ -14,6 +18,15 @@ pub fn use_test_init() {
             .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_dops-init")))
     });
     std::env::set_var("DOPS_INIT_BIN", path);
+}
+
+/// A fresh test project for the real engine: the package's own dops-init (see
+/// [`use_test_init`]) and a host.conf without the DNS service.
+pub fn engine_project(tag: &str) -> crate::support::TestProject {
+    use_test_init();
+    let p = crate::support::TestProject::new(tag);
+    p.write("host.conf", NO_DNS);
+    p
 }
 
 /// A free TCP port on 127.0.0.1 (bound then released; good enough for a test's published port).
@@ -60,3 +73,73 @@ pub fn containers_of(project: &str) -> Vec<String> {
 
 /// A project without the dops DNS (these tests are about the engine, not the DNS).
 pub const NO_DNS: &str = "{\"DNS\": false}\n";
+
+/// The labels every object of the test project carries.
+pub fn project_labels(p: &crate::support::TestProject) -> BTreeMap<String, String> {
+    BTreeMap::from([(labels::PROJECT.to_string(), p.name.clone())])
+}
+
+/// The step that builds `<project>/<service>` from `services/<service>`, after `parents`.
+pub fn build_step(p: &crate::support::TestProject, service: &str, parents: &[&str]) -> BuildStep {
+    let mut l = project_labels(p);
+    l.insert(labels::SERVICE.into(), service.into());
+    BuildStep {
+        service: service.into(),
+        image: format!("{}/{}", p.name, service),
+        context: p.path(&format!("services/{service}")),
+        parents: parents.iter().map(|s| s.to_string()).collect(),
+        no_cache: false,
+        labels: l,
+        builtin: false,
+    }
+}
+
+/// An environment variable with a literal value, of fixed origin.
+pub fn fixed_env(name: &str, value: &str) -> EnvVar {
+    EnvVar {
+        name: name.into(),
+        value: EnvValue::Literal(value.into()),
+        origin: EnvOrigin::Fixed,
+    }
+}
+
+/// A standard instance `<project>-<service>-<instance>` of the project image, on the project
+/// network, with `env` and nothing else (no mounts, no ports).
+pub fn standard_instance_spec(
+    p: &crate::support::TestProject,
+    service: &str,
+    instance: &str,
+    env: Vec<EnvVar>,
+) -> ContainerSpec {
+    let mut l = project_labels(p);
+    l.insert(labels::SERVICE.into(), service.into());
+    l.insert(labels::INSTANCE.into(), instance.into());
+    l.insert(labels::INSTANCE_TYPE.into(), "standard".into());
+    ContainerSpec {
+        name: format!("{}-{}-{}", p.name, service, instance),
+        hostname: format!("{service}-{instance}"),
+        image: format!("{}/{}", p.name, service),
+        service: service.into(),
+        instance: instance.into(),
+        instance_type: "standard".into(),
+        env,
+        mounts: vec![],
+        ports: vec![],
+        labels: l,
+        network: Some(p.name.clone()),
+        nethost: false,
+        interactive: false,
+        safemode: false,
+        dns: None,
+        extra_args: vec![],
+        replace: false,
+    }
+}
+
+/// An apply context for `dir` that says nothing, with the default build options.
+pub fn quiet_apply_context(dir: &Path) -> ApplyContext {
+    let mut ctx = ApplyContext::new(dir);
+    ctx.say = Box::new(|_| {});
+    ctx.build = BuildOptions::default();
+    ctx
+}
