@@ -16,20 +16,19 @@ die() { printf 'install: error: %s\n' "$*" >&2; exit 1; }
 is_root() { [ "$(id -u)" = 0 ]; }
 is_debian() { [ -f /etc/debian_version ]; }
 
-apt_updated=
 # Install Debian packages that are missing (root on Debian only).
 ensure_packages() {
   local missing=()
   for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   [ ${#missing[@]} -eq 0 ] && return 0
   is_root && is_debian || die "missing packages: ${missing[*]} (install them, e.g. 'sudo apt-get install ${missing[*]}')"
-  if [ -z "$apt_updated" ]; then
+  say "apt-get install ${missing[*]}"
+  # The package lists are refreshed only when the install cannot be done with them as they are.
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
     say "apt-get update"
     DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
-    apt_updated=1
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
   fi
-  say "apt-get install ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 docker_answers() { command -v docker >/dev/null 2>&1 && timeout 10 docker info >/dev/null 2>&1; }
