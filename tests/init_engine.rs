@@ -1,7 +1,7 @@
-//! dops-init in a real container (a real dockerd): an image FROM dops-test/busybox with
-//! dops-init as ENTRYPOINT, two programs and whaleware hooks reaches UP (and Docker's
-//! HEALTHCHECK says healthy); `docker stop` gives STOPPED and a clean exit well before Docker's
-//! kill timeout. The image is prepared with the docker CLI (the test's business, not dops's).
+//! dops-init in a real container under dops: a service FROM dops-test/busybox that declares two
+//! programs and whaleware hooks, built (dops-init injected) and run by the real `dops`, reaches UP
+//! (`dops ps` shows it, Docker's HEALTHCHECK says healthy); `docker stop` gives STOPPED and a
+//! clean exit well before Docker's kill timeout.
 mod support;
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
@@ -28,7 +28,6 @@ fn two_programs_and_hooks_reach_up_and_docker_stop_is_clean() {
     let p = TestProject::new("initengine");
     let ctx = p.path("services/app");
     std::fs::create_dir_all(&ctx).unwrap();
-    std::fs::copy(env!("CARGO_BIN_EXE_dops-init"), ctx.join("dops-init")).unwrap();
     for h in ["boot", "firstboot", "upgrade", "svcup", "warmup", "svcdown"] {
         script(
             &ctx,
@@ -48,35 +47,21 @@ fn two_programs_and_hooks_reach_up_and_docker_stop_is_clean() {
             "worker": {"command": "sh -c 'echo worker says $(/ww/cfg greeting); trap \"echo worker-term >> /run/dops/order; exit 0\" TERM; while :; do sleep 1; done'", "priority": 10, "startsecs": 0.2}
         }}"#,
     );
+    // No init in the Dockerfile: dops injects it.
     p.write(
         "services/app/Dockerfile",
-        &format!(
-            "FROM dops-test/busybox\nLABEL io.dops.project={}\nCOPY dops-init /dops/bin/dops-init\nCOPY ww /ww\nCOPY dops /dops\nHEALTHCHECK --interval=1s --timeout=2s CMD [\"/dops/bin/dops-init\", \"health\"]\nENTRYPOINT [\"/dops/bin/dops-init\"]\n",
-            p.name
-        ),
+        "FROM dops-test/busybox\nCOPY ww /ww\nCOPY dops /dops\n",
     );
-    let image = format!("{}/app", p.name);
-    let b = docker(&["build", "-q", "-t", &image, ctx.to_str().unwrap()]);
-    assert!(b.status.success(), "docker build: {}", out(&b));
-
+    p.write("host.conf", "{\"DNS\": false}\n");
+    p.write(
+        "run.conf",
+        r#"[{"service": "app", "instance": "one", "cfg": {"greeting": "bonjour"}}]"#,
+    );
+    std::env::set_var("DOPS_INIT_BIN", env!("CARGO_BIN_EXE_dops-init"));
+    p.dops_ok(&["build:app"]);
+    p.dops_ok(&["run:all", "--wait", "--timeout", "30"]);
     let run_dir = p.path(".dops/run/app-one");
-    std::fs::create_dir_all(&run_dir).unwrap();
     let name = p.container("app", "one");
-    let label = format!("io.dops.project={}", p.name);
-    let r = docker(&[
-        "run",
-        "-d",
-        "--name",
-        &name,
-        "--label",
-        &label,
-        "-e",
-        "CFG={\"greeting\": \"bonjour\"}",
-        "-v",
-        &format!("{}:/run/dops", run_dir.display()),
-        &image,
-    ]);
-    assert!(r.status.success(), "docker run: {}", out(&r));
 
     // The lifecycle, read from the host through the bind-mounted /run/dops.
     let state = || -> Value {
@@ -125,6 +110,10 @@ fn two_programs_and_hooks_reach_up_and_docker_stop_is_clean() {
         l.contains("worker | worker says bonjour"),
         "prefixed output:\n{l}"
     );
+    // dops ps shows the lifecycle, read from the host.
+    let ps: Value = serde_json::from_slice(&p.dops_ok(&["--json", "ps"]).stdout).unwrap();
+    let row = &ps.as_array().expect("ps --json is a list")[0];
+    assert_eq!(row["state"], "UP", "{ps}");
 
     // docker stop (10 s before SIGKILL): STOPPED, reverse priority, exit 0, quickly.
     let t = Instant::now();
