@@ -7,11 +7,8 @@ set -euo pipefail
 S=${S:-6}
 ROUNDS=${ROUNDS:-3}
 
-work=$(mktemp -d)
-proj=benchbuild$$
-dir=$work/$proj
+bench_project benchbuild
 mkdir -p "$dir/services/base"
-echo '{"DNS": false}' > "$dir/host.conf"
 printf 'FROM dops-test/busybox\nRUN mkdir -p /app && echo base > /app/base\nCMD ["sleep","3600"]\n' > "$dir/services/base/Dockerfile"
 for i in $(seq 2 "$S"); do
   mkdir -p "$dir/services/s$i"

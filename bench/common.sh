@@ -21,3 +21,23 @@ elapsed() { awk -v s="$1" -v e="$(now)" 'BEGIN { printf "%.3f", e - s }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 # median of the arguments
 median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+# A temporary project without the DNS: sets work (the temp folder), proj (the project name,
+# PREFIX + our pid) and dir (the project folder). The caller writes its services and cleans up.
+bench_project() {
+  work=$(mktemp -d)
+  proj=$1$$
+  dir=$work/$proj
+  mkdir -p "$dir/services"
+  echo '{"DNS": false}' > "$dir/host.conf"
+}
+
+# Remove a network, with a few bounded tries: the engine may still be detaching the last
+# endpoints of containers just removed.
+remove_network() {
+  for _ in 1 2 3 4 5; do
+    docker network rm "$1" >/dev/null 2>&1 && return 0
+    docker network inspect "$1" >/dev/null 2>&1 || return 0
+    sleep 1
+  done
+}

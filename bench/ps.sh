@@ -7,20 +7,12 @@ set -euo pipefail
 N=${N:-100}
 REPS=${REPS:-10}
 
-work=$(mktemp -d)
-proj=benchps$$
-dir=$work/$proj
+bench_project benchps
 mkdir -p "$dir/services/bb"
-echo '{"DNS": false}' > "$dir/host.conf"
 printf 'FROM dops-test/busybox\nCMD ["sleep","3600"]\n' > "$dir/services/bb/Dockerfile"
 cleanup() {
   docker ps -aq --filter "label=io.dops.project=$proj" | xargs -r docker rm -f >/dev/null 2>&1 || true
-  # The engine may still be detaching the last endpoints: a few bounded tries.
-  for _ in 1 2 3 4 5; do
-    docker network rm "$proj" >/dev/null 2>&1 && break
-    docker network inspect "$proj" >/dev/null 2>&1 || break
-    sleep 1
-  done
+  remove_network "$proj"
   rm -rf "$work"
 }
 trap cleanup EXIT

@@ -14,11 +14,8 @@ command -v docker-compose >/dev/null || {
   apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null
 }
 
-work=$(mktemp -d)
-proj=benchrun$$
-dir=$work/$proj
+bench_project benchrun
 mkdir -p "$dir/services/bb"
-echo '{"DNS": false}' > "$dir/host.conf"
 printf 'FROM dops-test/busybox\nCMD ["sleep","3600"]\n' > "$dir/services/bb/Dockerfile"
 {
   echo "["
@@ -40,9 +37,9 @@ cleanup() {
   (cd "$dir" && "$DOPS" clean:all >/dev/null 2>&1) || true
   (cd "$work" && docker-compose -p "${proj}c" down -t 1 >/dev/null 2>&1) || true
   docker ps -aq --filter "label=bench=$proj" | xargs -r docker rm -f >/dev/null 2>&1 || true
-  docker network rm "${proj}raw" >/dev/null 2>&1 || true
+  remove_network "${proj}raw"
   docker ps -aq --filter "label=io.dops.project=$proj" | xargs -r docker rm -f >/dev/null 2>&1 || true
-  docker network rm "$proj" >/dev/null 2>&1 || true
+  remove_network "$proj"
   docker image rm -f "$proj/bb" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
