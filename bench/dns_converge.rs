@@ -8,8 +8,8 @@ use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use dops::dns::TsigKey;
 use dops::init::register::{self, Policy, Registrar};
+use dops::tsig_key::TsigKey;
 
 fn registrar(server: SocketAddr, key: &str, instance: &str, ip: [u8; 4]) -> Registrar {
     Registrar {

@@ -44,8 +44,8 @@ pub mod keys {
     pub const TITLE: &str = "org.opencontainers.image.title";
     pub const VERSION: &str = "org.opencontainers.image.version";
     pub const BASE_NAME: &str = "org.opencontainers.image.base.name";
-    pub const PROJECT: &str = crate::plan::labels::PROJECT;
-    pub const SERVICE: &str = crate::plan::labels::SERVICE;
+    pub const PROJECT: &str = crate::labels::PROJECT;
+    pub const SERVICE: &str = crate::labels::SERVICE;
     pub const TAGS: &str = "io.dops.tags";
     pub const BUILD_EPOCH: &str = "io.dops.build.epoch";
     pub const BUILD_HOST: &str = "io.dops.build.host";
@@ -630,52 +630,6 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
 
-/// The base image of a Dockerfile: the image of its final `FROM` (a stage name is followed to
-/// that stage's image; `--platform=…` and `AS name` are skipped). None without a FROM.
-pub fn base_image_of_dockerfile(text: &str) -> Option<String> {
-    let mut stages: Vec<(Option<String>, String)> = Vec::new();
-    let mut logical = String::new();
-    for raw in text.lines() {
-        let line = raw.trim();
-        if logical.is_empty() && (line.is_empty() || line.starts_with('#')) {
-            continue;
-        }
-        if let Some(head) = line.strip_suffix('\\') {
-            logical.push_str(head);
-            logical.push(' ');
-            continue;
-        }
-        logical.push_str(line);
-        let words: Vec<&str> = logical.split_whitespace().collect();
-        if words
-            .first()
-            .is_some_and(|w| w.eq_ignore_ascii_case("FROM"))
-        {
-            let args: Vec<&str> = words[1..]
-                .iter()
-                .copied()
-                .filter(|w| !w.starts_with("--"))
-                .collect();
-            if let Some(image) = args.first() {
-                let name = match args.get(1) {
-                    Some(a) if a.eq_ignore_ascii_case("AS") => {
-                        args.get(2).map(|n| n.to_lowercase())
-                    }
-                    _ => None,
-                };
-                let image = stages
-                    .iter()
-                    .find(|(n, _)| n.as_deref() == Some(&image.to_lowercase()))
-                    .map(|(_, img)| img.clone())
-                    .unwrap_or_else(|| image.to_string());
-                stages.push((name, image));
-            }
-        }
-        logical.clear();
-    }
-    stages.pop().map(|(_, image)| image)
-}
-
 /// The metadata chain stored in a `/dops/meta` folder, in file-name (= ancestry) order.
 pub fn read_meta_dir(dir: &Path) -> Result<Vec<BuildMeta>, MetaError> {
     read_json_files(dir)?
@@ -1081,30 +1035,6 @@ mod tests {
         let parsed = OffsetDateTime::parse(&m.build_time, &Rfc3339).unwrap();
         assert_eq!(parsed.unix_timestamp(), m.build_time_epoch);
         assert_eq!(m.dops_version, env!("CARGO_PKG_VERSION"));
-    }
-
-    #[test]
-    fn base_image_from_the_final_stage() {
-        assert_eq!(
-            base_image_of_dockerfile("# c\nFROM debian:12\nRUN true\n").as_deref(),
-            Some("debian:12")
-        );
-        assert_eq!(
-            base_image_of_dockerfile(
-                "FROM --platform=linux/amd64 golang:1 AS build\nRUN make\nFROM shop/base\nCOPY --from=build /x /x\n"
-            )
-            .as_deref(),
-            Some("shop/base")
-        );
-        assert_eq!(
-            base_image_of_dockerfile("FROM alpine AS Base\nFROM base\n").as_deref(),
-            Some("alpine")
-        );
-        assert_eq!(
-            base_image_of_dockerfile("from \\\n  scratch\n").as_deref(),
-            Some("scratch")
-        );
-        assert_eq!(base_image_of_dockerfile("RUN x\n"), None);
     }
 
     #[test]

@@ -14,14 +14,6 @@ use serde::Serialize;
 
 pub type Labels = BTreeMap<String, String>;
 
-/// Label keys put on everything dops creates.
-pub mod labels {
-    pub const PROJECT: &str = "io.dops.project";
-    pub const SERVICE: &str = "io.dops.service";
-    pub const INSTANCE: &str = "io.dops.instance";
-    pub const INSTANCE_TYPE: &str = "io.dops.instance_type";
-}
-
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Plan {
     pub project: String,
@@ -98,35 +90,6 @@ pub struct ContainerSpec {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct EnvVar {
-    pub name: String,
-    pub value: EnvValue,
-    pub origin: EnvOrigin,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
-pub enum EnvValue {
-    Literal(String),
-    /// The IPv4 address of this container on the project network, known at apply time.
-    IpOf(String),
-}
-
-/// Where an environment variable's value came from, in resolution order.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum EnvOrigin {
-    RequiredEnvVars,
-    RunConf,
-    Fixed,
-    Link,
-    HostEnv,
-    HostConf,
-    CommandLine,
-    Dns,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Mount {
     /// Host folder (created if missing).
     pub host: PathBuf,
@@ -135,13 +98,6 @@ pub struct Mount {
     /// Seed the host folder from the image's content at `container` on first use (then mark it).
     pub seed: bool,
     pub read_only: bool,
-}
-
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    Tcp,
-    Udp,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -167,8 +123,10 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use crate::action::{Action, PlanOf, RunAction, Target};
+use crate::dockerfile::Protocol;
+use crate::labels;
 use crate::observed::Observed;
-use crate::project::env::{self, EnvInputs, HostContext};
+use crate::project::env::{self, EnvInputs, EnvValue, EnvVar, HostContext};
 use crate::project::instance::{random_name, settings, InstanceSettings};
 use crate::project::links::{self, LinkCandidate, LinkResolution};
 use crate::project::{EnvError, Project, RunConfEntry, DNS_INSTANCE, DNS_SERVICE};
@@ -270,7 +228,7 @@ pub fn state_dir(project: &Project, service: &str, instance: &str) -> PathBuf {
 fn no_match(project: &Project, target: &Target) -> PlanError {
     let known: Vec<&str> = project.services.keys().map(String::as_str).collect();
     let hint = match target.literal_service() {
-        Some(s) => match crate::cli::closest(s, known.iter().copied()) {
+        Some(s) => match crate::suggest::closest(s, known.iter().copied()) {
             Some(c) => format!(" (did you mean '{c}'?)"),
             None if known.is_empty() => " (services/ is empty)".to_string(),
             None => format!(" (services: {})", known.join(", ")),
@@ -407,7 +365,7 @@ fn build_step(project: &Project, service: &str, no_cache: bool) -> Step {
     let svc = &project.services[service];
     let mut labels = labels_for(&project.name, service, None);
     if svc.builtin {
-        labels.insert("io.dops.builtin".into(), "true".into());
+        labels.insert(labels::BUILTIN.into(), "true".into());
     }
     Step::Build(BuildStep {
         service: service.to_string(),
@@ -643,10 +601,7 @@ fn port_conflicts(steps: &[Step], warnings: &mut Vec<String>) {
                     spec.hostname,
                     p.host_ip,
                     p.host_port,
-                    match p.protocol {
-                        Protocol::Tcp => "tcp",
-                        Protocol::Udp => "udp",
-                    }
+                    p.protocol.as_str()
                 )),
                 None => {
                     seen.insert(key, spec.hostname.clone());
@@ -938,30 +893,6 @@ pub fn mask_secret(name: &str, value: &str) -> String {
     }
 }
 
-impl fmt::Display for EnvValue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            EnvValue::Literal(s) => f.write_str(s),
-            EnvValue::IpOf(c) => write!(f, "<ip of {c}>"),
-        }
-    }
-}
-
-impl EnvOrigin {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EnvOrigin::RequiredEnvVars => "required_env_vars.json",
-            EnvOrigin::RunConf => "run.conf",
-            EnvOrigin::Fixed => "fixed",
-            EnvOrigin::Link => "link",
-            EnvOrigin::HostEnv => "host env",
-            EnvOrigin::HostConf => "host.conf",
-            EnvOrigin::CommandLine => "command line",
-            EnvOrigin::Dns => "dns",
-        }
-    }
-}
-
 fn write_spec(f: &mut fmt::Formatter<'_>, s: &ContainerSpec) -> fmt::Result {
     let pad = "     ";
     writeln!(f, "{pad}hostname   {}", s.hostname)?;
@@ -1020,10 +951,7 @@ fn write_spec(f: &mut fmt::Formatter<'_>, s: &ContainerSpec) -> fmt::Result {
     }
     for (i, p) in s.ports.iter().enumerate() {
         let label = if i == 0 { "ports      " } else { "           " };
-        let proto = match p.protocol {
-            Protocol::Tcp => "tcp",
-            Protocol::Udp => "udp",
-        };
+        let proto = p.protocol.as_str();
         writeln!(
             f,
             "{pad}{label}{}:{} -> {}/{proto}",

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use dns_common::*;
-use dops::dns::TsigKey;
+use dops::tsig_key::TsigKey;
 
 fn nsupdate(key: Option<&TsigKey>, tcp: bool, script: &str) -> (bool, String) {
     let mut cmd = Command::new("nsupdate");

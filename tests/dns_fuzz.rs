@@ -18,7 +18,7 @@ use hickory_proto::op::{Edns, Message};
 use hickory_proto::rr::{DNSClass, Record, RecordType};
 use rand::Rng;
 
-fn seeds(key: &dops::dns::TsigKey) -> Vec<Vec<u8>> {
+fn seeds(key: &dops::tsig_key::TsigKey) -> Vec<Vec<u8>> {
     let mut v = Vec::new();
     let mut q = query_msg("web.local.zone", RecordType::A);
     let mut e = Edns::new();

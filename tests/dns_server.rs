@@ -15,7 +15,7 @@ use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
 
 fn registrar(
     server: SocketAddr,
-    key: &dops::dns::TsigKey,
+    key: &dops::tsig_key::TsigKey,
     svc: &str,
     inst: &str,
     ip: [u8; 4],
@@ -341,7 +341,7 @@ fn tsig_accepts_the_key_and_rejects_everything_else() {
     assert_eq!(rcode(&udp(s, &raw).unwrap()), ResponseCode::Refused);
 
     // same key name, another secret
-    let mut other = dops::dns::TsigKey::generate("dops-key");
+    let mut other = dops::tsig_key::TsigKey::generate("dops-key");
     other.name = key.name.clone();
     let raw = signed(
         update_msg(vec![add_a("other.local.zone", [10, 0, 4, 3])]),
@@ -353,7 +353,7 @@ fn tsig_accepts_the_key_and_rejects_everything_else() {
     assert_eq!(ans.signature().unwrap().data.error, Some(TsigError::BadSig));
 
     // another key name
-    let stranger = dops::dns::TsigKey::generate("stranger-key");
+    let stranger = dops::tsig_key::TsigKey::generate("stranger-key");
     let raw = signed(
         update_msg(vec![add_a("stranger.local.zone", [10, 0, 4, 4])]),
         &stranger,

@@ -8,7 +8,8 @@ mod support;
 use std::path::PathBuf;
 
 use dops::engine;
-use dops::plan::{ContainerSpec, EnvOrigin, EnvValue, EnvVar, Mount, Plan, Step};
+use dops::plan::{ContainerSpec, Mount, Plan, Step};
+use dops::project::env::{EnvOrigin, EnvValue, EnvVar};
 use support::{docker, stdout, TestProject};
 
 use engine_support::use_test_init as use_package_init;

@@ -2,8 +2,8 @@
 //! re-renders a handlebars template, validates it, replaces it atomically, reloads the program,
 //! runs on_change; a failing validation keeps the old file and stays UP.
 mod init_util;
-use dops::dns::TsigKey;
 use dops::init::register::{self, Registrar, RegistrationHandle};
+use dops::tsig_key::TsigKey;
 use init_util::*;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -13,7 +13,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use dops::engine;
-use dops::plan::{labels, ContainerSpec, Plan, Step};
+use dops::labels;
+use dops::plan::{ContainerSpec, Plan, Step};
 use engine_support::{build_step, fixed_env, quiet_apply_context, standard_instance_spec};
 use support::{docker, stdout, TestProject};
 

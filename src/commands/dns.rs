@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use crate::dns::forward::{is_self, parse_upstreams, upstreams_from_resolv_conf};
 use crate::dns::records;
-use crate::dns::{DnsConfig, DnsError, TsigKey};
+use crate::dns::{DnsConfig, DnsError, SharedKey};
+use crate::tsig_key::{self, TsigKey};
 
 /// Arguments of `dops dns serve`.
 #[derive(Debug, Clone, Default)]
@@ -55,6 +56,20 @@ fn bad(what: &str, why: impl std::fmt::Display) -> DnsError {
     }
 }
 
+fn bad_key(e: tsig_key::KeyError) -> DnsError {
+    DnsError::Key(e.to_string())
+}
+
+/// The server checks updates against the project key's name and secret.
+impl From<TsigKey> for SharedKey {
+    fn from(k: TsigKey) -> SharedKey {
+        SharedKey {
+            name: k.name,
+            secret: k.secret,
+        }
+    }
+}
+
 /// Resolve the server configuration from the arguments, then `env`, then defaults.
 pub fn serve_config(
     args: &ServeArgs,
@@ -71,10 +86,10 @@ pub fn serve_config(
         .or_else(|| env("DNS_ZONE"))
         .unwrap_or_else(|| "local.zone".into());
     let key = match (&args.key, &args.project_dir) {
-        (Some(k), _) => TsigKey::parse(k)?,
-        (None, Some(dir)) => crate::dns::load_or_create(dir)?,
+        (Some(k), _) => TsigKey::parse(k).map_err(bad_key)?,
+        (None, Some(dir)) => tsig_key::load_or_create(dir).map_err(bad_key)?,
         (None, None) => match env("DNS_KEY") {
-            Some(k) => TsigKey::parse(&k)?,
+            Some(k) => TsigKey::parse(&k).map_err(bad_key)?,
             None => {
                 return Err(bad(
                     "key",
@@ -139,7 +154,7 @@ pub fn serve_config(
                 ip.parse()
                     .map_err(|_| bad("SERVICE_IP", format!("{ip:?} is not an ip address")))?,
             ),
-            None => crate::init::register::first_ipv4().map(IpAddr::V4),
+            None => crate::local_addr::first_ipv4().map(IpAddr::V4),
         },
     };
     // Never forward to ourselves (a resolv.conf naming this server would loop).

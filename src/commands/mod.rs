@@ -23,7 +23,6 @@ pub mod run;
 pub mod shell;
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use crate::action::{Action, GlobalOpts, Invocation};
@@ -185,16 +184,7 @@ pub fn host_context() -> HostContext {
     let hostname = nix::unistd::gethostname()
         .map(|h| h.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut interfaces: BTreeMap<String, Ipv4Addr> = BTreeMap::new();
-    if let Ok(addrs) = nix::ifaddrs::getifaddrs() {
-        for ifa in addrs {
-            if let Some(sin) = ifa.address.as_ref().and_then(|a| a.as_sockaddr_in()) {
-                interfaces
-                    .entry(ifa.interface_name.clone())
-                    .or_insert(sin.ip());
-            }
-        }
-    }
+    let interfaces = crate::local_addr::interfaces();
     HostContext {
         env,
         hostname,
@@ -202,14 +192,13 @@ pub fn host_context() -> HostContext {
     }
 }
 
-/// The DNS key for a plan, without creating one. LEAD: replace with the DNS engineer's loader
-/// (`dns::key` — read only for `plan`/`--dry-run`, `load_or_create` for a real run). Until then:
-/// `.dops/dns.key` when it holds a key in the DNS_KEY form (`hmac-sha256:<name>:<secret>`).
+/// The DNS key for a plan, without creating one (`DNS_KEY` form), when the project has one.
 pub fn dns_key_for_plan(project_dir: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(project_dir.join(".dops").join("dns.key")).ok()?;
-    let line = text
-        .lines()
-        .map(str::trim)
-        .find(|l| l.starts_with("hmac-"))?;
-    Some(line.to_string())
+    match crate::tsig_key::load(project_dir) {
+        Ok(key) => key.map(|k| k.to_env()),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot load the dns key");
+            None
+        }
+    }
 }

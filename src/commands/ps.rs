@@ -10,8 +10,8 @@ use serde::Serialize;
 use super::engine_common::{project_dir, project_name_of, runtime, selected};
 use crate::action::{GlobalOpts, PsAction};
 use crate::engine::{self, observe::lifecycle};
+use crate::labels;
 use crate::observed::ObservedContainer;
-use crate::plan::labels;
 
 /// One row of `dops ps` (also its `--json` form).
 #[derive(Debug, Clone, Serialize)]

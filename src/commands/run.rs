@@ -27,9 +27,9 @@ struct RunReport {
     removed: Vec<String>,
 }
 
-/// The DNS key for a real run. LEAD: `dns::key::load_or_create(&project.dir)` when DNS is on.
+/// The DNS key for a real run: created on first use.
 fn dns_key_for_run(project: &project::Project) -> Option<String> {
-    match crate::dns::load_or_create(&project.dir) {
+    match crate::tsig_key::load_or_create(&project.dir) {
         Ok(k) => Some(k.to_env()),
         Err(e) => {
             tracing::warn!(error = %e, "cannot load the dns key");

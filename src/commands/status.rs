@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::observe::RUN_DIR_LABEL;
+use crate::labels;
 use crate::observed::{Observed, ObservedContainer};
 
 /// The content of `state.json` as dops-init writes it (see CONTRACT). Lenient: unknown fields are
@@ -83,7 +83,7 @@ pub fn collect(
             // The engine records the host folder of `/run/dops` in a label; else the convention.
             let dir = c
                 .labels
-                .get(RUN_DIR_LABEL)
+                .get(labels::RUN_DIR)
                 .map(PathBuf::from)
                 .unwrap_or_else(|| run_dir(project_dir, &c.service, &c.instance));
             let path = dir.join("state.json");

@@ -4,12 +4,12 @@
 //! - [`handler`]: the hickory `RequestHandler`: authoritative answers, PTR, forwarding, updates.
 //! - [`tsig`]: TSIG hmac-sha256 verification, replay protection, response signing.
 //! - [`forward`]: forwarding of names outside the zone to the upstream resolvers.
-//! - [`key`]: the project's TSIG key (`.dops/dns.key`).
 //! - [`server`]: UDP + TCP listeners, lease expiry, the records file.
 //! - [`udp`]: the UDP receive loop (hickory `Request`/`RequestHandler`, answers sent directly).
 //! - [`records`]: the records file the server writes and `dops dns:records` reads.
 //!
-//! This module never calls Docker: it learns names only from registrations.
+//! This module never calls Docker: it learns names only from registrations. It imports nothing
+//! from the rest of dops: the edge that starts it (`commands::dns`) hands it a [`SharedKey`].
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -18,28 +18,23 @@ use std::sync::{Arc, Mutex};
 
 pub mod forward;
 pub mod handler;
-pub mod key;
 pub mod records;
 pub mod registry;
 pub mod server;
 pub mod tsig;
 pub mod udp;
 
-pub use key::{load_or_create, TsigKey};
 pub use server::{serve, start, DnsConfig, DnsServer};
+pub use tsig::SharedKey;
 
 /// Errors of the DNS server and its key.
 #[derive(Debug, thiserror::Error)]
 pub enum DnsError {
-    #[error("invalid dns key: {why} (hint: the form is hmac-sha256:<name>:<base64 secret>)")]
+    #[error("invalid dns key: {why}")]
     BadKey { why: String },
-    #[error("invalid dns key file {path}: {why} (hint: delete it to generate a new key)")]
-    BadKeyFile { path: PathBuf, why: String },
-    #[error("cannot access dns key file {path}: {source}")]
-    KeyFile {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    /// The key given to the server could not be read or parsed (the message says why).
+    #[error("{0}")]
+    Key(String),
     #[error("invalid dns {what}: {why}")]
     BadConfig { what: String, why: String },
     #[error("cannot listen on {addr}: {source} (hint: is another dns server using the port?)")]

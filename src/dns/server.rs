@@ -15,10 +15,9 @@ use hickory_server::Server;
 
 use super::forward::Forwarder;
 use super::handler::DnsHandler;
-use super::key::TsigKey;
 use super::records::{self, RecordsFile};
 use super::registry::Registry;
-use super::tsig::TsigGuard;
+use super::tsig::{SharedKey, TsigGuard};
 use super::udp;
 use super::{DnsError, DnsLog};
 
@@ -30,7 +29,7 @@ pub struct DnsConfig {
     /// The zone, e.g. `local.zone`.
     pub zone: String,
     /// The project's TSIG key: the only key accepted for updates.
-    pub key: TsigKey,
+    pub key: SharedKey,
     /// TTL of every answer, seconds.
     pub ttl: u32,
     /// How long a registration lives unless refreshed.
@@ -50,11 +49,11 @@ pub struct DnsConfig {
 
 impl DnsConfig {
     /// Defaults: `0.0.0.0:53`, TTL 2 s, lease 6 s, no upstream, TSIG window 300 s.
-    pub fn new(zone: &str, key: TsigKey) -> DnsConfig {
+    pub fn new(zone: &str, key: impl Into<SharedKey>) -> DnsConfig {
         DnsConfig {
             listen: SocketAddr::from(([0, 0, 0, 0], 53)),
             zone: zone.to_string(),
-            key,
+            key: key.into(),
             ttl: 2,
             lease: Duration::from_secs(6),
             upstreams: Vec::new(),

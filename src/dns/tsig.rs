@@ -13,8 +13,39 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::tsig::{signed_bitmessage_to_buf, TsigAlgorithm, TsigError, TSIG};
 use hickory_proto::rr::{Name, Record, TSigResponseContext, TSigner};
 
-use super::key::TsigKey;
 use super::DnsError;
+
+/// The shared secret the server checks updates against (the project's TSIG key, hmac-sha256).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SharedKey {
+    /// Key name, a DNS name without the trailing dot.
+    pub name: String,
+    pub secret: Vec<u8>,
+}
+
+impl std::fmt::Debug for SharedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the secret.
+        f.debug_struct("SharedKey")
+            .field("name", &self.name)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+impl SharedKey {
+    fn signer(&self) -> Result<TSigner, DnsError> {
+        let mut name = Name::from_ascii(&self.name).map_err(|e| DnsError::BadKey {
+            why: format!("key name {:?}: {e}", self.name),
+        })?;
+        name.set_fqdn(true);
+        TSigner::new(self.secret.clone(), TsigAlgorithm::HmacSha256, name, FUDGE)
+            .map_err(|e| DnsError::BadKey { why: e.to_string() })
+    }
+}
+
+/// Largest clock difference (seconds) a signer announces (TSIG "fudge").
+const FUDGE: u16 = 300;
 
 /// Why a signed request was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,7 +104,7 @@ struct Seen {
 
 impl TsigGuard {
     /// `window_s`: the largest accepted difference between the signer's clock and ours.
-    pub fn new(key: &TsigKey, window_s: u64) -> Result<TsigGuard, DnsError> {
+    pub fn new(key: &SharedKey, window_s: u64) -> Result<TsigGuard, DnsError> {
         Ok(TsigGuard {
             signer: key.signer()?,
             window: window_s.max(1),
@@ -169,7 +200,17 @@ mod tests {
     use hickory_proto::op::{Message, MessageType, OpCode, Query};
     use hickory_proto::rr::RecordType;
 
-    fn signed(key: &TsigKey, time: u64) -> (Vec<u8>, Message) {
+    /// A random 256-bit key (what the project's key file holds).
+    fn random_key(name: &str) -> SharedKey {
+        let mut secret = vec![0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut secret);
+        SharedKey {
+            name: name.to_string(),
+            secret,
+        }
+    }
+
+    fn signed(key: &SharedKey, time: u64) -> (Vec<u8>, Message) {
         let mut m = Message::new(7, MessageType::Query, OpCode::Update);
         m.add_query(Query::query(
             Name::from_ascii("local.zone.").unwrap(),
@@ -190,7 +231,7 @@ mod tests {
 
     #[test]
     fn window_replay_and_forgetting() {
-        let key = TsigKey::generate("dops-key");
+        let key = random_key("dops-key");
         let g = TsigGuard::new(&key, 60).unwrap();
         let t = 1_000_000;
         let (raw, m) = signed(&key, t);
@@ -206,13 +247,13 @@ mod tests {
             1,
             "the first MAC was forgotten after 2 windows"
         );
-        let other = TsigKey::generate("dops-key");
+        let other = random_key("dops-key");
         let (raw3, m3) = signed(&other, t + 200);
         assert_eq!(
             verdict(&g, &raw3, &m3, t + 200),
             Some(Rejection::BadSignature)
         );
-        let stranger = TsigKey::generate("stranger");
+        let stranger = random_key("stranger");
         let (raw4, m4) = signed(&stranger, t + 200);
         assert_eq!(
             verdict(&g, &raw4, &m4, t + 200),

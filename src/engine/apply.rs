@@ -24,12 +24,14 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 
 use super::build::{build_all, BuildOptions, Built};
-use super::observe::{RUN_DIR_IN_CONTAINER, RUN_DIR_LABEL};
+use super::observe::RUN_DIR_IN_CONTAINER;
 use super::{
     create_unstarted_container, is_not_found, is_not_modified, remove_unstarted_container, Engine,
     EngineError,
 };
-use crate::plan::{labels, ContainerSpec, EnvValue, Mount, Plan, Protocol, Step};
+use crate::labels;
+use crate::plan::{ContainerSpec, Mount, Plan, Step};
+use crate::project::env::EnvValue;
 
 /// What `apply` needs besides the plan.
 pub struct ApplyContext {
@@ -446,13 +448,6 @@ fn extract_content(data: &[u8], dest: &Path) -> Result<(), EngineError> {
     Ok(())
 }
 
-fn proto(p: Protocol) -> &'static str {
-    match p {
-        Protocol::Tcp => "tcp",
-        Protocol::Udp => "udp",
-    }
-}
-
 /// run.conf `extra_args`: the documented subset of `docker run` flags, applied to the host config.
 pub fn apply_extra_args(args: &[String], hc: &mut HostConfig) -> Result<(), EngineError> {
     let mut i = 0;
@@ -573,7 +568,7 @@ pub async fn run_container(
     let mut exposed = Vec::new();
     let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
     for p in &spec.ports {
-        let key = format!("{}/{}", p.container_port, proto(p.protocol));
+        let key = format!("{}/{}", p.container_port, p.protocol.as_str());
         exposed.push(key.clone());
         bindings
             .entry(key)
@@ -604,7 +599,7 @@ pub async fn run_container(
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    container_labels.insert(RUN_DIR_LABEL.to_string(), run.display().to_string());
+    container_labels.insert(labels::RUN_DIR.to_string(), run.display().to_string());
     let networking_config = network.map(|n| NetworkingConfig {
         endpoints_config: Some(HashMap::from([(
             n.to_string(),

@@ -16,9 +16,10 @@ use bollard::query_parameters::BuildImageOptions;
 use futures_util::StreamExt;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::context::{dockerfile_instructions, service_context, ContextTar};
+use super::context::{service_context, ContextTar};
 use super::inject::{self, ensure_init_image, find_init_binary, injection_dockerfile};
 use super::{Engine, EngineError};
+use crate::labels;
 use crate::plan::BuildStep;
 
 /// How to run a set of builds.
@@ -297,8 +298,8 @@ async fn build_one(
     // The injection layer: its result is fully determined by the service image, the init and the
     // labels, which the final image records; when they are unchanged the tag is already right.
     let mut labels = labels;
-    labels.insert(inject::BASE_LABEL.to_string(), base.clone());
-    labels.insert(inject::INIT_IMAGE_LABEL.to_string(), init_image.to_string());
+    labels.insert(labels::BASE.to_string(), base.clone());
+    labels.insert(labels::INIT_IMAGE.to_string(), init_image.to_string());
     if let Some(current) = super::observe::image_info(engine, &step.image).await? {
         let same = labels.iter().all(|(k, v)| current.labels.get(k) == Some(v));
         if same {
@@ -477,7 +478,7 @@ pub fn locate_step(header: &str, dockerfile: Option<&str>) -> String {
     };
     let n: Option<usize> = num.split('/').next().and_then(|n| n.trim().parse().ok());
     let line = dockerfile.and_then(|text| {
-        let ins = dockerfile_instructions(text);
+        let ins = crate::dockerfile::instructions(text);
         n.and_then(|n| ins.get(n.wrapping_sub(1)).cloned())
     });
     match line {

@@ -414,41 +414,6 @@ pub fn service_context(dir: &Path, dockerfile: &str) -> Result<Vec<u8>, EngineEr
     tar.finish()
 }
 
-/// The instructions of a Dockerfile with their 1-based line numbers, continuation lines joined
-/// and comments dropped: the classic builder's "Step N/M" is the N-th of these.
-pub fn dockerfile_instructions(text: &str) -> Vec<(usize, String)> {
-    let mut out = Vec::new();
-    let mut current: Option<(usize, String)> = None;
-    for (i, line) in text.lines().enumerate() {
-        let trimmed = line.trim();
-        if trimmed.starts_with('#') || (trimmed.is_empty() && current.is_none()) {
-            continue;
-        }
-        let (body, continues) = match trimmed.strip_suffix('\\') {
-            Some(b) => (b.trim_end(), true),
-            None => (trimmed, false),
-        };
-        match current.as_mut() {
-            Some((_, acc)) => {
-                if !body.is_empty() {
-                    acc.push(' ');
-                    acc.push_str(body);
-                }
-            }
-            None => current = Some((i + 1, body.to_string())),
-        }
-        if !continues {
-            if let Some(done) = current.take() {
-                out.push(done);
-            }
-        }
-    }
-    if let Some(done) = current.take() {
-        out.push(done);
-    }
-    out
-}
-
 /// The entry names of a tar, in order (for the tests of what a build context holds).
 #[cfg(test)]
 pub(crate) fn tar_entry_names(tar: &[u8]) -> Vec<String> {
@@ -589,21 +554,6 @@ mod tests {
                 "app.py",
                 "docs/keep.txt",
                 "logs/"
-            ]
-        );
-    }
-
-    #[test]
-    fn dockerfile_steps_map_to_lines() {
-        let df = "# syntax comment\nFROM busybox\n\nRUN echo a \\\n  && echo b\n# c\nCOPY x /x\nCMD [\"sh\"]\n";
-        let ins = dockerfile_instructions(df);
-        assert_eq!(
-            ins,
-            vec![
-                (2, "FROM busybox".to_string()),
-                (4, "RUN echo a && echo b".to_string()),
-                (7, "COPY x /x".to_string()),
-                (8, "CMD [\"sh\"]".to_string()),
             ]
         );
     }

@@ -25,14 +25,9 @@ use futures_util::StreamExt;
 
 use super::context::ContextTar;
 use super::{is_not_found, Engine, EngineError};
+use crate::labels;
 
 pub const INIT_PATH: &str = "/dops/bin/dops-init";
-/// The label on the init carrier images (never labelled with a project: they are shared).
-pub const INIT_LABEL: &str = "io.dops.init";
-/// On every dops image: the id of the service's own image (before the injection layer).
-pub const BASE_LABEL: &str = "io.dops.base";
-/// On every dops image: the init carrier image it got its dops-init from.
-pub const INIT_IMAGE_LABEL: &str = "io.dops.init_image";
 
 /// Where the dops-init binary is: `DOPS_INIT_BIN`, else next to the running dops executable.
 pub fn find_init_binary() -> Result<PathBuf, EngineError> {
@@ -134,7 +129,11 @@ pub async fn ensure_init_image(engine: &Engine, binary: &Path) -> Result<String,
     let mut tar = ContextTar::new();
     tar.add_bytes(
         "Dockerfile",
-        format!("FROM scratch\nCOPY dops-init {INIT_PATH}\nLABEL {INIT_LABEL}=true\n").as_bytes(),
+        format!(
+            "FROM scratch\nCOPY dops-init {INIT_PATH}\nLABEL {}=true\n",
+            labels::INIT
+        )
+        .as_bytes(),
         0o644,
     )?;
     tar.add_bytes("dops-init", &data, 0o755)?;
@@ -197,7 +196,7 @@ pub async fn collect_meta(
     use crate::meta::{self, BuildMeta};
     let project = step
         .labels
-        .get(crate::plan::labels::PROJECT)
+        .get(labels::PROJECT)
         .cloned()
         .unwrap_or_else(|| step.image.split('/').next().unwrap_or("").to_string());
     // The project folder: the parent of `services/`, else the context itself.
@@ -220,7 +219,7 @@ pub async fn collect_meta(
         .collect();
     let methods = initd_methods(engine, base, &project).await?;
     let cause = step.labels.get(meta::keys::BUILD_CAUSE).cloned();
-    let base_image = meta::base_image_of_dockerfile(dockerfile);
+    let base_image = crate::dockerfile::base_image(dockerfile);
     let image = step.image.clone();
     let service = step.service.clone();
     let meta = tokio::task::spawn_blocking(move || {

@@ -125,7 +125,7 @@ pub(crate) async fn create_unstarted_container(
         entrypoint: Some(vec![inject::INIT_PATH.into()]),
         cmd: Some(vec!["true".into()]),
         labels: Some(std::collections::HashMap::from([(
-            crate::plan::labels::PROJECT.to_string(),
+            crate::labels::PROJECT.to_string(),
             project.to_string(),
         )])),
         network_disabled: Some(true),

@@ -7,8 +7,8 @@ use bollard::models::ContainerSummary;
 use bollard::query_parameters::{ListContainersOptions, ListImagesOptions, ListNetworksOptions};
 
 use super::{Engine, EngineError};
+use crate::labels;
 use crate::observed::{Observed, ObservedContainer};
-use crate::plan::labels;
 
 /// Where an instance's `/run/dops` lives on the host (from the container's mounts).
 pub const RUN_DIR_IN_CONTAINER: &str = "/run/dops";
@@ -78,11 +78,8 @@ pub async fn observe_all(engine: &Engine) -> Result<Vec<ObservedContainer>, Engi
 /// The host folder mounted at `/run/dops` in a listed container (where dops-init writes
 /// `state.json`), from the label the engine puts on every container it creates.
 pub fn run_dir_of(c: &ObservedContainer) -> Option<&str> {
-    c.labels.get(RUN_DIR_LABEL).map(String::as_str)
+    c.labels.get(labels::RUN_DIR).map(String::as_str)
 }
-
-/// A label the engine adds on every container it creates: the host folder of its `/run/dops`.
-pub const RUN_DIR_LABEL: &str = "io.dops.run_dir";
 
 fn health_of(status: &str) -> Option<String> {
     for h in ["healthy", "unhealthy", "health: starting"] {

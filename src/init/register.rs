@@ -23,7 +23,7 @@ use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, SRV};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
-use crate::dns::key::TsigKey;
+use crate::tsig_key::TsigKey;
 
 /// How a registration treats the service name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -139,7 +139,7 @@ impl Registrar {
                 var: "SERVICE_IP",
                 why: format!("{ip:?} is not an ip address"),
             })?,
-            None => IpAddr::V4(first_ipv4().ok_or(RegisterError::NoAddress)?),
+            None => IpAddr::V4(crate::local_addr::first_ipv4().ok_or(RegisterError::NoAddress)?),
         };
         let lease = match get("DNS_LEASE") {
             None => Duration::from_secs(6),
@@ -333,20 +333,6 @@ fn parse_server(text: &str) -> Result<SocketAddr, RegisterError> {
             var: "DNS_SERVICE_IP",
             why: format!("{text:?} is not an ip address (or ip:port)"),
         })
-}
-
-/// The first non-loopback IPv4 address of this host (container).
-pub fn first_ipv4() -> Option<Ipv4Addr> {
-    let addrs = nix::ifaddrs::getifaddrs().ok()?;
-    let mut found: Vec<(String, Ipv4Addr)> = addrs
-        .filter_map(|ifa| {
-            let ip = ifa.address?.as_sockaddr_in()?.ip();
-            (!ip.is_loopback() && !ip.is_unspecified()).then_some((ifa.interface_name, ip))
-        })
-        .collect();
-    // eth0 before eth1 ...: the first interface Docker attached.
-    found.sort();
-    found.first().map(|(_, ip)| *ip)
 }
 
 fn now_secs() -> u64 {

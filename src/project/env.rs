@@ -22,7 +22,59 @@ use std::net::Ipv4Addr;
 use serde::Serialize;
 
 use super::hostconf::{HostConf, RequiredVar};
-use crate::plan::{EnvOrigin, EnvValue, EnvVar};
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct EnvVar {
+    pub name: String,
+    pub value: EnvValue,
+    pub origin: EnvOrigin,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum EnvValue {
+    Literal(String),
+    /// The IPv4 address of this container on the project network, known at apply time.
+    IpOf(String),
+}
+
+/// Where an environment variable's value came from, in resolution order.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum EnvOrigin {
+    RequiredEnvVars,
+    RunConf,
+    Fixed,
+    Link,
+    HostEnv,
+    HostConf,
+    CommandLine,
+    Dns,
+}
+
+impl std::fmt::Display for EnvValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EnvValue::Literal(s) => f.write_str(s),
+            EnvValue::IpOf(c) => write!(f, "<ip of {c}>"),
+        }
+    }
+}
+
+impl EnvOrigin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EnvOrigin::RequiredEnvVars => "required_env_vars.json",
+            EnvOrigin::RunConf => "run.conf",
+            EnvOrigin::Fixed => "fixed",
+            EnvOrigin::Link => "link",
+            EnvOrigin::HostEnv => "host env",
+            EnvOrigin::HostConf => "host.conf",
+            EnvOrigin::CommandLine => "command line",
+            EnvOrigin::Dns => "dns",
+        }
+    }
+}
 
 /// What the planner knows about the host, captured by the command layer (the only I/O).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

@@ -3,7 +3,6 @@
 //! [`load`] is the only function here that does I/O: it reads the files into [`ProjectFiles`];
 //! [`Project::from_files`] builds and validates the model from them (pure, used by tests).
 
-pub mod dockerfile;
 pub mod env;
 pub mod hostconf;
 pub mod instance;
@@ -18,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-pub use dockerfile::{DockerfileInfo, ExposedPort};
+pub use crate::dockerfile::{DockerfileInfo, ExposedPort};
 pub use env::{EnvError, HostContext};
 pub use hostconf::{HostConf, RequiredVar};
 pub use instance::{settings, InstanceSettings};
@@ -28,6 +27,7 @@ pub use load::load;
 pub use runconf::{ConfigError, DnsPolicy, RunConfEntry, VolumeSpec};
 
 use crate::build_order::{self, BuildOrderError, ParentRef};
+use crate::dockerfile;
 
 /// The built-in DNS service.
 pub const DNS_SERVICE: &str = "dops-dns";
@@ -228,7 +228,7 @@ impl Project {
             .collect();
         for e in &entries {
             if !known.contains(e.service.as_str()) {
-                let hint = match crate::cli::closest(&e.service, known.iter().copied()) {
+                let hint = match crate::suggest::closest(&e.service, known.iter().copied()) {
                     Some(c) => format!(" (did you mean {c:?}?)"),
                     None => format!(
                         " (services/ has: {})",

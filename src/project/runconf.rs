@@ -75,7 +75,7 @@ impl Ctx<'_> {
         match &n.value {
             Value::Bool(b) => Ok(*b),
             Value::Str(s) => {
-                crate::cli::parse_bool(s).map_err(|_| self.expected(n, path, "true or false"))
+                crate::suggest::parse_bool(s).map_err(|_| self.expected(n, path, "true or false"))
             }
             Value::Num(_, raw) if raw == "0" || raw == "1" => Ok(raw == "1"),
             _ => Err(self.expected(n, path, "true or false")),
@@ -342,7 +342,7 @@ fn entry(cx: &Ctx, i: usize, n: &Node) -> Result<RunConfEntry, ConfigError> {
                 }
                 let s = cx.string(v, &path)?;
                 e.instance_type = Some(InstanceType::parse(s).ok_or_else(|| {
-                    let hint = crate::cli::closest(s, InstanceType::NAMES.iter().copied())
+                    let hint = crate::suggest::closest(s, InstanceType::NAMES.iter().copied())
                         .map(|c| format!(" (did you mean {c:?}?)"))
                         .unwrap_or_default();
                     cx.err(
@@ -426,7 +426,7 @@ fn entry(cx: &Ctx, i: usize, n: &Node) -> Result<RunConfEntry, ConfigError> {
                 })?);
             }
             other => {
-                let hint = crate::cli::closest(other, KEYS.iter().copied())
+                let hint = crate::suggest::closest(other, KEYS.iter().copied())
                     .map(|c| format!(" (did you mean {c:?}?)"))
                     .unwrap_or_else(|| format!(" (known keys: {})", KEYS.join(", ")));
                 return Err(cx.err(m.key_pos, &path, format!("unknown key{hint}")));
@@ -470,7 +470,7 @@ fn link(cx: &Ctx, n: &Node, path: &str) -> Result<LinkSpec, ConfigError> {
                     "service" => service = Some(cx.string(&m.value, &p)?.to_string()),
                     "instance" => instance = cx.opt_string(&m.value, &p)?,
                     other => {
-                        let hint = crate::cli::closest(other, ["name", "service", "instance"])
+                        let hint = crate::suggest::closest(other, ["name", "service", "instance"])
                             .map(|c| format!(" (did you mean {c:?}?)"))
                             .unwrap_or_else(|| " (a link has name, service, instance)".into());
                         return Err(cx.err(m.key_pos, &p, format!("unknown key{hint}")));

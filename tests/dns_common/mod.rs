@@ -4,7 +4,8 @@
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use dops::dns::{DnsConfig, DnsServer, TsigKey};
+use dops::dns::{DnsConfig, DnsServer};
+use dops::tsig_key::TsigKey;
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use dops::engine::{ApplyContext, BuildOptions};
-use dops::plan::{labels, BuildStep, ContainerSpec, EnvOrigin, EnvValue, EnvVar};
+use dops::labels;
+use dops::plan::{BuildStep, ContainerSpec};
+use dops::project::env::{EnvOrigin, EnvValue, EnvVar};
 
 /// Point `DOPS_INIT_BIN` (read by the engine, inherited by the `dops` processes the tests start)
 /// at the package's own dops-init, unless the caller already names one (e.g. a release build).

@@ -275,8 +275,8 @@ pub fn exists(p: &Path) -> bool {
 
 /// A dops DNS server in this process on 127.0.0.1 (zone local.zone, one thread) with a fresh
 /// key "dops-key". It serves until the returned server is dropped.
-pub fn start_local_dns() -> (dops::dns::DnsServer, dops::dns::TsigKey) {
-    let key = dops::dns::TsigKey::generate("dops-key");
+pub fn start_local_dns() -> (dops::dns::DnsServer, dops::tsig_key::TsigKey) {
+    let key = dops::tsig_key::TsigKey::generate("dops-key");
     let mut c = dops::dns::DnsConfig::new("local.zone", key.clone());
     c.listen = "127.0.0.1:0".parse().unwrap();
     c.threads = 1;

@@ -20,7 +20,8 @@ use dops::dns::forward::Forwarder;
 use dops::dns::handler::DnsHandler;
 use dops::dns::registry::Registry;
 use dops::dns::tsig::TsigGuard;
-use dops::dns::{DnsLog, TsigKey};
+use dops::dns::{DnsLog, SharedKey};
+use dops::tsig_key::TsigKey;
 
 #[derive(Clone)]
 struct Capture;
@@ -61,7 +62,7 @@ static WORLD: LazyLock<World> = LazyLock::new(|| {
         &zone,
         2,
         registry,
-        TsigGuard::new(&key, 300).unwrap(),
+        TsigGuard::new(&SharedKey::from(key.clone()), 300).unwrap(),
         Forwarder::new(Vec::new(), Duration::from_millis(10)),
         Some("127.0.0.1".parse().unwrap()),
         DnsLog::default(),

@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     // the same text through every loader
     let _ = dops::project::hostconf::parse("host.conf", &text);
     let _ = dops::project::hostconf::parse_required("r.json", &text);
-    let _ = dops::project::dockerfile::parse(&text);
+    let _ = dops::dockerfile::parse(&text);
     let Ok(entries) = dops::project::runconf::parse("run.conf", &text) else {
         return;
     };

@@ -3,6 +3,9 @@
 //!
 //! The text form (file content and `DNS_KEY`) is the one `nsupdate -y` takes:
 //! `hmac-sha256:<keyname>:<base64 secret>`.
+//!
+//! A leaf shared by the host side (commands), dops-init (which signs its updates) and the edge
+//! that starts the DNS server; the server itself (`dns`) only sees a name and a secret.
 
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -15,7 +18,19 @@ use hickory_proto::rr::Name;
 use hickory_proto::rr::TSigner;
 use rand::RngCore as _;
 
-use super::DnsError;
+/// A key that can't be parsed, or its file can't be used.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("invalid dns key: {why} (hint: the form is hmac-sha256:<name>:<base64 secret>)")]
+    BadKey { why: String },
+    #[error("invalid dns key file {path}: {why} (hint: delete it to generate a new key)")]
+    BadKeyFile { path: PathBuf, why: String },
+    #[error("cannot access dns key file {path}: {source}")]
+    KeyFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
 
 /// The only algorithm dops speaks.
 pub const ALGORITHM: &str = "hmac-sha256";
@@ -60,9 +75,9 @@ impl TsigKey {
     }
 
     /// Parse `hmac-sha256:<name>:<base64>` (or `<name>:<base64>`, hmac-sha256 implied).
-    pub fn parse(text: &str) -> Result<TsigKey, DnsError> {
+    pub fn parse(text: &str) -> Result<TsigKey, KeyError> {
         let text = text.trim();
-        let bad = |why: &str| DnsError::BadKey {
+        let bad = |why: &str| KeyError::BadKey {
             why: why.to_string(),
         };
         let parts: Vec<&str> = text.split(':').collect();
@@ -97,14 +112,14 @@ impl TsigKey {
     }
 
     /// A hickory signer for this key.
-    pub fn signer(&self) -> Result<TSigner, DnsError> {
+    pub fn signer(&self) -> Result<TSigner, KeyError> {
         TSigner::new(
             self.secret.clone(),
             TsigAlgorithm::HmacSha256,
             self.dns_name(),
             FUDGE,
         )
-        .map_err(|e| DnsError::BadKey { why: e.to_string() })
+        .map_err(|e| KeyError::BadKey { why: e.to_string() })
     }
 }
 
@@ -113,11 +128,24 @@ pub fn key_path(project_dir: &Path) -> PathBuf {
     project_dir.join(".dops").join("dns.key")
 }
 
+/// The project's key for a plan, without creating one: None when there is no key file yet.
+pub fn load(project_dir: &Path) -> Result<Option<TsigKey>, KeyError> {
+    let path = key_path(project_dir);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => TsigKey::parse(&text).map(Some).map_err(|e| match e {
+            KeyError::BadKey { why } => KeyError::BadKeyFile { path, why },
+            other => other,
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(KeyError::KeyFile { path, source: e }),
+    }
+}
+
 /// Load the project's key, creating it (mode 0600, `.dops/.gitignore` = `*`) on first use.
-pub fn load_or_create(project_dir: &Path) -> Result<TsigKey, DnsError> {
+pub fn load_or_create(project_dir: &Path) -> Result<TsigKey, KeyError> {
     let dir = project_dir.join(".dops");
     let path = key_path(project_dir);
-    let io = |path: &Path, e: std::io::Error| DnsError::KeyFile {
+    let io = |path: &Path, e: std::io::Error| KeyError::KeyFile {
         path: path.to_path_buf(),
         source: e,
     };
@@ -135,7 +163,7 @@ pub fn load_or_create(project_dir: &Path) -> Result<TsigKey, DnsError> {
                     .map_err(|e| io(&path, e))?;
             }
             TsigKey::parse(&text).map_err(|e| match e {
-                DnsError::BadKey { why } => DnsError::BadKeyFile { path, why },
+                KeyError::BadKey { why } => KeyError::BadKeyFile { path, why },
                 other => other,
             })
         }

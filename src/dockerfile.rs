@@ -1,5 +1,7 @@
-//! What dops reads from a service's Dockerfile: the `FROM` lines (multi-stage included) for the
-//! build order, and the ports to publish.
+//! What dops reads from a Dockerfile, in one place: the logical lines (continuations joined, as
+//! Docker reads them), the `FROM` lines (multi-stage included) for the build order and the base
+//! image, the instructions for locating a failed build step, and the ports to publish. A leaf:
+//! used by `project`, `meta` and `engine`.
 //!
 //! Ports: `EXPOSE` lines of the final stage (`EXPOSE 80 443/tcp 53/udp`), plus comments anywhere:
 //! `# dops: expose 53/udp`, `# dops: expose 80 as 8080` (container port 80 published on host port
@@ -8,7 +10,22 @@
 
 use serde::Serialize;
 
-use crate::plan::Protocol;
+/// A port's transport protocol.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Tcp,
+    Udp,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord)]
 pub struct ExposedPort {
@@ -66,35 +83,85 @@ impl DockerfileInfo {
     }
 }
 
-/// Join continuation lines; yields (first line number, logical line).
-fn logical_lines(text: &str) -> Vec<(usize, String)> {
+/// One logical line of a Dockerfile: an instruction with its continuation lines joined, or a
+/// whole-line comment (parser directives and `# dops:` comments are comments too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    /// 1-based number of the line it starts on.
+    pub number: usize,
+    /// The instruction, its continued parts joined by one space; or the comment, `#` included.
+    pub text: String,
+    pub is_comment: bool,
+}
+
+/// The logical lines as Docker reads them: a line ending in `\` continues on the next one;
+/// comment lines inside a continued instruction are skipped; blank lines are dropped.
+pub fn lines(text: &str) -> Vec<Line> {
     let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut start = 0;
+    let mut current: Option<(usize, String)> = None;
     for (i, raw) in text.lines().enumerate() {
-        let line = raw.trim_end();
-        if cur.is_empty() {
-            start = i + 1;
-            // comments are whole lines; they never continue
-            if line.trim_start().starts_with('#') {
-                out.push((start, line.trim_start().to_string()));
-                continue;
+        let trimmed = raw.trim();
+        if trimmed.starts_with('#') {
+            // A comment is a whole line; inside a continued instruction it is skipped.
+            if current.is_none() {
+                out.push(Line {
+                    number: i + 1,
+                    text: trimmed.to_string(),
+                    is_comment: true,
+                });
             }
-        } else if line.trim_start().starts_with('#') {
-            continue; // comment lines inside a continued instruction are skipped
+            continue;
         }
-        if let Some(body) = line.strip_suffix('\\') {
-            cur.push_str(body);
-            cur.push(' ');
-        } else {
-            cur.push_str(line);
-            out.push((start, std::mem::take(&mut cur)));
+        if trimmed.is_empty() && current.is_none() {
+            continue;
+        }
+        let (body, continues) = match trimmed.strip_suffix('\\') {
+            Some(b) => (b.trim_end(), true),
+            None => (trimmed, false),
+        };
+        match current.as_mut() {
+            Some((_, acc)) => {
+                if !body.is_empty() {
+                    acc.push(' ');
+                    acc.push_str(body);
+                }
+            }
+            None => current = Some((i + 1, body.to_string())),
+        }
+        if !continues {
+            if let Some((number, text)) = current.take() {
+                out.push(Line {
+                    number,
+                    text,
+                    is_comment: false,
+                });
+            }
         }
     }
-    if !cur.is_empty() {
-        out.push((start, cur));
+    if let Some((number, text)) = current.take() {
+        out.push(Line {
+            number,
+            text,
+            is_comment: false,
+        });
     }
     out
+}
+
+/// The instructions with their 1-based line numbers, comments dropped: the classic builder's
+/// "Step N/M" is the N-th of these.
+pub fn instructions(text: &str) -> Vec<(usize, String)> {
+    lines(text)
+        .into_iter()
+        .filter(|l| !l.is_comment)
+        .map(|l| (l.number, l.text))
+        .collect()
+}
+
+/// The base image of a Dockerfile: the image of its final `FROM`, a stage name followed back to
+/// an external image. None without a FROM.
+pub fn base_image(text: &str) -> Option<String> {
+    parse(text).final_base().map(str::to_string)
 }
 
 /// `80`, `80/tcp`, `53/udp` → (port, protocol).
@@ -118,8 +185,11 @@ pub fn parse(text: &str) -> DockerfileInfo {
     let mut info = DockerfileInfo::default();
     let mut stage_ports: Vec<ExposedPort> = Vec::new();
     let mut comment_ports: Vec<ExposedPort> = Vec::new();
-    for (line, l) in logical_lines(text) {
-        let t = l.trim();
+    for Line {
+        number: line, text, ..
+    } in lines(text)
+    {
+        let t = text.trim();
         if let Some(c) = t.strip_prefix('#') {
             let c = c.trim();
             let lower = c.to_ascii_lowercase();
@@ -270,5 +340,44 @@ mod tests {
         let d = parse("EXPOSE 0 99999 abc 1/sctp\nFROM\n# dops: expose\n# dops: expose 1 as 0\n");
         assert!(d.ports.is_empty());
         assert!(d.froms.is_empty());
+    }
+
+    #[test]
+    fn base_image_from_the_final_stage() {
+        assert_eq!(
+            base_image("# c\nFROM debian:12\nRUN true\n").as_deref(),
+            Some("debian:12")
+        );
+        assert_eq!(
+            base_image(
+                "FROM --platform=linux/amd64 golang:1 AS build\nRUN make\nFROM shop/base\nCOPY --from=build /x /x\n"
+            )
+            .as_deref(),
+            Some("shop/base")
+        );
+        assert_eq!(
+            base_image("FROM alpine AS Base\nFROM base\n").as_deref(),
+            Some("alpine")
+        );
+        assert_eq!(
+            base_image("from \\\n  scratch\n").as_deref(),
+            Some("scratch")
+        );
+        assert_eq!(base_image("RUN x\n"), None);
+    }
+
+    #[test]
+    fn dockerfile_steps_map_to_lines() {
+        let df = "# syntax comment\nFROM busybox\n\nRUN echo a \\\n  && echo b\n# c\nCOPY x /x\nCMD [\"sh\"]\n";
+        let ins = instructions(df);
+        assert_eq!(
+            ins,
+            vec![
+                (2, "FROM busybox".to_string()),
+                (4, "RUN echo a && echo b".to_string()),
+                (7, "COPY x /x".to_string()),
+                (8, "CMD [\"sh\"]".to_string()),
+            ]
+        );
     }
 }

@@ -1,0 +1,271 @@
+//! The low-level command line, as clap describes it (what the user typed, conventional spelling).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::suggest::parse_bool;
+
+fn bool_value(s: &str) -> Result<bool, String> {
+    parse_bool(s)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The low-level command line (clap)
+// ---------------------------------------------------------------------------------------------
+
+/// dops: orchestrate whole Docker platforms (DockerOps syntax: `dops run:web,instance=two`).
+#[derive(Debug, Parser)]
+#[command(name = "dops", version, disable_help_subcommand = true)]
+pub struct Cli {
+    /// The project folder (default: the current folder).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub project: Option<PathBuf>,
+    /// The run conf: `run.conf` by default, NAME gives `NAME.conf`.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub conf: Option<String>,
+    /// Machine-readable JSON output.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More diagnostics (repeat for more); also DOPS_LOG.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub verb: Option<VerbCli>,
+}
+
+#[derive(Debug, Args)]
+pub struct SelectCli {
+    /// A service name (`*` wildcards), `all`, or `group=NAME`.
+    pub target: Option<String>,
+    /// The instance name (`*` wildcards).
+    #[arg(long, value_name = "NAME")]
+    pub instance: Option<String>,
+    /// Only the run conf entries of this group.
+    #[arg(long, value_name = "NAME")]
+    pub group: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunCli {
+    #[command(flatten)]
+    pub select: SelectCli,
+    /// standard, published, persistent, master or debug.
+    #[arg(long, value_name = "TYPE")]
+    pub instance_type: Option<String>,
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
+    pub persistent_data: Option<bool>,
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
+    pub persistent_opt: Option<bool>,
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
+    pub persistent_log: Option<bool>,
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
+    pub persistent_home: Option<bool>,
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
+    pub publish_ports: Option<bool>,
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
+    pub linked: Option<bool>,
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
+    pub safemode: Option<bool>,
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
+    pub interactive: Option<bool>,
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
+    pub nethost: Option<bool>,
+    /// Replace instances that already run.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
+    pub replace: Option<bool>,
+    /// Wait until every started instance is UP.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
+    pub wait: Option<bool>,
+    /// Seconds to wait with --wait.
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+    /// Print the plan, change nothing.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
+    pub dry_run: Option<bool>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanCli {
+    #[command(flatten)]
+    pub run: RunCli,
+    /// Which operation to plan: run (default), rerun, build or clean.
+    #[arg(long, value_name = "VERB")]
+    pub of: Option<String>,
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
+    pub orphans: Option<bool>,
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
+    pub purge: Option<bool>,
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
+    pub no_cache: Option<bool>,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildCli {
+    /// A service name (`*` wildcards) or `all`.
+    pub target: Option<String>,
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
+    pub no_cache: Option<bool>,
+    /// Why this build happens (recorded in the image metadata).
+    #[arg(long, value_name = "TEXT")]
+    pub cause: Option<String>,
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
+    pub dry_run: Option<bool>,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanCli {
+    #[command(flatten)]
+    pub select: SelectCli,
+    /// Also remove containers of services the project no longer has.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
+    pub orphans: Option<bool>,
+    /// Also delete persistent data.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
+    pub purge: Option<bool>,
+    /// Do not ask for confirmation.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
+    pub yes: Option<bool>,
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
+    pub dry_run: Option<bool>,
+}
+
+#[derive(Debug, Args)]
+pub struct PsCli {
+    #[command(flatten)]
+    pub select: SelectCli,
+    /// Include stopped containers.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
+    pub all: Option<bool>,
+}
+
+#[derive(Debug, Args)]
+pub struct ShellCli {
+    #[command(flatten)]
+    pub select: SelectCli,
+    /// The command to run instead of a shell (after `--`).
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsCli {
+    #[command(flatten)]
+    pub select: SelectCli,
+    /// Follow the log.
+    #[arg(short = 'f', long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
+    pub follow: Option<bool>,
+    /// Only the last N lines.
+    #[arg(long, value_name = "N")]
+    pub tail: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusCli {
+    #[command(flatten)]
+    pub select: SelectCli,
+    /// Refresh until interrupted.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
+    pub watch: Option<bool>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoCli {
+    /// The folder (default: the current folder).
+    pub dir: Option<PathBuf>,
+    /// Overwrite existing files.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
+    pub force: Option<bool>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DnsCli {
+    /// Run the DNS server (what the dops-dns container runs).
+    Serve {
+        /// ADDR:PORT to listen on (repeatable).
+        #[arg(long, value_name = "ADDR:PORT")]
+        listen: Vec<String>,
+        #[arg(long, value_name = "ZONE")]
+        zone: Option<String>,
+        #[arg(long, value_name = "SECONDS")]
+        ttl: Option<u32>,
+        #[arg(long, value_name = "SECONDS")]
+        lease: Option<u64>,
+        /// Upstream resolver for names outside the zone (repeatable).
+        #[arg(long, value_name = "ADDR:PORT")]
+        upstream: Vec<String>,
+    },
+    /// List the records the project's DNS holds.
+    Records {
+        #[arg(long, value_name = "ADDR:PORT")]
+        server: Option<String>,
+        #[arg(long, value_name = "ZONE")]
+        zone: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VerbCli {
+    /// Build service images (parents first).
+    Build(BuildCli),
+    /// Run instances.
+    Run(RunCli),
+    /// Remove and run again.
+    Rerun(RunCli),
+    /// Stop and remove instances (data is kept unless --purge).
+    Clean(CleanCli),
+    /// List the project's instances.
+    Ps(PsCli),
+    /// Show what run (or --of build/clean/rerun) would do.
+    Plan(PlanCli),
+    /// A shell (or a command after `--`) inside an instance.
+    #[command(alias = "ssh")]
+    Shell(ShellCli),
+    /// An instance's output.
+    Logs(LogsCli),
+    /// Details about instances.
+    Info(SelectCli),
+    /// The IP address of an instance.
+    Getip(SelectCli),
+    /// Image metadata of instances.
+    Examine(SelectCli),
+    /// Run the validate method of instances.
+    Validate(SelectCli),
+    /// Run the update method of instances.
+    Update(SelectCli),
+    /// The lifecycle state of instances.
+    Status(StatusCli),
+    /// Install the demo project into a folder.
+    #[command(name = "install_demo", alias = "install-demo")]
+    InstallDemo(DemoCli),
+    /// Install, build and run the demo.
+    Demo(DemoCli),
+    /// The project's DNS.
+    #[command(subcommand)]
+    Dns(DnsCli),
+}
+
+/// Every verb name the user may type (aliases included).
+pub const VERBS: &[&str] = &[
+    "build",
+    "run",
+    "rerun",
+    "clean",
+    "ps",
+    "plan",
+    "shell",
+    "ssh",
+    "logs",
+    "info",
+    "getip",
+    "examine",
+    "validate",
+    "update",
+    "status",
+    "install_demo",
+    "install-demo",
+    "demo",
+    "dns",
+];
+
+pub(super) const GLOBAL_VALUE_OPTS: &[&str] = &["--project", "--conf"];

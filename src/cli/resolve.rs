@@ -1,0 +1,325 @@
+//! From clap's view of the command line to an [`Invocation`]: targets resolved, booleans
+//! settled, values checked; clap's errors reworded as ours.
+
+use std::error::Error as _;
+
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+
+use super::args::*;
+use super::error::{did_you_mean, UsageError};
+use crate::action::*;
+use crate::suggest::{closest, parse_bool};
+
+/// Turn a clap error into ours, with our wording.
+pub(super) fn from_clap(err: clap::Error, verb: &str) -> UsageError {
+    let ctx = |k: ContextKind| -> Option<String> {
+        match err.get(k)? {
+            ContextValue::String(s) => Some(s.clone()),
+            ContextValue::Strings(v) => v.first().cloned(),
+            _ => None,
+        }
+    };
+    match err.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            UsageError::Help(err.render().to_string())
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => UsageError::MissingVerb,
+        ErrorKind::UnknownArgument => {
+            let option = ctx(ContextKind::InvalidArg).unwrap_or_default();
+            let suggestion = ctx(ContextKind::SuggestedArg);
+            if !option.starts_with('-') {
+                let hint = if parse_bool(&option).is_ok() {
+                    " (a boolean option takes its value after '=', e.g. --persistent-data=false)"
+                } else {
+                    ""
+                };
+                return UsageError::Other(format!(
+                    "unexpected argument '{option}' for '{verb}'{hint}"
+                ));
+            }
+            UsageError::UnknownOption {
+                verb: verb.to_string(),
+                option,
+                suggestion,
+            }
+        }
+        ErrorKind::InvalidSubcommand => {
+            let found = ctx(ContextKind::InvalidSubcommand).unwrap_or_default();
+            UsageError::UnknownVerb {
+                found: format!("{verb} {found}"),
+                suggestion: ctx(ContextKind::SuggestedSubcommand).map(|s| format!("{verb} {s}")),
+            }
+        }
+        ErrorKind::ValueValidation | ErrorKind::InvalidValue => {
+            let arg = ctx(ContextKind::InvalidArg).unwrap_or_default();
+            let key = arg
+                .split([' ', '=', '['])
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            let value = ctx(ContextKind::InvalidValue).unwrap_or_default();
+            let reason = err
+                .source()
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "not valid".to_string());
+            if reason.starts_with("expected one of True/False") {
+                return UsageError::BadBool { key, value };
+            }
+            UsageError::BadValue { key, value, reason }
+        }
+        _ => {
+            let text = err.render().to_string();
+            let line = text.lines().next().unwrap_or("invalid command line");
+            UsageError::Other(line.trim_start_matches("error: ").to_string())
+        }
+    }
+}
+
+/// `--conf NAME` → the file name.
+pub fn conf_file_name(name: &str) -> String {
+    if name.ends_with(".conf") {
+        name.to_string()
+    } else {
+        format!("{name}.conf")
+    }
+}
+
+fn resolve_target(verb: &str, sel: SelectCli) -> Result<Option<Target>, UsageError> {
+    let check = |s: &str, what: &str| -> Result<(), UsageError> {
+        if s.is_empty() {
+            return Err(UsageError::BadValue {
+                key: what.to_string(),
+                value: s.to_string(),
+                reason: "must not be empty".to_string(),
+            });
+        }
+        if let Some(c) = s
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '*')))
+        {
+            return Err(UsageError::BadValue {
+                key: what.to_string(),
+                value: s.to_string(),
+                reason: format!("'{c}' is not allowed (letters, digits, '-', '_', '.', '*')"),
+            });
+        }
+        Ok(())
+    };
+    if let Some(i) = &sel.instance {
+        check(i, "instance")?;
+    }
+    if let Some(g) = &sel.group {
+        check(g, "group")?;
+    }
+    let target = match sel.target.as_deref() {
+        None => sel.group.map(|name| Target::Group { name }),
+        Some("all") => Some(match sel.group {
+            Some(name) => Target::Group { name },
+            None => Target::All,
+        }),
+        Some(t) if t.starts_with("group=") => {
+            let name = t["group=".len()..].to_string();
+            check(&name, "group")?;
+            Some(Target::Group { name })
+        }
+        Some(t) => {
+            check(t, "target")?;
+            Some(Target::Select {
+                service: t.to_string(),
+                instance: sel.instance.clone(),
+            })
+        }
+    };
+    if let (Some(Target::All | Target::Group { .. }), Some(_)) = (&target, &sel.instance) {
+        return Err(UsageError::Other(format!(
+            "'{verb}': instance needs a service, not '{}'",
+            target.as_ref().map(|t| t.to_string()).unwrap_or_default()
+        )));
+    }
+    Ok(target)
+}
+
+fn required(verb: &str, t: Option<Target>) -> Result<Target, UsageError> {
+    t.ok_or_else(|| UsageError::MissingTarget {
+        verb: verb.to_string(),
+    })
+}
+
+fn one_service(verb: &str, t: Target) -> Result<Target, UsageError> {
+    match &t {
+        Target::Select { service, .. } if !service.contains('*') => Ok(t),
+        _ => Err(UsageError::NeedOneService {
+            verb: verb.to_string(),
+            target: t.to_string(),
+        }),
+    }
+}
+
+fn run_action(verb: &str, r: RunCli, rerun: bool) -> Result<RunAction, UsageError> {
+    let group = r.select.group.clone();
+    let target = required(verb, resolve_target(verb, r.select)?)?;
+    if let Some(t) = &r.instance_type {
+        if crate::project::InstanceType::parse(t).is_none() {
+            return Err(UsageError::BadValue {
+                key: "instance_type".into(),
+                value: t.clone(),
+                reason: format!(
+                    "expected one of standard, published, persistent, master, debug{}",
+                    did_you_mean(&closest(
+                        t,
+                        crate::project::InstanceType::NAMES.iter().copied()
+                    ))
+                ),
+            });
+        }
+    }
+    // With a service target, --group is the group the new instance joins; otherwise a filter.
+    let group_override = match &target {
+        Target::Select { .. } => group,
+        _ => None,
+    };
+    Ok(RunAction {
+        target,
+        overrides: Overrides {
+            instance_type: r.instance_type,
+            group: group_override,
+            persistent_data: r.persistent_data,
+            persistent_opt: r.persistent_opt,
+            persistent_log: r.persistent_log,
+            persistent_home: r.persistent_home,
+            publish_ports: r.publish_ports,
+            linked: r.linked,
+            safemode: r.safemode,
+            interactive: r.interactive,
+            nethost: r.nethost,
+        },
+        replace: rerun || r.replace.unwrap_or(false),
+        wait: r.wait.unwrap_or(false),
+        timeout_s: r.timeout,
+        dry_run: r.dry_run.unwrap_or(false),
+    })
+}
+
+pub(super) fn resolve(cli: Cli) -> Result<Invocation, UsageError> {
+    let global = GlobalOpts {
+        project_dir: cli.project,
+        conf: conf_file_name(cli.conf.as_deref().unwrap_or("run")),
+        json: cli.json,
+        verbose: cli.verbose,
+    };
+    let Some(verb) = cli.verb else {
+        return Err(UsageError::MissingVerb);
+    };
+    let action = match verb {
+        VerbCli::Build(b) => {
+            let sel = SelectCli {
+                target: b.target,
+                instance: None,
+                group: None,
+            };
+            Action::Build(BuildAction {
+                target: required("build", resolve_target("build", sel)?)?,
+                no_cache: b.no_cache.unwrap_or(false),
+                cause: b.cause,
+                dry_run: b.dry_run.unwrap_or(false),
+            })
+        }
+        VerbCli::Run(r) => Action::Run(run_action("run", r, false)?),
+        VerbCli::Rerun(r) => Action::Rerun(run_action("rerun", r, true)?),
+        VerbCli::Plan(p) => {
+            let of = match p.of.as_deref() {
+                None | Some("run") => PlanOf::Run,
+                Some("rerun") => PlanOf::Rerun,
+                Some("build") => PlanOf::Build,
+                Some("clean") => PlanOf::Clean,
+                Some(o) => {
+                    return Err(UsageError::BadValue {
+                        key: "of".into(),
+                        value: o.into(),
+                        reason: format!(
+                            "expected one of run, rerun, build, clean{}",
+                            did_you_mean(&closest(o, ["run", "rerun", "build", "clean"]))
+                        ),
+                    })
+                }
+            };
+            Action::Plan(PlanAction {
+                of,
+                run: run_action("plan", p.run, of == PlanOf::Rerun)?,
+                orphans: p.orphans.unwrap_or(false),
+                purge: p.purge.unwrap_or(false),
+                no_cache: p.no_cache.unwrap_or(false),
+            })
+        }
+        VerbCli::Clean(c) => Action::Clean(CleanAction {
+            target: required("clean", resolve_target("clean", c.select)?)?,
+            orphans: c.orphans.unwrap_or(false),
+            purge: c.purge.unwrap_or(false),
+            yes: c.yes.unwrap_or(false),
+            dry_run: c.dry_run.unwrap_or(false),
+        }),
+        VerbCli::Ps(p) => Action::Ps(PsAction {
+            target: resolve_target("ps", p.select)?,
+            all: p.all.unwrap_or(false),
+        }),
+        VerbCli::Shell(s) => Action::Shell(ShellAction {
+            target: one_service(
+                "shell",
+                required("shell", resolve_target("shell", s.select)?)?,
+            )?,
+            command: s.command,
+        }),
+        VerbCli::Logs(l) => Action::Logs(LogsAction {
+            target: required("logs", resolve_target("logs", l.select)?)?,
+            follow: l.follow.unwrap_or(false),
+            tail: l.tail,
+        }),
+        VerbCli::Info(s) => Action::Info(TargetAction {
+            target: resolve_target("info", s)?,
+        }),
+        VerbCli::Getip(s) => Action::Getip(TargetAction {
+            target: Some(one_service(
+                "getip",
+                required("getip", resolve_target("getip", s)?)?,
+            )?),
+        }),
+        VerbCli::Examine(s) => Action::Examine(TargetAction {
+            target: resolve_target("examine", s)?,
+        }),
+        VerbCli::Validate(s) => Action::Validate(TargetAction {
+            target: resolve_target("validate", s)?,
+        }),
+        VerbCli::Update(s) => Action::Update(TargetAction {
+            target: resolve_target("update", s)?,
+        }),
+        VerbCli::Status(s) => Action::Status(StatusAction {
+            target: resolve_target("status", s.select)?,
+            watch: s.watch.unwrap_or(false),
+        }),
+        VerbCli::InstallDemo(d) => Action::InstallDemo(DemoAction {
+            dir: d.dir,
+            force: d.force.unwrap_or(false),
+        }),
+        VerbCli::Demo(d) => Action::Demo(DemoAction {
+            dir: d.dir,
+            force: d.force.unwrap_or(false),
+        }),
+        VerbCli::Dns(DnsCli::Serve {
+            listen,
+            zone,
+            ttl,
+            lease,
+            upstream,
+        }) => Action::Dns(DnsAction::Serve {
+            listen,
+            zone,
+            ttl,
+            lease,
+            upstream,
+        }),
+        VerbCli::Dns(DnsCli::Records { server, zone }) => {
+            Action::Dns(DnsAction::Records { server, zone })
+        }
+    };
+    Ok(Invocation { global, action })
+}

@@ -1,0 +1,21 @@
+//! The label keys dops puts on what it creates (containers, networks, images). A leaf shared by
+//! the planner, the engine and the image metadata, so a key has one spelling.
+//!
+//! Image metadata keys (`org.opencontainers.image.*`, `io.dops.build.*`, …) live in
+//! `meta::keys`, which takes the project and service keys from here.
+
+/// The project a container, network or image belongs to.
+pub const PROJECT: &str = "io.dops.project";
+pub const SERVICE: &str = "io.dops.service";
+pub const INSTANCE: &str = "io.dops.instance";
+pub const INSTANCE_TYPE: &str = "io.dops.instance_type";
+/// On a container: the host folder of its `/run/dops` (where dops-init writes `state.json`).
+pub const RUN_DIR: &str = "io.dops.run_dir";
+/// On an image build: a service embedded in dops (the dops DNS).
+pub const BUILTIN: &str = "io.dops.builtin";
+/// On the init carrier images (never labelled with a project: they are shared).
+pub const INIT: &str = "io.dops.init";
+/// On every dops image: the id of the service's own image (before the injection layer).
+pub const BASE: &str = "io.dops.base";
+/// On every dops image: the init carrier image it got its dops-init from.
+pub const INIT_IMAGE: &str = "io.dops.init_image";
