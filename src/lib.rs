@@ -18,5 +18,6 @@ pub mod observed;
 pub mod output;
 pub mod plan;
 pub mod project;
+pub mod state_file;
 pub mod suggest;
 pub mod tsig_key;

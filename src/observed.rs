@@ -5,8 +5,11 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::path::Path;
 
 use serde::Serialize;
+
+use crate::state_file::LifecycleState;
 
 /// Everything dops needs to know about the engine's current state for one project.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -47,6 +50,18 @@ pub struct ObservedContainer {
 impl ObservedContainer {
     pub fn is_running(&self) -> bool {
         self.state == "running"
+    }
+
+    /// The host folder mounted at `/run/dops` (where dops-init writes `state.json`), from the
+    /// label the engine puts on every container it creates.
+    pub fn run_dir(&self) -> Option<&Path> {
+        self.labels.get(crate::labels::RUN_DIR).map(Path::new)
+    }
+
+    /// What dops-init last wrote to its state file (no exec, no inspect); None when it has not
+    /// written one (yet) or it can't be read.
+    pub fn lifecycle(&self) -> Option<LifecycleState> {
+        crate::state_file::read_in(self.run_dir()?)
     }
 }
 

@@ -130,6 +130,7 @@ use crate::project::env::{self, EnvInputs, EnvValue, EnvVar, HostContext};
 use crate::project::instance::{random_name, settings, InstanceSettings};
 use crate::project::links::{self, LinkCandidate, LinkResolution};
 use crate::project::{EnvError, Project, RunConfEntry, DNS_INSTANCE, DNS_SERVICE};
+use crate::state_file;
 
 /// How long the engine waits for an instance to stop before it kills it.
 pub const STOP_TIMEOUT_S: u64 = 10;
@@ -214,15 +215,6 @@ pub fn data_root(project: &Project, host: &HostContext) -> PathBuf {
         Some(d) if !d.is_empty() => project.dir.join(d),
         _ => project.dir.join("data"),
     }
-}
-
-/// The host folder holding an instance's `/run/dops` (state.json).
-pub fn state_dir(project: &Project, service: &str, instance: &str) -> PathBuf {
-    project
-        .dir
-        .join(".dops")
-        .join("run")
-        .join(format!("{service}-{instance}"))
 }
 
 fn no_match(project: &Project, target: &Target) -> PlanError {
@@ -710,8 +702,8 @@ fn container_spec(
 
     // mounts: the state folder, then persistent folders, then run.conf volumes
     let mut mounts = vec![Mount {
-        host: state_dir(project, &s.service, &s.instance),
-        container: "/run/dops".to_string(),
+        host: state_file::host_run_dir(&project.dir, &s.service, &s.instance),
+        container: state_file::RUN_DIR_IN_CONTAINER.to_string(),
         seed: false,
         read_only: false,
     }];

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::engine_common::{project_dir, project_name_of, runtime, selected};
 use crate::action::{GlobalOpts, PsAction};
-use crate::engine::{self, observe::lifecycle};
+use crate::engine;
 use crate::labels;
 use crate::observed::ObservedContainer;
 
@@ -33,9 +33,9 @@ pub struct PsRow {
 }
 
 pub fn row(c: &ObservedContainer) -> PsRow {
-    let life = if c.is_running() { lifecycle(c) } else { None };
+    let life = if c.is_running() { c.lifecycle() } else { None };
     let state = match &life {
-        Some(l) if l.maintenance == Some(true) => format!("{} (maintenance)", l.state),
+        Some(l) if l.maintenance => format!("{} (maintenance)", l.state),
         Some(l) => l.state.clone(),
         None => match &c.health {
             Some(h) if c.is_running() => format!("running ({h})"),
@@ -55,7 +55,7 @@ pub fn row(c: &ObservedContainer) -> PsRow {
         state,
         docker_state: c.state.clone(),
         health: c.health.clone(),
-        restarts: life.and_then(|l| l.restarts),
+        restarts: life.map(|l| l.restarts),
         ip: c.ip.map(|i| i.to_string()),
         ports: c.ports.clone(),
         uptime,

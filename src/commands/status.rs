@@ -5,35 +5,12 @@
 //! folder `<project>/.dops/run/<service>-<instance>/`: no exec, no Docker call for it. Docker's
 //! view (running or not, health) comes from `engine::observe`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::labels;
 use crate::observed::{Observed, ObservedContainer};
-
-/// The content of `state.json` as dops-init writes it (see CONTRACT). Lenient: unknown fields are
-/// ignored and missing ones take defaults, so an older or newer init still shows.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct StateFile {
-    pub state: String,
-    pub since: Option<String>,
-    pub since_epoch: Option<i64>,
-    pub restarts: u64,
-    pub maintenance: bool,
-    pub last_stats: Option<serde_json::Value>,
-    pub last_stats_at: Option<String>,
-    pub error: Option<String>,
-    pub dns: Option<DnsState>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct DnsState {
-    pub registered: bool,
-    pub names: Vec<String>,
-}
+use crate::state_file::{self, host_run_dir, LifecycleState};
 
 /// One row of `dops status`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -46,27 +23,9 @@ pub struct InstanceStatus {
     /// Docker's health: starting, healthy, unhealthy (None without a HEALTHCHECK).
     pub health: Option<String>,
     /// What dops-init last wrote; None when there is no state file (yet).
-    pub lifecycle: Option<StateFile>,
+    pub lifecycle: Option<LifecycleState>,
     /// Why the state file could not be read (other than not existing).
     pub state_error: Option<String>,
-}
-
-/// The host folder bind-mounted at `/run/dops` for one instance.
-pub fn run_dir(project_dir: &Path, service: &str, instance: &str) -> PathBuf {
-    project_dir
-        .join(".dops/run")
-        .join(format!("{service}-{instance}"))
-}
-
-/// Read one instance's `state.json`: Ok(None) when absent.
-pub fn read_state(path: &Path) -> Result<Option<StateFile>, String> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| format!("{}: not valid JSON: {e}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!("{}: {e}", path.display())),
-    }
 }
 
 /// The status of every observed container `select` accepts, in container-name order.
@@ -82,12 +41,11 @@ pub fn collect(
         .map(|c| {
             // The engine records the host folder of `/run/dops` in a label; else the convention.
             let dir = c
-                .labels
-                .get(labels::RUN_DIR)
-                .map(PathBuf::from)
-                .unwrap_or_else(|| run_dir(project_dir, &c.service, &c.instance));
-            let path = dir.join("state.json");
-            let (lifecycle, state_error) = match read_state(&path) {
+                .run_dir()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| host_run_dir(project_dir, &c.service, &c.instance));
+            let path = dir.join(state_file::FILE_NAME);
+            let (lifecycle, state_error) = match state_file::read(&path) {
                 Ok(s) => (s, None),
                 Err(e) => (None, Some(e)),
             };
@@ -140,7 +98,7 @@ impl InstanceStatus {
 
     fn since_text(&self, now: i64) -> String {
         match self.lifecycle.as_ref() {
-            Some(StateFile {
+            Some(LifecycleState {
                 since: Some(since),
                 since_epoch,
                 ..
@@ -319,7 +277,7 @@ mod tests {
     #[test]
     fn collects_state_files_and_renders_a_table() {
         let tmp = tempfile::tempdir().unwrap();
-        let dir = run_dir(tmp.path(), "web", "one");
+        let dir = host_run_dir(tmp.path(), "web", "one");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(
             dir.join("state.json"),
@@ -329,10 +287,10 @@ mod tests {
                "future_field":1}"#,
         )
         .unwrap();
-        let broken = run_dir(tmp.path(), "db", "one");
+        let broken = host_run_dir(tmp.path(), "db", "one");
         std::fs::create_dir_all(&broken).unwrap();
         std::fs::write(broken.join("state.json"), "{").unwrap();
-        let failing = run_dir(tmp.path(), "db", "two");
+        let failing = host_run_dir(tmp.path(), "db", "two");
         std::fs::create_dir_all(&failing).unwrap();
         std::fs::write(
             failing.join("state.json"),
@@ -393,7 +351,7 @@ shop-web-one    UP       2026-11-23T16:00:00Z (5m ago)   2         healthy    we
             instance: "i".into(),
             docker_state: "running".into(),
             health: None,
-            lifecycle: Some(StateFile {
+            lifecycle: Some(LifecycleState {
                 state: "UP".into(),
                 maintenance: true,
                 ..Default::default()

@@ -24,7 +24,6 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 
 use super::build::{build_all, BuildOptions, Built};
-use super::observe::RUN_DIR_IN_CONTAINER;
 use super::{
     create_unstarted_container, is_not_found, is_not_modified, remove_unstarted_container, Engine,
     EngineError,
@@ -32,6 +31,7 @@ use super::{
 use crate::labels;
 use crate::plan::{ContainerSpec, Mount, Plan, Step};
 use crate::project::env::EnvValue;
+use crate::state_file::{host_run_dir, RUN_DIR_IN_CONTAINER};
 
 /// What `apply` needs besides the plan.
 pub struct ApplyContext {
@@ -337,14 +337,6 @@ async fn resolve(
     }
 }
 
-/// The host folder of an instance's `/run/dops` (where dops-init writes `state.json`).
-pub fn run_dir(project_dir: &Path, service: &str, instance: &str) -> PathBuf {
-    project_dir
-        .join(".dops")
-        .join("run")
-        .join(format!("{service}-{instance}"))
-}
-
 /// The marker that says a persistent folder was seeded (beside it, not inside: the data stays
 /// exactly what the service wrote).
 pub fn seed_marker(host: &Path) -> PathBuf {
@@ -541,7 +533,7 @@ pub async fn run_container(
         .find(|m| m.container == RUN_DIR_IN_CONTAINER);
     let run = planned_run
         .map(|m| m.host.clone())
-        .unwrap_or_else(|| run_dir(project_dir, &spec.service, &spec.instance));
+        .unwrap_or_else(|| host_run_dir(project_dir, &spec.service, &spec.instance));
     std::fs::create_dir_all(&run).map_err(|e| EngineError::io(&run, e))?;
     // A state file left by the previous container would look like this one's lifecycle.
     let _ = std::fs::remove_file(run.join("state.json"));

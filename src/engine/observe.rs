@@ -10,9 +10,6 @@ use super::{Engine, EngineError};
 use crate::labels;
 use crate::observed::{Observed, ObservedContainer};
 
-/// Where an instance's `/run/dops` lives on the host (from the container's mounts).
-pub const RUN_DIR_IN_CONTAINER: &str = "/run/dops";
-
 fn label_filter(value: String) -> HashMap<String, Vec<String>> {
     HashMap::from([("label".to_string(), vec![value])])
 }
@@ -73,12 +70,6 @@ pub async fn observe_all(engine: &Engine) -> Result<Vec<ObservedContainer>, Engi
         pa.cmp(&pb).then(a.name.cmp(&b.name))
     });
     Ok(out)
-}
-
-/// The host folder mounted at `/run/dops` in a listed container (where dops-init writes
-/// `state.json`), from the label the engine puts on every container it creates.
-pub fn run_dir_of(c: &ObservedContainer) -> Option<&str> {
-    c.labels.get(labels::RUN_DIR).map(String::as_str)
 }
 
 fn health_of(status: &str) -> Option<String> {
@@ -175,33 +166,6 @@ mod tests {
         );
         assert_eq!(health_of("Up 2 hours"), None);
     }
-}
-
-/// What dops-init last wrote to `/run/dops/state.json` (the fields `ps` and `--wait` use).
-#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
-pub struct Lifecycle {
-    pub state: String,
-    #[serde(default)]
-    pub since_epoch: Option<i64>,
-    #[serde(default)]
-    pub restarts: Option<u64>,
-    #[serde(default)]
-    pub maintenance: Option<bool>,
-    #[serde(default)]
-    pub error: Option<String>,
-}
-
-/// The lifecycle of a listed container, read from the host copy of its `/run/dops/state.json`
-/// (no exec, no inspect). None when the init has not written one (yet).
-pub fn lifecycle(c: &ObservedContainer) -> Option<Lifecycle> {
-    let dir = run_dir_of(c)?;
-    read_lifecycle(std::path::Path::new(dir))
-}
-
-/// Read `<run_dir>/state.json`.
-pub fn read_lifecycle(run_dir: &std::path::Path) -> Option<Lifecycle> {
-    let text = std::fs::read_to_string(run_dir.join("state.json")).ok()?;
-    serde_json::from_str(&text).ok()
 }
 
 /// What `dops info` shows of an image, as plain data.

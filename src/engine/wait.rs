@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::observe::lifecycle;
 use super::{observe, Engine, EngineError};
 
 /// The state shown for one instance while waiting.
@@ -32,7 +31,7 @@ fn judge(c: Option<&crate::observed::ObservedContainer>) -> Waiting {
             _ => Waiting::Failed(format!("{} ({})", c.state, c.status)),
         };
     }
-    match lifecycle(c) {
+    match c.lifecycle() {
         Some(l) if l.state == "UP" => Waiting::Up(l.state),
         Some(l) if l.state == "ERROR" => Waiting::Failed(match l.error {
             Some(e) => format!("ERROR: {e}"),

@@ -8,8 +8,8 @@
 //! `status()` is the `"dns"` object of state.json (`null` without `DNS_SERVICE_IP`). A bad DNS
 //! environment does not stop the instance: it runs unregistered and says why in `"dns"."error"`.
 use super::output::log;
-use super::register::{self, Registrar, RegistrationHandle};
-use serde_json::{json, Value};
+use super::register::{self, DnsStatus, Registrar, RegistrationHandle};
+
 use std::time::Duration;
 
 const WITHDRAW_WAIT: Duration = Duration::from_secs(2);
@@ -17,7 +17,7 @@ const WITHDRAW_WAIT: Duration = Duration::from_secs(2);
 enum Inner {
     None,
     /// No registration: a bad environment, or stopped; the value is what state.json shows.
-    Fixed(Value),
+    Fixed(DnsStatus),
     Live(RegistrationHandle),
 }
 
@@ -34,7 +34,11 @@ impl Dns {
             Ok(None) => Inner::None,
             Err(e) => {
                 log(&format!("DNS registration disabled: {e}"));
-                Inner::Fixed(json!({"registered": false, "names": [], "error": e.to_string()}))
+                Inner::Fixed(DnsStatus {
+                    registered: false,
+                    names: Vec::new(),
+                    error: Some(e.to_string()),
+                })
             }
         };
         Dns {
@@ -53,11 +57,11 @@ impl Dns {
         }
     }
 
-    pub fn status(&self) -> Option<Value> {
+    pub fn status(&self) -> Option<DnsStatus> {
         match &self.inner {
             Inner::None => None,
             Inner::Fixed(v) => Some(v.clone()),
-            Inner::Live(h) => serde_json::to_value(h.status()).ok(),
+            Inner::Live(h) => Some(h.status()),
         }
     }
 
@@ -76,7 +80,11 @@ impl Dns {
             let status = h.status();
             was_registered = status.registered;
             h.withdraw_and_stop(WITHDRAW_WAIT);
-            self.inner = Inner::Fixed(json!({"registered": false, "names": status.names}));
+            self.inner = Inner::Fixed(DnsStatus {
+                registered: false,
+                names: status.names,
+                error: None,
+            });
         }
         self.wanted = false;
         was_registered

@@ -1,29 +1,36 @@
 //! `dops-init status [--json]` and `dops-init health` (the Docker HEALTHCHECK): both read
 //! `/run/dops/state.json`, so they work from `docker exec` and from the host.
 use super::paths::Paths;
-use serde_json::Value;
+use crate::state_file::{self, LifecycleState};
 
-fn read_state(paths: &Paths) -> Result<Value, String> {
+fn read_state(paths: &Paths) -> Result<LifecycleState, String> {
     let path = paths.state_json();
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        format!(
-            "cannot read {}: {e} (hint: is dops-init the PID 1 of this container?)",
+    match state_file::read(&path) {
+        Ok(Some(s)) => Ok(s),
+        Ok(None) => Err(format!(
+            "cannot read {}: no such file (hint: is dops-init the PID 1 of this container?)",
             path.display()
-        )
-    })?;
-    serde_json::from_str(&text).map_err(|e| format!("invalid {}: {e}", path.display()))
+        )),
+        Err(e) => Err(format!(
+            "cannot read {e} (hint: is dops-init the PID 1 of this container?)"
+        )),
+    }
 }
 
 /// Exit 0 only when the lifecycle is UP (maintenance included: the instance keeps running).
 pub fn health(paths: &Paths) -> i32 {
     match read_state(paths) {
         Ok(v) => {
-            let state = v["state"].as_str().unwrap_or("UNKNOWN");
+            let state = if v.state.is_empty() {
+                "UNKNOWN"
+            } else {
+                &v.state
+            };
             if state == "UP" {
                 println!("UP");
                 0
             } else {
-                match v["error"].as_str() {
+                match &v.error {
                     Some(e) => println!("{state}: {e}"),
                     None => println!("{state}"),
                 }
@@ -47,59 +54,58 @@ pub fn status(paths: &Paths, as_json: bool) -> i32 {
         }
     };
     if as_json {
-        println!("{v}");
+        println!("{}", serde_json::to_string(&v).unwrap_or_default());
         return 0;
     }
     let mut line = format!(
         "{} since {} (restarts: {})",
-        v["state"].as_str().unwrap_or("UNKNOWN"),
-        v["since"].as_str().unwrap_or("?"),
-        v["restarts"]
+        if v.state.is_empty() {
+            "UNKNOWN"
+        } else {
+            &v.state
+        },
+        v.since.as_deref().unwrap_or("?"),
+        v.restarts
     );
-    if v["maintenance"].as_bool() == Some(true) {
+    if v.maintenance {
         line.push_str(", maintenance");
     }
-    if let Some(dns) = v["dns"].as_object() {
-        let on = dns.get("registered").and_then(Value::as_bool) == Some(true);
-        line.push_str(if on {
+    if let Some(dns) = &v.dns {
+        line.push_str(if dns.registered {
             ", registered in DNS"
         } else {
             ", not in DNS"
         });
     }
     println!("{line}");
-    if let Some(e) = v["error"].as_str() {
+    if let Some(e) = &v.error {
         println!("error: {e}");
     }
-    if let Some(s) = v["last_stats_at"].as_str() {
-        println!("stats ({s}): {}", v["last_stats"]);
+    if let Some(s) = &v.last_stats_at {
+        let stats = v.last_stats.clone().unwrap_or_default();
+        println!("stats ({s}): {stats}");
     }
-    for p in v["programs"].as_array().into_iter().flatten() {
+    for p in &v.programs {
         println!(
             "  {:<16} {:<9} pid {:<7} restarts {}",
-            p["name"].as_str().unwrap_or("?"),
-            p["state"].as_str().unwrap_or("?"),
-            p["pid"].as_i64().map_or("-".to_string(), |n| n.to_string()),
-            p["restarts"]
+            p.name,
+            p.state,
+            p.pid.map_or("-".to_string(), |n| n.to_string()),
+            p.restarts
         );
     }
-    for (name, w) in v["watches"].as_object().into_iter().flatten() {
-        let members: Vec<&str> = w["members"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|m| m["host"].as_str())
-            .collect();
+    for (name, w) in &v.watches {
+        let members: Vec<&str> = w.members.iter().map(|m| m.host.as_str()).collect();
         println!(
             "  watch {name} ({}): {}{}",
-            w["dns"].as_str().unwrap_or("?"),
+            w.dns,
             if members.is_empty() {
                 "no members".to_string()
             } else {
                 members.join(" ")
             },
-            w["error"]
-                .as_str()
+            w.error
+                .as_ref()
                 .map(|e| format!("; error: {e}"))
                 .unwrap_or_default()
         );

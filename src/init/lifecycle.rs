@@ -19,6 +19,7 @@ use super::signals::{Signals, FORWARDED};
 use super::state::{rfc3339, State, StateDoc, StateFile};
 use super::supervisor::{Event, Supervisor};
 use super::watch::{self, Member, Reload, Watch, WatchMsg};
+use crate::state_file::{DnsState as DnsStatus, WatchMember, WatchState};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::{json, Value};
@@ -441,7 +442,7 @@ impl Init {
         if s != State::Error {
             self.doc.error = None;
         }
-        self.doc.programs = self.sup.to_json();
+        self.doc.programs = self.sup.states();
         self.sync_dns();
         self.dirty = true;
         let mut ev = self.event("lifecycle");
@@ -500,7 +501,7 @@ impl Init {
                 WatchMsg::Failed { name, error } => {
                     log(&format!("watch {name}: {error}"));
                     if let Some(v) = self.doc.watches.get_mut(&name) {
-                        v["error"] = json!(error);
+                        v.error = Some(error);
                         self.dirty = true;
                     }
                 }
@@ -561,24 +562,24 @@ impl Init {
         if let Some(e) = &error {
             log(&format!("watch {}: {e}", w.name));
         }
-        let list: Vec<Value> = members
-            .iter()
-            .map(|m| json!({"ip": m.ip.to_string(), "host": m.host}))
-            .collect();
-        let entry = json!({
-            "dns": w.qname,
-            "members": list,
-            "changed_at": rfc3339(SystemTime::now()),
-            "error": error,
-        });
-        if let Value::Object(map) = &mut self.doc.watches {
-            map.insert(w.name.clone(), entry.clone());
-        }
-        self.dirty = true;
+        let entry = WatchState {
+            dns: w.qname.clone(),
+            members: members
+                .iter()
+                .map(|m| WatchMember {
+                    ip: m.ip.to_string(),
+                    host: m.host.clone(),
+                })
+                .collect(),
+            changed_at: Some(rfc3339(SystemTime::now())),
+            error,
+        };
         let mut ev = self.event("watch");
         ev["watch"] = json!(w.name);
-        ev["members"] = entry["members"].clone();
-        ev["error"] = entry["error"].clone();
+        ev["members"] = json!(entry.members);
+        ev["error"] = json!(entry.error);
+        self.doc.watches.insert(w.name.clone(), entry);
+        self.dirty = true;
         self.notify.send(&ev);
         Ok(())
     }
@@ -874,10 +875,7 @@ impl Init {
         }
         let dns = self.dns.status();
         if dns != self.doc.dns {
-            let err = |v: &Option<Value>| {
-                v.as_ref()
-                    .and_then(|d| d["error"].as_str().map(str::to_string))
-            };
+            let err = |v: &Option<DnsStatus>| v.as_ref().and_then(|d| d.error.clone());
             if let Some(e) = err(&dns).filter(|e| Some(e) != err(&self.doc.dns).as_ref()) {
                 log(&format!("DNS registration: {e}"));
             }
@@ -894,7 +892,7 @@ impl Init {
 
     fn sync_programs(&mut self) {
         if self.sup.take_changed() {
-            self.doc.programs = self.sup.to_json();
+            self.doc.programs = self.sup.states();
             self.dirty = true;
         }
     }

@@ -517,15 +517,8 @@ pub fn lookup_a(
         .collect())
 }
 
-/// What state.json says about DNS: `{"registered":bool,"names":[...]}`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct DnsStatus {
-    pub registered: bool,
-    pub names: Vec<String>,
-    /// The last registration error, if the last attempt failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
+/// What state.json says about DNS.
+pub use crate::state_file::DnsState as DnsStatus;
 
 enum Cmd {
     Set(bool),

@@ -1,10 +1,10 @@
-//! The lifecycle states and `/run/dops/state.json`, rewritten atomically on every change.
-//!
-//! Format (the contract with `dops ps`/`status`/`run --wait`, which read it from the host):
-//! `{"state":"UP","since":"<RFC3339>","since_epoch":<secs>,"restarts":N,"maintenance":false,
-//!   "last_stats":<monitor JSON or null>,"last_stats_at":"<RFC3339>"|null,"error":null|"…",
-//!   "dns":{"registered":bool,"names":[…]}|null,"pid":<dops-init pid>,"programs":[…]}`
-use serde_json::{json, Value};
+//! The lifecycle states and `/run/dops/state.json`, rewritten atomically on every change. The
+//! file's form is the shared contract [`crate::state_file::LifecycleState`].
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::state_file::{DnsState, LifecycleState, ProgramState, WatchState};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -68,10 +68,9 @@ pub struct StateDoc {
     pub last_stats: Value,
     pub last_stats_at: Option<SystemTime>,
     pub error: Option<String>,
-    pub dns: Option<Value>,
-    pub programs: Value,
-    /// Per watch: `{"dns", "members": [{ip, host}], "changed_at", "error"}`.
-    pub watches: Value,
+    pub dns: Option<DnsState>,
+    pub programs: Vec<ProgramState>,
+    pub watches: BTreeMap<String, WatchState>,
 }
 
 impl StateDoc {
@@ -85,26 +84,27 @@ impl StateDoc {
             last_stats_at: None,
             error: None,
             dns: None,
-            programs: Value::Array(vec![]),
-            watches: Value::Object(serde_json::Map::new()),
+            programs: Vec::new(),
+            watches: BTreeMap::new(),
         }
     }
 
-    pub fn to_json(&self) -> Value {
-        json!({
-            "state": self.state.as_str(),
-            "since": rfc3339(self.since),
-            "since_epoch": epoch(self.since),
-            "restarts": self.restarts,
-            "maintenance": self.maintenance,
-            "last_stats": self.last_stats,
-            "last_stats_at": self.last_stats_at.map(rfc3339),
-            "error": self.error,
-            "dns": self.dns,
-            "pid": std::process::id(),
-            "programs": self.programs,
-            "watches": self.watches,
-        })
+    /// The file's form.
+    pub fn to_state(&self) -> LifecycleState {
+        LifecycleState {
+            state: self.state.as_str().to_string(),
+            since: Some(rfc3339(self.since)),
+            since_epoch: Some(epoch(self.since) as i64),
+            restarts: u64::from(self.restarts),
+            maintenance: self.maintenance,
+            last_stats: Some(self.last_stats.clone()),
+            last_stats_at: self.last_stats_at.map(rfc3339),
+            error: self.error.clone(),
+            dns: self.dns.clone(),
+            pid: Some(std::process::id()),
+            programs: self.programs.clone(),
+            watches: self.watches.clone(),
+        }
     }
 }
 
@@ -150,7 +150,7 @@ impl StateFile {
     }
 
     pub fn write(&mut self, doc: &StateDoc) {
-        let mut text = doc.to_json().to_string();
+        let mut text = serde_json::to_string(&doc.to_state()).unwrap_or_default();
         text.push('\n');
         if let Err(e) = write_atomic(&self.path, text.as_bytes()) {
             if !self.warned {

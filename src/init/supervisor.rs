@@ -4,9 +4,9 @@
 use super::output::{self, Sink};
 use super::program::{AutoRestart, Program};
 use super::reaper::Exit;
+use crate::state_file::ProgramState;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use serde_json::{json, Value};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -460,20 +460,17 @@ impl Supervisor {
         std::mem::take(&mut self.changed)
     }
 
-    pub fn to_json(&self) -> Value {
-        Value::Array(
-            self.procs
-                .iter()
-                .map(|p| {
-                    json!({
-                        "name": p.prog.name,
-                        "state": p.state.as_str(),
-                        "pid": p.pid,
-                        "restarts": p.restarts,
-                        "last_exit": p.last_exit.map(|e| e.code()),
-                    })
-                })
-                .collect(),
-        )
+    /// The programs as the state file shows them.
+    pub fn states(&self) -> Vec<ProgramState> {
+        self.procs
+            .iter()
+            .map(|p| ProgramState {
+                name: p.prog.name.clone(),
+                state: p.state.as_str().to_string(),
+                pid: p.pid,
+                restarts: p.restarts,
+                last_exit: p.last_exit.map(|e| e.code()),
+            })
+            .collect()
     }
 }
