@@ -10,6 +10,9 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+pub use crate::project::instance::Overrides;
+pub use crate::wildcard::wildcard_match;
+
 /// One command line, resolved.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Invocation {
@@ -103,48 +106,6 @@ impl fmt::Display for Target {
                 instance: Some(i),
             } => write!(f, "{service},instance={i}"),
         }
-    }
-}
-
-/// `*` matches any run of characters (including none); everything else is literal.
-pub fn wildcard_match(pattern: &str, text: &str) -> bool {
-    if !pattern.contains('*') {
-        return pattern == text;
-    }
-    let parts: Vec<&str> = pattern.split('*').collect();
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !text.starts_with(first) {
-        return false;
-    }
-    let mut rest = &text[first.len()..];
-    for mid in &parts[1..parts.len() - 1] {
-        match rest.find(mid) {
-            Some(at) => rest = &rest[at + mid.len()..],
-            None => return false,
-        }
-    }
-    rest.len() >= last.len() && rest.ends_with(last)
-}
-
-/// Instance properties given on the command line; they win over run.conf and the type defaults.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Overrides {
-    pub instance_type: Option<String>,
-    pub group: Option<String>,
-    pub persistent_data: Option<bool>,
-    pub persistent_opt: Option<bool>,
-    pub persistent_log: Option<bool>,
-    pub persistent_home: Option<bool>,
-    pub publish_ports: Option<bool>,
-    pub linked: Option<bool>,
-    pub safemode: Option<bool>,
-    pub interactive: Option<bool>,
-    pub nethost: Option<bool>,
-}
-
-impl Overrides {
-    pub fn is_empty(&self) -> bool {
-        self == &Overrides::default()
     }
 }
 
@@ -312,22 +273,6 @@ impl Action {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn wildcards() {
-        assert!(wildcard_match("*", ""));
-        assert!(wildcard_match("*", "web"));
-        assert!(wildcard_match("we*", "web"));
-        assert!(wildcard_match("*b", "web"));
-        assert!(wildcard_match("w*b", "web"));
-        assert!(wildcard_match("w*b", "wb"));
-        assert!(!wildcard_match("w*b", "w"));
-        assert!(wildcard_match("a*b*c", "axxbyyc"));
-        assert!(!wildcard_match("a*b*c", "axxcyyb"));
-        assert!(!wildcard_match("web", "webs"));
-        assert!(wildcard_match("dops-dns-*", "dops-dns-master"));
-        assert!(!wildcard_match("ab*ba", "aba"));
-    }
 
     #[test]
     fn target_matching() {

@@ -21,3 +21,4 @@ pub mod project;
 pub mod state_file;
 pub mod suggest;
 pub mod tsig_key;
+pub mod wildcard;

@@ -245,9 +245,9 @@ fn dns_entry(project: &Project) -> RunConfEntry {
         return e;
     }
     let mut e = RunConfEntry::bare(DNS_SERVICE, Some(DNS_INSTANCE));
-    e.publish_ports = Some(false);
-    e.persistent_data = Some(false);
-    e.persistent_log = Some(false);
+    e.props.publish_ports = Some(false);
+    e.props.persistent_data = Some(false);
+    e.props.persistent_log = Some(false);
     e
 }
 
@@ -433,7 +433,7 @@ fn plan_run(
     for (entry, name) in picked {
         let is_dns = entry.service == DNS_SERVICE;
         let s = settings(&entry, &name, &ra.overrides);
-        if s.interactive && matches!(ra.target, Target::All | Target::Group { .. }) {
+        if s.props.interactive && matches!(ra.target, Target::All | Target::Group { .. }) {
             return Err(PlanError::Interactive {
                 instance: s.hostname(),
                 instance_type: s.instance_type.to_string(),
@@ -486,7 +486,9 @@ fn plan_run(
         })
         .collect();
     // network
-    if to_start.iter().any(|c| !c.settings.nethost) && !observed.networks.contains(&project.name) {
+    if to_start.iter().any(|c| !c.settings.props.nethost)
+        && !observed.networks.contains(&project.name)
+    {
         steps.push(Step::EnsureNetwork {
             name: project.name.clone(),
             labels: labels_for(&project.name, "", None)
@@ -625,12 +627,24 @@ fn container_spec(
         ("SERVICE".to_string(), s.service.clone()),
         ("INSTANCE".to_string(), s.instance.clone()),
         ("INSTANCE_TYPE".to_string(), s.instance_type.to_string()),
-        ("PERSISTENT_DATA".to_string(), bool_str(s.persistent_data)),
-        ("PERSISTENT_LOG".to_string(), bool_str(s.persistent_log)),
-        ("PERSISTENT_OPT".to_string(), bool_str(s.persistent_opt)),
-        ("PERSISTENT_HOME".to_string(), bool_str(s.persistent_home)),
-        ("SAFEMODE".to_string(), bool_str(s.safemode)),
-        ("INTERACTIVE".to_string(), bool_str(s.interactive)),
+        (
+            "PERSISTENT_DATA".to_string(),
+            bool_str(s.props.persistent_data),
+        ),
+        (
+            "PERSISTENT_LOG".to_string(),
+            bool_str(s.props.persistent_log),
+        ),
+        (
+            "PERSISTENT_OPT".to_string(),
+            bool_str(s.props.persistent_opt),
+        ),
+        (
+            "PERSISTENT_HOME".to_string(),
+            bool_str(s.props.persistent_home),
+        ),
+        ("SAFEMODE".to_string(), bool_str(s.props.safemode)),
+        ("INTERACTIVE".to_string(), bool_str(s.props.interactive)),
         ("HOST_HOSTNAME".to_string(), ctx.host.hostname.clone()),
     ];
     if let Some(cfg) = &e.cfg {
@@ -638,7 +652,7 @@ fn container_spec(
     }
 
     let mut link_vars = Vec::new();
-    if s.linked {
+    if s.props.linked {
         for l in &e.links {
             match links::resolve(l, &c.container, candidates) {
                 LinkResolution::One(target) => {
@@ -709,10 +723,10 @@ fn container_spec(
     }];
     let pdir = root.join(&hostname);
     for (on, sub, path) in [
-        (s.persistent_data, "data", "/data"),
-        (s.persistent_opt, "opt", "/opt"),
-        (s.persistent_log, "log", "/var/log"),
-        (s.persistent_home, "home", "/home"),
+        (s.props.persistent_data, "data", "/data"),
+        (s.props.persistent_opt, "opt", "/opt"),
+        (s.props.persistent_log, "log", "/var/log"),
+        (s.props.persistent_home, "home", "/home"),
     ] {
         if on {
             mounts.push(Mount {
@@ -745,7 +759,7 @@ fn container_spec(
         .or_else(|| literal("SERVICE_IP"))
         .unwrap_or_else(|| "127.0.0.1".to_string());
     let ports = match svc {
-        Some(svc) if s.publish_ports && !s.nethost => svc
+        Some(svc) if s.props.publish_ports && !s.props.nethost => svc
             .ports
             .iter()
             .map(|p| PortPublish {
@@ -773,11 +787,11 @@ fn container_spec(
             &s.service,
             Some((&s.instance, s.instance_type.as_str())),
         ),
-        network: (!s.nethost).then(|| project.name.clone()),
-        nethost: s.nethost,
-        interactive: s.interactive,
-        safemode: s.safemode,
-        dns: (dns_on && !c.is_dns && !s.nethost).then(|| DnsSettings {
+        network: (!s.props.nethost).then(|| project.name.clone()),
+        nethost: s.props.nethost,
+        interactive: s.props.interactive,
+        safemode: s.props.safemode,
+        dns: (dns_on && !c.is_dns && !s.props.nethost).then(|| DnsSettings {
             server: EnvValue::IpOf(dns_container.to_string()),
             zone: zone.to_string(),
         }),
@@ -1485,9 +1499,12 @@ mod tests {
         let a = Action::Run(RunAction {
             target: sel("db", Some("master")),
             overrides: Overrides {
-                persistent_data: Some(false),
-                publish_ports: Some(false),
-                persistent_opt: Some(true),
+                props: crate::project::props::Overrides {
+                    persistent_data: Some(false),
+                    publish_ports: Some(false),
+                    persistent_opt: Some(true),
+                    ..Default::default()
+                },
                 ..Default::default()
             },
             replace: false,
@@ -1543,7 +1560,10 @@ mod tests {
         let a = Action::Run(RunAction {
             target: sel("web", Some("one")),
             overrides: Overrides {
-                linked: Some(false),
+                props: crate::project::props::Overrides {
+                    linked: Some(false),
+                    ..Default::default()
+                },
                 ..Default::default()
             },
             replace: false,

@@ -131,7 +131,10 @@ fn plan_json_is_parseable() {
 #[test]
 fn dns_key_is_masked() {
     let p = demo("key");
-    p.write(".dops/dns.key", "hmac-sha256:dops:U0VDUkVUU0VDUkVU\n");
+    p.write(
+        ".dops/dns.key",
+        "hmac-sha256:dops:U0VDUkVUU0VDUkVUU0VDUkVU\n",
+    );
     let text = stdout(&p.dops_ok(&["plan:all"]));
     assert!(text.contains("DNS_KEY=hmac-sha256:dops:****"), "{text}");
     assert!(!text.contains("U0VDUkVU"));
@@ -333,7 +336,10 @@ fn warnings_go_to_stderr_and_the_plan_still_prints() {
         r#"[{"service": "web", "instance": "a", "publish_ports": true},
             {"service": "web", "instance": "b", "publish_ports": true, "links": ["web-*:peer"]}]"#,
     );
-    p.write(".dops/dns.key", "hmac-sha256:dops:U0VDUkVU\n");
+    p.write(
+        ".dops/dns.key",
+        "hmac-sha256:dops:U0VDUkVUU0VDUkVUU0VDUkVU\n",
+    );
     let out = p.dops_ok(&["plan:all"]);
     assert_eq!(
         stderr(&out),

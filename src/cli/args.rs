@@ -2,8 +2,9 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Arg, ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 
+use crate::project::props::Overrides;
 use crate::suggest::parse_bool;
 
 fn bool_value(s: &str) -> Result<bool, String> {
@@ -46,6 +47,49 @@ pub struct SelectCli {
     pub group: Option<String>,
 }
 
+/// The instance properties as options, one per name in [`Overrides::NAMES`] (written by hand
+/// rather than derived, so the options follow the property list).
+#[derive(Debug, Default)]
+pub struct PropsCli(pub Overrides);
+
+impl FromArgMatches for PropsCli {
+    fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut props = Overrides::default();
+        for name in Overrides::NAMES {
+            if let Some(slot) = props.get_mut(name) {
+                *slot = m.get_one::<bool>(name).copied();
+            }
+        }
+        Ok(PropsCli(props))
+    }
+
+    fn update_from_arg_matches(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(m)?;
+        Ok(())
+    }
+}
+
+impl Args for PropsCli {
+    fn augment_args(mut cmd: clap::Command) -> clap::Command {
+        for name in Overrides::NAMES {
+            cmd = cmd.arg(
+                Arg::new(*name)
+                    .long(name.replace('_', "-"))
+                    .num_args(0..=1)
+                    .require_equals(true)
+                    .default_missing_value("true")
+                    .value_parser(bool_value)
+                    .value_name("BOOL"),
+            );
+        }
+        cmd
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct RunCli {
     #[command(flatten)]
@@ -53,24 +97,9 @@ pub struct RunCli {
     /// standard, published, persistent, master or debug.
     #[arg(long, value_name = "TYPE")]
     pub instance_type: Option<String>,
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
-    pub persistent_data: Option<bool>,
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
-    pub persistent_opt: Option<bool>,
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
-    pub persistent_log: Option<bool>,
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
-    pub persistent_home: Option<bool>,
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
-    pub publish_ports: Option<bool>,
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
-    pub linked: Option<bool>,
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
-    pub safemode: Option<bool>,
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
-    pub interactive: Option<bool>,
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
-    pub nethost: Option<bool>,
+    /// The instance properties (`--persistent-data[=BOOL]`, …), one option each.
+    #[command(flatten)]
+    pub props: PropsCli,
     /// Replace instances that already run.
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
     pub replace: Option<bool>,

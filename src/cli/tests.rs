@@ -88,8 +88,8 @@ fn resolved_run_action() {
             instance: Some("master".into())
         }
     );
-    assert_eq!(r.overrides.persistent_data, Some(false));
-    assert_eq!(r.overrides.publish_ports, None);
+    assert_eq!(r.overrides.props.persistent_data, Some(false));
+    assert_eq!(r.overrides.props.publish_ports, None);
     assert_eq!(r.overrides.instance_type.as_deref(), Some("standard"));
     assert!(!r.replace);
 }
@@ -138,11 +138,11 @@ fn booleans_any_case() {
         let Action::Run(r) = p(&format!("run:web,publish_ports={v}")).unwrap().action else {
             panic!()
         };
-        assert_eq!(r.overrides.publish_ports, Some(b), "{v}");
+        assert_eq!(r.overrides.props.publish_ports, Some(b), "{v}");
         let Action::Run(r) = p(&format!("run web --publish-ports={v}")).unwrap().action else {
             panic!()
         };
-        assert_eq!(r.overrides.publish_ports, Some(b), "{v}");
+        assert_eq!(r.overrides.props.publish_ports, Some(b), "{v}");
     }
 }
 

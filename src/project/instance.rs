@@ -5,23 +5,31 @@
 use serde::Serialize;
 
 use super::instance_type::InstanceType;
+use super::props::{self, Settled};
 use super::runconf::RunConfEntry;
-use crate::action::Overrides;
+
+/// Instance properties given on the command line; they win over run.conf and the type defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Overrides {
+    pub instance_type: Option<String>,
+    pub group: Option<String>,
+    #[serde(flatten)]
+    pub props: props::Overrides,
+}
+
+impl Overrides {
+    pub fn is_empty(&self) -> bool {
+        self == &Overrides::default()
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InstanceSettings {
     pub service: String,
     pub instance: String,
     pub instance_type: InstanceType,
-    pub linked: bool,
-    pub publish_ports: bool,
-    pub persistent_data: bool,
-    pub persistent_opt: bool,
-    pub persistent_log: bool,
-    pub persistent_home: bool,
-    pub interactive: bool,
-    pub safemode: bool,
-    pub nethost: bool,
+    #[serde(flatten)]
+    pub props: Settled,
     pub group: Option<String>,
 }
 
@@ -41,29 +49,11 @@ pub fn settings(entry: &RunConfEntry, instance: &str, cli: &Overrides) -> Instan
         .and_then(InstanceType::parse)
         .or(entry.instance_type)
         .unwrap_or_else(|| InstanceType::from_instance_name(instance));
-    let d = instance_type.defaults();
-    let pick = |c: Option<bool>, e: Option<bool>, t: bool| c.or(e).unwrap_or(t);
     InstanceSettings {
         service: entry.service.clone(),
         instance: instance.to_string(),
         instance_type,
-        linked: pick(cli.linked, entry.linked, d.linked),
-        publish_ports: pick(cli.publish_ports, entry.publish_ports, d.publish_ports),
-        persistent_data: pick(
-            cli.persistent_data,
-            entry.persistent_data,
-            d.persistent_data,
-        ),
-        persistent_opt: pick(cli.persistent_opt, entry.persistent_opt, d.persistent_opt),
-        persistent_log: pick(cli.persistent_log, entry.persistent_log, d.persistent_log),
-        persistent_home: pick(
-            cli.persistent_home,
-            entry.persistent_home,
-            d.persistent_home,
-        ),
-        interactive: pick(cli.interactive, entry.interactive, d.interactive),
-        safemode: pick(cli.safemode, entry.safemode, d.safemode),
-        nethost: pick(cli.nethost, Some(entry.nethost), false),
+        props: cli.props.or(&entry.props).settle(&instance_type.defaults()),
         group: cli.group.clone().or_else(|| entry.group.clone()),
     }
 }
@@ -102,10 +92,15 @@ mod tests {
     fn type_from_the_name() {
         let s = settings(&entry(), "master", &Overrides::default());
         assert_eq!(s.instance_type, InstanceType::Master);
-        assert!(s.publish_ports && s.persistent_data && s.persistent_log && !s.persistent_opt);
+        assert!(
+            s.props.publish_ports
+                && s.props.persistent_data
+                && s.props.persistent_log
+                && !s.props.persistent_opt
+        );
         let s = settings(&entry(), "one", &Overrides::default());
         assert_eq!(s.instance_type, InstanceType::Standard);
-        assert!(!s.publish_ports && !s.persistent_data);
+        assert!(!s.props.publish_ports && !s.props.persistent_data);
     }
 
     #[test]
@@ -122,47 +117,64 @@ mod tests {
         };
         let s = settings(&e, "master", &cli);
         assert_eq!(s.instance_type, InstanceType::Debug);
-        assert!(s.interactive && s.safemode && !s.linked);
+        assert!(s.props.interactive && s.props.safemode && !s.props.linked);
     }
 
     #[test]
     fn precedence_cli_over_run_conf_over_type() {
         let mut e = entry(); // master: persistent_data true by type
-        assert!(settings(&e, "master", &Overrides::default()).persistent_data);
-        e.persistent_data = Some(false);
-        assert!(!settings(&e, "master", &Overrides::default()).persistent_data);
+        assert!(
+            settings(&e, "master", &Overrides::default())
+                .props
+                .persistent_data
+        );
+        e.props.persistent_data = Some(false);
+        assert!(
+            !settings(&e, "master", &Overrides::default())
+                .props
+                .persistent_data
+        );
         let cli = Overrides {
-            persistent_data: Some(true),
+            props: crate::project::props::Overrides {
+                persistent_data: Some(true),
+                ..Default::default()
+            },
             ..Default::default()
         };
-        assert!(settings(&e, "master", &cli).persistent_data);
+        assert!(settings(&e, "master", &cli).props.persistent_data);
         // and the other way round
-        e.publish_ports = Some(true);
+        e.props.publish_ports = Some(true);
         let s = settings(&e, "one", &Overrides::default());
-        assert!(s.publish_ports);
+        assert!(s.props.publish_ports);
         let cli = Overrides {
-            publish_ports: Some(false),
+            props: crate::project::props::Overrides {
+                publish_ports: Some(false),
+                ..Default::default()
+            },
             ..Default::default()
         };
-        assert!(!settings(&e, "one", &cli).publish_ports);
+        assert!(!settings(&e, "one", &cli).props.publish_ports);
     }
 
     #[test]
     fn group_and_nethost() {
         let mut e = entry();
         e.group = Some("db".into());
-        e.nethost = true;
+        e.props.nethost = Some(true);
         let s = settings(&e, "one", &Overrides::default());
         assert_eq!(s.group.as_deref(), Some("db"));
-        assert!(s.nethost);
+        assert!(s.props.nethost);
         let cli = Overrides {
             group: Some("x".into()),
-            nethost: Some(false),
+            props: crate::project::props::Overrides {
+                nethost: Some(false),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let s = settings(&e, "one", &cli);
         assert_eq!(s.group.as_deref(), Some("x"));
-        assert!(!s.nethost);
+        assert!(!s.props.nethost);
     }
 
     #[test]

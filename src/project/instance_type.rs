@@ -8,11 +8,13 @@
 //! | master        | master     | yes    | yes           | yes             | no             | yes            | no          | yes                        |
 //! | debug         | debug      | no     | no            | no              | no             | no             | yes         | no                         |
 //!
-//! `persistent_home` is a dops addition: off for every type.
+//! `persistent_home` and `nethost` are dops additions: off for every type.
 
 use std::fmt;
 
 use serde::Serialize;
+
+use super::props::Settled;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
@@ -25,17 +27,7 @@ pub enum InstanceType {
 }
 
 /// The properties an instance type gives by default.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct TypeDefaults {
-    pub linked: bool,
-    pub publish_ports: bool,
-    pub persistent_data: bool,
-    pub persistent_opt: bool,
-    pub persistent_log: bool,
-    pub persistent_home: bool,
-    pub interactive: bool,
-    pub safemode: bool,
-}
+pub type TypeDefaults = Settled;
 
 impl InstanceType {
     pub const ALL: [InstanceType; 5] = [
@@ -92,6 +84,7 @@ impl InstanceType {
             persistent_home: false,
             interactive,
             safemode: !entrypoints,
+            nethost: false,
         }
     }
 }

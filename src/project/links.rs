@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::action::wildcard_match;
+use crate::wildcard::wildcard_match;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LinkSpec {

@@ -10,6 +10,7 @@ pub mod instance_type;
 pub mod json;
 pub mod links;
 mod load;
+pub mod props;
 pub mod runconf;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::instance_type::InstanceType;
 use super::json::{self, Node, Pos, Value};
 use super::links::{LinkSpec, LinkTarget};
+use super::props::Overrides;
 
 /// An error in a configuration file: `run.conf: line 12, col 5: [3].instance_type: expected ...`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -162,19 +163,13 @@ pub struct RunConfEntry {
     pub env_vars: Vec<(String, String)>,
     /// Seconds to wait after starting this instance.
     pub sleep: f64,
-    pub publish_ports: Option<bool>,
-    pub persistent_data: Option<bool>,
-    pub persistent_opt: Option<bool>,
-    pub persistent_log: Option<bool>,
-    pub persistent_home: Option<bool>,
-    pub linked: Option<bool>,
-    pub safemode: Option<bool>,
-    pub interactive: Option<bool>,
+    /// The instance properties this entry sets (`publish_ports`, `persistent_data`, …).
+    #[serde(flatten)]
+    pub props: Overrides,
     pub volumes: Vec<VolumeSpec>,
     pub group: Option<String>,
     /// false: `run:all` skips this entry (it still runs when named).
     pub autorun: bool,
-    pub nethost: bool,
     pub extra_args: Vec<String>,
     /// Passed to the instance as `CFG` (JSON).
     pub cfg: Option<serde_json::Value>,
@@ -194,18 +189,10 @@ impl RunConfEntry {
             links: Vec::new(),
             env_vars: Vec::new(),
             sleep: 0.0,
-            publish_ports: None,
-            persistent_data: None,
-            persistent_opt: None,
-            persistent_log: None,
-            persistent_home: None,
-            linked: None,
-            safemode: None,
-            interactive: None,
+            props: Overrides::default(),
             volumes: Vec::new(),
             group: None,
             autorun: true,
-            nethost: false,
             extra_args: Vec::new(),
             cfg: None,
             dns_update_policy: None,
@@ -213,7 +200,7 @@ impl RunConfEntry {
     }
 }
 
-/// Every key an entry may have.
+/// Every key an entry may have besides the instance properties ([`Overrides::NAMES`]).
 pub const KEYS: &[&str] = &[
     "service",
     "instance",
@@ -221,22 +208,18 @@ pub const KEYS: &[&str] = &[
     "links",
     "env_vars",
     "sleep",
-    "publish_ports",
-    "persistent_data",
-    "persistent_opt",
-    "persistent_log",
-    "persistent_home",
-    "linked",
-    "safemode",
-    "interactive",
     "volumes",
     "group",
     "autorun",
-    "nethost",
     "extra_args",
     "cfg",
     "dns_update_policy",
 ];
+
+/// Every key an entry may have.
+pub fn all_keys() -> impl Iterator<Item = &'static str> {
+    KEYS.iter().chain(Overrides::NAMES).copied()
+}
 
 /// Names of services, instances and groups: letters, digits, `-`, `_`, `.`; a letter or digit first.
 pub fn check_name(s: &str, lowercase: bool) -> Result<(), String> {
@@ -378,16 +361,13 @@ fn entry(cx: &Ctx, i: usize, n: &Node) -> Result<RunConfEntry, ConfigError> {
                     _ => return Err(cx.expected(v, &path, "seconds (0 to 86400)")),
                 }
             }
-            "publish_ports" => e.publish_ports = Some(cx.boolean(v, &path)?),
-            "persistent_data" => e.persistent_data = Some(cx.boolean(v, &path)?),
-            "persistent_opt" => e.persistent_opt = Some(cx.boolean(v, &path)?),
-            "persistent_log" => e.persistent_log = Some(cx.boolean(v, &path)?),
-            "persistent_home" => e.persistent_home = Some(cx.boolean(v, &path)?),
-            "linked" => e.linked = Some(cx.boolean(v, &path)?),
-            "safemode" => e.safemode = Some(cx.boolean(v, &path)?),
-            "interactive" => e.interactive = Some(cx.boolean(v, &path)?),
             "autorun" => e.autorun = cx.boolean(v, &path)?,
-            "nethost" => e.nethost = cx.boolean(v, &path)?,
+            prop if Overrides::NAMES.contains(&prop) => {
+                let value = Some(cx.boolean(v, &path)?);
+                if let Some(slot) = e.props.get_mut(prop) {
+                    *slot = value;
+                }
+            }
             "volumes" => {
                 for (j, vol) in cx.list(v, &path)?.iter().enumerate() {
                     e.volumes.push(volume(cx, vol, &format!("{path}[{j}]"))?);
@@ -426,9 +406,14 @@ fn entry(cx: &Ctx, i: usize, n: &Node) -> Result<RunConfEntry, ConfigError> {
                 })?);
             }
             other => {
-                let hint = crate::suggest::closest(other, KEYS.iter().copied())
+                let hint = crate::suggest::closest(other, all_keys())
                     .map(|c| format!(" (did you mean {c:?}?)"))
-                    .unwrap_or_else(|| format!(" (known keys: {})", KEYS.join(", ")));
+                    .unwrap_or_else(|| {
+                        format!(
+                            " (known keys: {})",
+                            all_keys().collect::<Vec<_>>().join(", ")
+                        )
+                    });
                 return Err(cx.err(m.key_pos, &path, format!("unknown key{hint}")));
             }
         }
@@ -600,7 +585,7 @@ mod tests {
             }
         );
         let d = &entries[2];
-        assert_eq!(d.publish_ports, Some(true));
+        assert_eq!(d.props.publish_ports, Some(true));
         assert_eq!(
             d.links[0].target,
             LinkTarget::Service {
@@ -633,7 +618,7 @@ mod tests {
             e("[{\"service\": \"web\", \"frobs\": 1}]"),
             format!(
                 "run.conf: line 1, col 21: [0].frobs: unknown key (known keys: {})",
-                KEYS.join(", ")
+                all_keys().collect::<Vec<_>>().join(", ")
             )
         );
         assert_eq!(
