@@ -6,6 +6,15 @@
 //! budget is spent → ERROR. SIGTERM/SIGINT/SIGQUIT at any point → STOPPED → svcdown → programs
 //! stopped in reverse priority → exit. SIGHUP → RESTARTING → UP (no warmup). SIGUSR1 →
 //! maintenance on/off.
+//!
+//! The state machine is here; [`hook_runs`] runs the hooks it calls, [`watches`] applies DNS
+//! watch changes (templates, reloads) once UP.
+
+mod hook_runs;
+mod watches;
+
+use hook_runs::{describe, SIDE_HOOK_LIMIT};
+
 use super::config;
 use super::error::InitError;
 use super::hooks;
@@ -29,10 +38,6 @@ use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-/// Limits for hooks that must not hold the lifecycle: `svcdown`, `lifecycle`, `pushstats`.
-const SIDE_HOOK_LIMIT: Duration = Duration::from_secs(10);
-/// How long an interrupted hook gets between SIGTERM and SIGKILL.
-const HOOK_GRACE: Duration = Duration::from_secs(2);
 /// The longest restart backoff.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// How often a pending DNS registration's status is looked at.
@@ -47,13 +52,6 @@ pub enum Stop {
     Main(Exit),
     /// ERROR.
     Fail(InitError),
-}
-
-struct HookRun {
-    exit: Exit,
-    timed_out: bool,
-    tail: String,
-    stdout: Vec<u8>,
 }
 
 pub struct Init {
@@ -461,198 +459,6 @@ impl Init {
         }
     }
 
-    /// WARMUP, before svcup: a first render of every watch (so a program finds its configuration
-    /// when it starts), then one poller thread per watch.
-    fn start_watches(&mut self) -> Result<(), Stop> {
-        if self.watches_started {
-            return Ok(());
-        }
-        self.watches_started = true;
-        for w in self.watches.clone() {
-            let (members, last) = match w.lookup() {
-                Ok(m) => (m.clone(), Some(m)),
-                Err(e) => {
-                    log(&format!(
-                        "watch {}: lookup of {} failed: {e}",
-                        w.name, w.qname
-                    ));
-                    (Vec::new(), None)
-                }
-            };
-            self.apply_watch(&w, &members, true)?;
-            w.spawn_poller(
-                last,
-                self.watch_tx.clone(),
-                self.sig.waker(),
-                self.watch_stop.clone(),
-            );
-        }
-        Ok(())
-    }
-
-    fn run_watch_changes(&mut self) -> Result<(), Stop> {
-        for m in std::mem::take(&mut self.watch_pending) {
-            match m {
-                WatchMsg::Changed { name, members } => {
-                    if let Some(w) = self.watches.iter().find(|w| w.name == name).cloned() {
-                        self.apply_watch(&w, &members, false)?;
-                    }
-                }
-                WatchMsg::Failed { name, error } => {
-                    log(&format!("watch {name}: {error}"));
-                    if let Some(v) = self.doc.watches.get_mut(&name) {
-                        v.error = Some(error);
-                        self.dirty = true;
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// A member set to apply: render, validate, replace, reload; on_change. Failures are
-    /// reported (state.json, sinks, log) and never leave UP: the old file stays in place.
-    fn apply_watch(&mut self, w: &Watch, members: &[Member], initial: bool) -> Result<(), Stop> {
-        let mut errors: Vec<String> = Vec::new();
-        let env = watch::env(w, members);
-        let mut changed = false;
-        if let Some((tpl, out)) = &w.template {
-            match self.install_template(w, tpl, out, members, &env)? {
-                Ok(c) => changed = c,
-                Err(e) => errors.push(e),
-            }
-        }
-        if changed && !initial {
-            match &w.reload {
-                Reload::None => {}
-                Reload::Signal(p) => {
-                    if !self.sup.reload(p) {
-                        errors.push(format!("program {p} is not running; not reloaded"));
-                    }
-                }
-                Reload::Restart(p) => {
-                    let ev = self.sup.restart_program(p, Instant::now());
-                    self.handle_events(ev);
-                }
-                Reload::Command(c) => {
-                    let r = self.run_side_hook(
-                        &format!("watch {} reload", w.name),
-                        watch_command(c, &env),
-                        None,
-                    )?;
-                    if !r.exit.success() {
-                        errors.push(format!("reload command failed ({})", describe(&r)));
-                    }
-                }
-            }
-        }
-        if let Some(c) = &w.on_change {
-            let data = w.context(members)["members"].to_string();
-            let stdin = self.stdin_with(&w.name, &data);
-            let r = self.run_side_hook(
-                &format!("watch {} on_change", w.name),
-                watch_command(c, &env),
-                stdin,
-            )?;
-            if !r.exit.success() {
-                errors.push(format!("on_change failed ({})", describe(&r)));
-            }
-        }
-        let error = (!errors.is_empty()).then(|| errors.join("; "));
-        if let Some(e) = &error {
-            log(&format!("watch {}: {e}", w.name));
-        }
-        let entry = WatchState {
-            dns: w.qname.clone(),
-            members: members
-                .iter()
-                .map(|m| WatchMember {
-                    ip: m.ip.to_string(),
-                    host: m.host.clone(),
-                })
-                .collect(),
-            changed_at: Some(rfc3339(SystemTime::now())),
-            error,
-        };
-        let mut ev = self.event("watch");
-        ev["watch"] = json!(w.name);
-        ev["members"] = json!(entry.members);
-        ev["error"] = json!(entry.error);
-        self.doc.watches.insert(w.name.clone(), entry);
-        self.dirty = true;
-        self.notify.send(&ev);
-        Ok(())
-    }
-
-    /// Render to a candidate file next to the output, validate it, rename it over the output.
-    /// `Ok(Ok(true))`: the output changed.
-    fn install_template(
-        &mut self,
-        w: &Watch,
-        tpl: &std::path::Path,
-        out: &std::path::Path,
-        members: &[Member],
-        env: &std::collections::BTreeMap<String, String>,
-    ) -> Result<Result<bool, String>, Stop> {
-        let text = match std::fs::read_to_string(tpl) {
-            Ok(t) => t,
-            Err(e) => return Ok(Err(format!("cannot read template {}: {e}", tpl.display()))),
-        };
-        let rendered = match watch::render(&text, &w.context(members)) {
-            Ok(r) => r,
-            Err(e) => return Ok(Err(format!("template {}: {e}", tpl.display()))),
-        };
-        if std::fs::read_to_string(out).ok().as_deref() == Some(rendered.as_str()) {
-            return Ok(Ok(false));
-        }
-        let candidate = out.with_file_name(format!(
-            ".{}.dops-new",
-            out.file_name().unwrap_or_default().to_string_lossy()
-        ));
-        let written = out
-            .parent()
-            .map(std::fs::create_dir_all)
-            .unwrap_or(Ok(()))
-            .and_then(|_| std::fs::write(&candidate, &rendered));
-        if let Err(e) = written {
-            return Ok(Err(format!("cannot write {}: {e}", candidate.display())));
-        }
-        if let Some(v) = &w.validate {
-            let argv = watch::substitute(
-                v,
-                &candidate.display().to_string(),
-                &out.display().to_string(),
-            );
-            let r = self.run_side_hook(
-                &format!("watch {} validate", w.name),
-                watch_command(&argv, env),
-                None,
-            )?;
-            if !r.exit.success() {
-                let _ = std::fs::remove_file(&candidate);
-                return Ok(Err(format!(
-                    "validation failed, {} kept ({})",
-                    out.display(),
-                    describe(&r)
-                )));
-            }
-        }
-        if let Err(e) = std::fs::rename(&candidate, out) {
-            let _ = std::fs::remove_file(&candidate);
-            return Ok(Err(format!("cannot replace {}: {e}", out.display())));
-        }
-        Ok(Ok(true))
-    }
-
-    /// A file holding `data`, already unlinked, for a command's stdin.
-    fn stdin_with(&self, name: &str, data: &str) -> Option<std::process::Stdio> {
-        let p = self.paths.run_dir().join(format!(".watch-{name}.stdin"));
-        std::fs::write(&p, format!("{data}\n")).ok()?;
-        let f = std::fs::File::open(&p).ok();
-        let _ = std::fs::remove_file(&p);
-        f.map(std::process::Stdio::from)
-    }
-
     /// STOPPED/ERROR: withdraw from DNS now (bounded), before the programs go; then, if the
     /// instance was registered, let the programs serve `stop_drain_s` more so that whoever
     /// follows the name (a load balancer's watch) drops it before it stops answering.
@@ -688,114 +494,6 @@ impl Init {
             "restarts": self.doc.restarts,
             "maintenance": self.doc.maintenance,
         })
-    }
-
-    /// A whaleware hook that must succeed (missing = nothing to do).
-    fn whaleware_checked(&mut self, name: &str) -> Result<(), Stop> {
-        match hooks::find(&self.paths, name) {
-            Some(p) => self.hook_checked(name, hooks::command(&p, &[])),
-            None => self.check(),
-        }
-    }
-
-    fn hook_checked(&mut self, name: &str, cmd: Command) -> Result<(), Stop> {
-        let r = self.run_hook(name, cmd, false, None, true)?;
-        if !r.exit.success() {
-            return Err(Stop::Fail(InitError::HookFailed {
-                hook: name.to_string(),
-                status: r.exit.to_string(),
-                output: r.tail,
-            }));
-        }
-        self.check()
-    }
-
-    /// Run a hook while the event loop keeps going. `interruptible`: a stop request ends it.
-    fn run_hook(
-        &mut self,
-        name: &str,
-        cmd: Command,
-        capture: bool,
-        limit: Option<Duration>,
-        interruptible: bool,
-    ) -> Result<HookRun, Stop> {
-        self.run_hook_with(name, cmd, capture, limit, interruptible, None)
-    }
-
-    /// A hook that must not hold the lifecycle (svcdown, lifecycle, the watches' commands):
-    /// output not captured, bounded by [`SIDE_HOOK_LIMIT`], and a stop request does not end it.
-    fn run_side_hook(
-        &mut self,
-        name: &str,
-        cmd: Command,
-        stdin: Option<std::process::Stdio>,
-    ) -> Result<HookRun, Stop> {
-        self.run_hook_with(name, cmd, false, Some(SIDE_HOOK_LIMIT), false, stdin)
-    }
-
-    fn run_hook_with(
-        &mut self,
-        name: &str,
-        cmd: Command,
-        capture: bool,
-        limit: Option<Duration>,
-        interruptible: bool,
-        stdin: Option<std::process::Stdio>,
-    ) -> Result<HookRun, Stop> {
-        self.flush();
-        let h = hooks::spawn(&self.exits, name, cmd, capture, stdin).map_err(Stop::Fail)?;
-        let pid = h.pid;
-        let deadline = limit.map(|l| Instant::now() + l);
-        loop {
-            if let Some(exit) = self.exits.take(pid) {
-                let (tail, stdout) = h.finish(Duration::from_millis(200));
-                return Ok(HookRun {
-                    exit,
-                    timed_out: false,
-                    tail,
-                    stdout,
-                });
-            }
-            if interruptible && (self.stop || self.main_exit.is_some()) {
-                log(&format!("stopping hook {name}"));
-                self.end_hook(pid);
-                h.finish(Duration::from_millis(50));
-                return Err(self.stop_reason());
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                log(&format!(
-                    "hook {name} did not end within {limit:?}; stopping it"
-                ));
-                let exit = self.end_hook(pid);
-                let (tail, stdout) = h.finish(Duration::from_millis(50));
-                return Ok(HookRun {
-                    exit,
-                    timed_out: true,
-                    tail,
-                    stdout,
-                });
-            }
-            self.pump(deadline);
-        }
-    }
-
-    /// SIGTERM to the hook's process group, SIGKILL after the grace time.
-    fn end_hook(&mut self, pid: i32) -> Exit {
-        for (sig, wait) in [
-            (Signal::SIGTERM, HOOK_GRACE),
-            (Signal::SIGKILL, Duration::from_secs(1)),
-        ] {
-            let _ = kill(Pid::from_raw(-pid), sig);
-            let until = Instant::now() + wait;
-            while Instant::now() < until {
-                if let Some(e) = self.exits.take(pid) {
-                    return e;
-                }
-                self.pump(Some(until));
-            }
-        }
-        self.exits.forget(pid);
-        Exit::Signal(Signal::SIGKILL as i32)
     }
 
     fn stop_reason(&self) -> Stop {
@@ -923,25 +621,10 @@ impl Init {
     }
 }
 
-fn watch_command(argv: &[String], env: &std::collections::BTreeMap<String, String>) -> Command {
-    let mut c = Command::new(&argv[0]);
-    c.args(&argv[1..]).envs(env);
-    super::signals::reset_in_child(&mut c);
-    c
-}
-
 /// The wait before the n-th consecutive restart (n ≥ 1): base × 2^(n-1), at most 300 s.
 pub fn backoff(base: Duration, n: u32) -> Duration {
     base.saturating_mul(1u32 << n.saturating_sub(1).min(20))
         .min(MAX_BACKOFF)
-}
-
-fn describe(r: &HookRun) -> String {
-    if r.tail.is_empty() {
-        r.exit.to_string()
-    } else {
-        format!("{}; output:\n{}", r.exit, r.tail)
-    }
 }
 
 /// Failures of a restart that count against the budget (others end the lifecycle).
