@@ -22,3 +22,5 @@ pub mod state_file;
 pub mod suggest;
 pub mod tsig_key;
 pub mod wildcard;
+
+pub use commands::run;

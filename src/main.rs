@@ -1,4 +1,4 @@
-//! The host CLI. Thin: parse, run, map errors to exit codes (see `commands`).
+//! The host CLI. Thin: hand the arguments to `dops::run`, exit with its code.
 fn main() {
-    std::process::exit(dops::commands::main());
+    std::process::exit(dops::run(std::env::args_os().skip(1).collect()));
 }

@@ -87,6 +87,7 @@ async fn create_start_exec_and_remove_a_container() {
             "test \"$SERVICE\" = app && exit 7".into(),
         ],
         false,
+        &dops::output::Stdio,
     )
     .await
     .unwrap();

@@ -4,11 +4,11 @@
 
 use serde::Serialize;
 
-use super::engine_common::{project_dir, runtime};
-use crate::action::{BuildAction, Invocation};
+use super::Session;
+use crate::action::{Action, BuildAction};
 use crate::engine;
+use crate::output;
 use crate::plan::{self, PlanContext};
-use crate::{output, project};
 
 #[derive(Serialize)]
 struct BuiltReport {
@@ -18,21 +18,19 @@ struct BuiltReport {
     seconds: f64,
 }
 
-pub fn execute(inv: &Invocation, action: &BuildAction) -> anyhow::Result<i32> {
-    let dir = project_dir(&inv.global)?;
-    let project = project::load(&dir, &inv.global.conf)?;
-    let rt = runtime()?;
-    rt.block_on(async {
-        let eng = engine::connect().await?;
-        let observed = engine::observe(&eng, &project.name).await?;
+pub fn execute(s: &Session, action: &Action, build: &BuildAction) -> anyhow::Result<i32> {
+    let project = s.project()?;
+    s.block_on(async {
+        let eng = s.engine().await?;
+        let observed = s.observe().await?;
         let ctx = PlanContext {
-            host: super::host_context(),
+            host: s.host(),
             dns_key: None,
             seed: 0,
         };
-        let mut planned = plan::plan(&project, &observed, &inv.action, &ctx)?;
-        // meta (issue 8): `--cause` reaches the image metadata as a build label.
-        if let Some(cause) = &action.cause {
+        let mut planned = plan::plan(project, &observed, action, &ctx)?;
+        // `--cause` reaches the image metadata as a build label.
+        if let Some(cause) = &build.cause {
             for step in &mut planned.plan.steps {
                 if let plan::Step::Build(b) = step {
                     b.labels
@@ -43,13 +41,8 @@ pub fn execute(inv: &Invocation, action: &BuildAction) -> anyhow::Result<i32> {
         for w in &planned.warnings {
             output::warn(w);
         }
-        let applied = engine::apply(
-            &eng,
-            &planned.plan,
-            &super::run::apply_context(&project, inv.global.verbose),
-        )
-        .await?;
-        if inv.global.json {
+        let applied = engine::apply(eng, &planned.plan, &s.apply_context()?).await?;
+        if s.global.json {
             let report: Vec<BuiltReport> = applied
                 .built
                 .iter()
@@ -60,9 +53,9 @@ pub fn execute(inv: &Invocation, action: &BuildAction) -> anyhow::Result<i32> {
                     seconds: b.seconds,
                 })
                 .collect();
-            output::out(&format!("{}\n", serde_json::to_string_pretty(&report)?));
+            output::json(&report);
         } else if applied.built.is_empty() {
-            eprintln!("nothing to build");
+            output::note(&"nothing to build");
         }
         Ok(0)
     })

@@ -3,17 +3,16 @@
 //! longer has (orphans) are listed, and removed only with `--orphans`. Persistent data is deleted
 //! only with `--purge`, after a confirmation (or `--yes`).
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 
-use super::engine_common::{project_dir, runtime};
-use crate::action::{CleanAction, Invocation, Target};
+use super::Session;
+use crate::action::{Action, CleanAction, Target};
 use crate::engine;
 use crate::plan::{self, PlanContext, Step};
 use crate::{output, project};
 
 fn confirm(question: &str) -> bool {
-    eprint!("{question} [y/N] ");
-    let _ = std::io::stderr().flush();
+    output::prompt(&format!("{question} [y/N] "));
     let mut answer = String::new();
     if std::io::stdin().lock().read_line(&mut answer).is_err() {
         return false;
@@ -21,20 +20,18 @@ fn confirm(question: &str) -> bool {
     matches!(answer.trim().to_lowercase().as_str(), "y" | "yes")
 }
 
-pub fn execute(inv: &Invocation, action: &CleanAction) -> anyhow::Result<i32> {
-    let dir = project_dir(&inv.global)?;
-    let project = project::load(&dir, &inv.global.conf)?;
-    let rt = runtime()?;
-    rt.block_on(async {
-        let eng = engine::connect().await?;
-        let _held = super::run::lock(&project)?;
-        let observed = engine::observe(&eng, &project.name).await?;
+pub fn execute(s: &Session, action: &Action, clean: &CleanAction) -> anyhow::Result<i32> {
+    let project = s.project()?;
+    s.block_on(async {
+        let eng = s.engine().await?;
+        let _held = s.lock()?;
+        let observed = s.observe().await?;
         let ctx = PlanContext {
-            host: super::host_context(),
+            host: s.host(),
             dns_key: None,
             seed: 0,
         };
-        let planned = plan::plan(&project, &observed, &inv.action, &ctx)?;
+        let planned = plan::plan(project, &observed, action, &ctx)?;
         let purges: Vec<String> = planned
             .plan
             .steps
@@ -44,7 +41,7 @@ pub fn execute(inv: &Invocation, action: &CleanAction) -> anyhow::Result<i32> {
                 _ => None,
             })
             .collect();
-        if !purges.is_empty() && !action.yes {
+        if !purges.is_empty() && !clean.yes {
             if !std::io::stdin().is_terminal() {
                 anyhow::bail!(
                     "--purge deletes persistent data ({}); confirm with --yes",
@@ -55,18 +52,13 @@ pub fn execute(inv: &Invocation, action: &CleanAction) -> anyhow::Result<i32> {
                 "delete the persistent data in {}?",
                 purges.join(", ")
             )) {
-                eprintln!("nothing done");
+                output::note(&"nothing done");
                 return Ok(1);
             }
         }
-        let applied = engine::apply(
-            &eng,
-            &planned.plan,
-            &super::run::apply_context(&project, inv.global.verbose),
-        )
-        .await?;
+        let applied = engine::apply(eng, &planned.plan, &s.apply_context()?).await?;
         // Orphans left in place: say so.
-        if !action.orphans && matches!(action.target, Target::All) {
+        if !clean.orphans && matches!(clean.target, Target::All) {
             let orphans: Vec<&str> = observed
                 .containers
                 .iter()
@@ -86,7 +78,7 @@ pub fn execute(inv: &Invocation, action: &CleanAction) -> anyhow::Result<i32> {
             }
         }
         if planned.plan.steps.is_empty() {
-            eprintln!("nothing to clean");
+            output::note(&"nothing to clean");
         }
         Ok(0)
     })

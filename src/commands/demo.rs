@@ -7,11 +7,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::engine_common::runtime;
-use crate::action::{
-    Action, BuildAction, DemoAction, GlobalOpts, Invocation, Overrides, RunAction, Target,
-};
-use crate::engine;
+use super::Session;
+use crate::action::{Action, BuildAction, DemoAction, GlobalOpts, Overrides, RunAction, Target};
 use crate::observed::ObservedContainer;
 use crate::output;
 
@@ -79,60 +76,43 @@ pub fn execute(global: &GlobalOpts, action: &DemoAction) -> anyhow::Result<i32> 
         .unwrap_or_else(|| PathBuf::from(DEFAULT_DIR));
     let installed = super::install_demo::install(&dir, action.force)
         .map_err(super::install_demo::usage_if_refused)?;
-    eprintln!(
+    output::note(&format!(
         "dops demo: project {} in {} ({} file(s) written)",
         installed.project,
         installed.dir.display(),
         installed.written.len()
-    );
+    ));
     // The sub-commands print their progress; only the final report is JSON with --json.
-    let sub_global = GlobalOpts {
+    let s = Session::new(&GlobalOpts {
         project_dir: Some(installed.dir.clone()),
         json: false,
         ..global.clone()
-    };
-    eprintln!("dops demo: build:all");
-    let build = Invocation {
-        global: sub_global.clone(),
-        action: Action::Build(BuildAction {
-            target: Target::All,
-            no_cache: false,
-            cause: None,
-            dry_run: false,
-        }),
-    };
-    let Action::Build(b) = &build.action else {
-        unreachable!()
-    };
-    let code = super::build::execute(&build, b)?;
-    if code != 0 {
-        return Ok(code);
-    }
-    eprintln!("dops demo: run:all --wait");
-    let run = Invocation {
-        global: sub_global,
-        action: Action::Run(RunAction {
-            target: Target::All,
-            overrides: Overrides::default(),
-            replace: false,
-            wait: true,
-            timeout_s: Some(WAIT_S),
-            dry_run: false,
-        }),
-    };
-    let Action::Run(r) = &run.action else {
-        unreachable!()
-    };
-    let code = super::run::execute(&run, r)?;
-    if code != 0 {
-        return Ok(code);
-    }
-
-    let rt = runtime()?;
-    let observed = rt.block_on(async {
-        let eng = engine::connect().await?;
-        anyhow::Ok(engine::observe(&eng, &installed.project).await?)
     })?;
+    output::note(&"dops demo: build:all");
+    let build = BuildAction {
+        target: Target::All,
+        no_cache: false,
+        cause: None,
+        dry_run: false,
+    };
+    let code = super::build::execute(&s, &Action::Build(build.clone()), &build)?;
+    if code != 0 {
+        return Ok(code);
+    }
+    output::note(&"dops demo: run:all --wait");
+    let run = RunAction {
+        target: Target::All,
+        overrides: Overrides::default(),
+        replace: false,
+        wait: true,
+        timeout_s: Some(WAIT_S),
+        dry_run: false,
+    };
+    let code = super::run::execute(&s, &Action::Run(run.clone()), &run)?;
+    if code != 0 {
+        return Ok(code);
+    }
+    let observed = s.block_on(s.observe())?;
     let lb = observed
         .running_instances(LB_SERVICE)
         .into_iter()

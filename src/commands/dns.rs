@@ -9,9 +9,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::Session;
 use crate::dns::forward::{is_self, parse_upstreams, upstreams_from_resolv_conf};
 use crate::dns::records;
 use crate::dns::{DnsConfig, DnsError, SharedKey};
+use crate::output;
 use crate::tsig_key::{self, TsigKey};
 
 /// Arguments of `dops dns serve`.
@@ -38,15 +40,6 @@ pub struct ServeArgs {
     pub self_ip: Option<IpAddr>,
     /// Worker threads (default 2).
     pub threads: Option<usize>,
-}
-
-/// Arguments of `dops dns:records`.
-#[derive(Debug, Clone)]
-pub struct RecordsArgs {
-    /// The project folder.
-    pub project_dir: PathBuf,
-    /// Print JSON instead of a table.
-    pub json: bool,
 }
 
 fn bad(what: &str, why: impl std::fmt::Display) -> DnsError {
@@ -197,23 +190,23 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// `dops dns:records`: the records the project's DNS holds (name, address, instance, lease left).
-pub fn records(args: RecordsArgs) -> anyhow::Result<()> {
-    let path = records::host_path(&args.project_dir);
+pub fn records(s: &Session) -> anyhow::Result<i32> {
+    let path = records::host_path(s.dir());
     let file = records::read(&path)?;
     let now = records::now_ms();
     let current = records::current(&file, now);
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&current)?);
+    if s.global.json {
+        output::json(&current);
     } else {
         if records::is_stale(&file, now) {
-            eprintln!(
+            output::note(&format!(
                 "warning: the records file is {}s old: is dops-dns-master running?",
                 now.saturating_sub(file.written_at_ms) / 1000
-            );
+            ));
         }
-        print!("{}", records::render(&current));
+        output::out(&records::render(&current));
     }
-    Ok(())
+    Ok(0)
 }
 
 #[cfg(test)]

@@ -5,8 +5,13 @@
 //! (`io.dops.meta.ancestry`), so one observe is enough: no exec, and it works for stopped
 //! instances too.
 
+use super::instances::selected;
+use super::Session;
+use crate::action::{wildcard_match, Target, TargetAction};
+use crate::engine;
 use crate::meta::{self, BuildMeta, MetaError, RuntimeInfo};
 use crate::observed::ObservedContainer;
+use crate::output;
 
 /// The metadata chain (oldest first) recorded in a container's labels; empty for a non-dops image.
 pub fn chain_of(container: &ObservedContainer) -> Result<Vec<BuildMeta>, MetaError> {
@@ -48,20 +53,11 @@ struct Examined {
 }
 
 /// `dops examine:<svc>[,instance=…]|all`.
-pub fn execute(
-    global: &crate::action::GlobalOpts,
-    action: &crate::action::TargetAction,
-) -> anyhow::Result<i32> {
-    use super::engine_common::{project_dir, project_name_of, runtime, selected};
-    use crate::action::{wildcard_match, Target};
-    use crate::engine;
-
-    let dir = project_dir(global)?;
-    let project = project_name_of(&dir);
-    let rt = runtime()?;
-    rt.block_on(async {
-        let eng = engine::connect().await?;
-        let observed = engine::observe(&eng, &project).await?;
+pub fn execute(s: &Session, action: &TargetAction) -> anyhow::Result<i32> {
+    let project = s.project_name();
+    s.block_on(async {
+        let eng = s.engine().await?;
+        let observed = s.observe().await?;
         let target = action.target.as_ref();
         // (what, runtime, chain)
         let mut found: Vec<(String, RuntimeInfo, Vec<BuildMeta>)> = Vec::new();
@@ -93,7 +89,7 @@ pub fn execute(
             services.retain(|s| !s.is_empty());
             for service in services {
                 let image = format!("{project}/{service}");
-                match engine::observe::image_info(&eng, &image).await? {
+                match engine::observe::image_info(eng, &image).await? {
                     Some(info) => {
                         let chain = BuildMeta::from_labels(&info.labels)?
                             .map(|m| m.chain())
@@ -118,7 +114,7 @@ pub fn execute(
                 "nothing to examine for {what} in project {project}\nhint: `dops build:{what}` builds the image"
             );
         }
-        if global.json {
+        if s.global.json {
             let all: Vec<Examined> = found
                 .iter()
                 .map(|(what, runtime, chain)| {
@@ -130,19 +126,21 @@ pub fn execute(
                     }
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&all)?);
+            output::json(&all);
             return Ok(0);
         }
+        let mut text = String::new();
         for (i, (what, runtime, chain)) in found.iter().enumerate() {
             if i > 0 {
-                println!();
+                text.push('\n');
             }
             if runtime.container.is_none() {
-                println!("Image {what}\n");
+                text.push_str(&format!("Image {what}\n\n"));
             }
             let methods = chain.last().map(|m| m.methods.clone()).unwrap_or_default();
-            print!("{}", meta::examine_report(runtime, &methods, chain));
+            text.push_str(&meta::examine_report(runtime, &methods, chain));
         }
+        output::out(&text);
         Ok(0)
     })
 }

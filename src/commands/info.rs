@@ -3,10 +3,12 @@
 
 use serde::Serialize;
 
-use super::engine_common::{project_dir, project_name_of, runtime, selected};
+use super::instances::selected;
 use super::ps::{row, table, PsRow};
-use crate::action::{wildcard_match, GlobalOpts, Target, TargetAction};
+use super::Session;
+use crate::action::{wildcard_match, Target, TargetAction};
 use crate::engine;
+use crate::output;
 
 #[derive(Debug, Serialize)]
 struct ServiceInfo {
@@ -20,13 +22,11 @@ struct ServiceInfo {
     instances: Vec<PsRow>,
 }
 
-pub fn execute(global: &GlobalOpts, action: &TargetAction) -> anyhow::Result<i32> {
-    let dir = project_dir(global)?;
-    let project = project_name_of(&dir);
-    let rt = runtime()?;
-    rt.block_on(async {
-        let eng = engine::connect().await?;
-        let observed = engine::observe(&eng, &project).await?;
+pub fn execute(s: &Session, action: &TargetAction) -> anyhow::Result<i32> {
+    let project = s.project_name();
+    s.block_on(async {
+        let eng = s.engine().await?;
+        let observed = s.observe().await?;
         // The services: the one named, or every service with an image or an instance.
         let mut services: Vec<String> =
             match action.target.as_ref().and_then(Target::literal_service) {
@@ -54,7 +54,7 @@ pub fn execute(global: &GlobalOpts, action: &TargetAction) -> anyhow::Result<i32
         let mut infos = Vec::new();
         for service in services {
             let image = format!("{project}/{service}");
-            let img = engine::observe::image_info(&eng, &image).await?;
+            let img = engine::observe::image_info(eng, &image).await?;
             let (image_id, created, main_program, exposed_ports, labels) = match img {
                 Some(i) => (
                     Some(i.id),
@@ -94,40 +94,47 @@ pub fn execute(global: &GlobalOpts, action: &TargetAction) -> anyhow::Result<i32
                     .unwrap_or_else(|| "any service".into())
             );
         }
-        if global.json {
-            println!("{}", serde_json::to_string_pretty(&infos)?);
+        if s.global.json {
+            output::json(&infos);
             return Ok(0);
         }
-        for i in &infos {
-            println!("service   {}", i.service);
-            println!(
-                "image     {} ({})",
-                i.image,
-                i.image_id.as_deref().unwrap_or("not built")
-            );
-            if let Some(c) = &i.created {
-                println!("created   {c}");
-            }
-            if !i.main_program.is_empty() {
-                println!("program   {}", i.main_program.join(" "));
-            }
-            if !i.exposed_ports.is_empty() {
-                println!("exposes   {}", i.exposed_ports.join(", "));
-            }
-            for (k, v) in i
-                .labels
-                .iter()
-                .filter(|(k, _)| k.starts_with("io.dops.") || k.starts_with("org.opencontainers."))
-            {
-                println!("label     {k}={v}");
-            }
-            if i.instances.is_empty() {
-                println!("instances none");
-            } else {
-                println!("instances\n{}", table(&i.instances, false));
-            }
-            println!();
-        }
+        output::out(&infos.iter().map(render).collect::<String>());
         Ok(0)
     })
+}
+
+/// The readable form of one service, a blank line after it.
+fn render(i: &ServiceInfo) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(out, "service   {}", i.service);
+    let _ = writeln!(
+        out,
+        "image     {} ({})",
+        i.image,
+        i.image_id.as_deref().unwrap_or("not built")
+    );
+    if let Some(c) = &i.created {
+        let _ = writeln!(out, "created   {c}");
+    }
+    if !i.main_program.is_empty() {
+        let _ = writeln!(out, "program   {}", i.main_program.join(" "));
+    }
+    if !i.exposed_ports.is_empty() {
+        let _ = writeln!(out, "exposes   {}", i.exposed_ports.join(", "));
+    }
+    for (k, v) in i
+        .labels
+        .iter()
+        .filter(|(k, _)| k.starts_with("io.dops.") || k.starts_with("org.opencontainers."))
+    {
+        let _ = writeln!(out, "label     {k}={v}");
+    }
+    if i.instances.is_empty() {
+        let _ = writeln!(out, "instances none");
+    } else {
+        let _ = writeln!(out, "instances\n{}", table(&i.instances, false));
+    }
+    out.push('\n');
+    out
 }

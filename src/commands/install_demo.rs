@@ -16,7 +16,6 @@ use std::path::{Path, PathBuf};
 use include_dir::{include_dir, Dir, DirEntry};
 use serde::Serialize;
 
-use super::engine_common::project_name_of;
 use crate::action::{DemoAction, GlobalOpts};
 use crate::output;
 
@@ -163,7 +162,7 @@ pub fn install(dir: &Path, force: bool) -> Result<Installed, InstallError> {
     }
     let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     Ok(Installed {
-        project: project_name_of(&dir),
+        project: crate::project::name_of(&dir, "run.conf"),
         dir,
         written,
         unchanged,

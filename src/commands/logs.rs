@@ -1,17 +1,18 @@
 //! `dops logs:<svc>[,instance=…] [-f] [--tail N]`: the logs of the selected instances, prefixed by
 //! instance when there are several; `-f` follows them across restarts.
 
-use super::engine_common::{project_dir, project_name_of, runtime, selected};
-use crate::action::{GlobalOpts, LogsAction};
-use crate::engine::{self, logs};
+use std::sync::Arc;
 
-pub fn execute(global: &GlobalOpts, action: &LogsAction) -> anyhow::Result<i32> {
-    let dir = project_dir(global)?;
-    let project = project_name_of(&dir);
-    let rt = runtime()?;
-    rt.block_on(async {
-        let eng = engine::connect().await?;
-        let observed = engine::observe(&eng, &project).await?;
+use super::instances::selected;
+use super::Session;
+use crate::action::LogsAction;
+use crate::engine::logs;
+use crate::output;
+
+pub fn execute(s: &Session, action: &LogsAction) -> anyhow::Result<i32> {
+    let project = s.project_name();
+    s.block_on(async {
+        let observed = s.observe().await?;
         let chosen = selected(&observed, Some(&action.target));
         if chosen.is_empty() {
             anyhow::bail!(
@@ -43,7 +44,7 @@ pub fn execute(global: &GlobalOpts, action: &LogsAction) -> anyhow::Result<i32> 
                 .map(|n| n.to_string())
                 .unwrap_or_else(|| "all".into()),
         };
-        logs::logs(&eng, targets, opts).await?;
+        logs::logs(s.engine().await?, targets, opts, Arc::new(output::Stdio)).await?;
         Ok(0)
     })
 }

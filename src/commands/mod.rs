@@ -5,33 +5,31 @@ pub mod build;
 pub mod clean;
 pub mod demo;
 pub mod dns;
-pub mod engine_common;
-// --- meta (issue 8) ---
 pub mod examine;
-pub mod status;
-pub mod update;
-pub mod validate;
-// --- end meta ---
 pub mod getip;
 pub mod info;
 pub mod install_demo;
+pub mod instances;
 pub mod logs;
 pub mod plan;
 pub mod ps;
-pub mod rerun;
 pub mod run;
+pub mod session;
 pub mod shell;
+pub mod status;
+pub mod update;
+pub mod validate;
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::ffi::OsString;
 
-use crate::action::{Action, GlobalOpts, Invocation};
+use crate::action::{Action, DnsAction, Invocation};
 use crate::cli::{self, UsageError};
 use crate::output;
-use crate::project::HostContext;
+pub use session::Session;
 
-pub fn main() -> i32 {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+/// Run dops with these arguments (without the program name) and return its exit code. The
+/// binary passes `std::env::args_os()`; tests may call it with chosen arguments.
+pub fn run(args: Vec<OsString>) -> i32 {
     let inv = match cli::parse(&args) {
         Ok(inv) => inv,
         Err(UsageError::Help(text)) => {
@@ -48,10 +46,7 @@ pub fn main() -> i32 {
     // A command whose output goes into a closed pipe (`dops ps | head`) ends quietly, as Unix
     // tools do, instead of panicking in println!. Not the DNS server: a peer closing a socket
     // must never end it.
-    if !matches!(
-        inv.action,
-        Action::Dns(crate::action::DnsAction::Serve { .. })
-    ) {
+    if !matches!(inv.action, Action::Dns(DnsAction::Serve { .. })) {
         // SAFETY: restoring the default disposition of one signal before any thread starts.
         unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     }
@@ -74,6 +69,7 @@ pub fn exit_code(e: &anyhow::Error) -> i32 {
     }
     if e.downcast_ref::<UsageError>().is_some()
         || e.downcast_ref::<crate::project::ProjectError>().is_some()
+        || e.downcast_ref::<session::NotLoaded>().is_some()
         || e.downcast_ref::<crate::plan::PlanError>().is_some()
     {
         2
@@ -101,42 +97,28 @@ fn init_tracing(verbose: u8) {
         .try_init();
 }
 
-// =============================================================================================
-// DISPATCH — the lead wires the other verbs here at merge.
-//
-// Verbs implemented elsewhere (src/commands/<verb>.rs: build, run, rerun, clean, ps, logs, shell,
-// info, getip, examine, validate, update, status, install_demo, demo, dns) currently return the
-// usage error "verb 'x' is not available in this build". `plan` and every `--dry-run` work here,
-// against `Observed::default()` until `engine::observe` is fed in.
-// =============================================================================================
+/// One verb, with the session built once for it.
 fn dispatch(inv: &Invocation) -> anyhow::Result<i32> {
-    let g = &inv.global;
+    let session = || Session::of(inv);
     match &inv.action {
-        Action::Plan(_) => plan::run(inv, &engine_common::observe_for_plan(inv)),
-        Action::Run(r) | Action::Rerun(r) if r.dry_run => {
-            plan::run(inv, &engine_common::observe_for_plan(inv))
-        }
-        Action::Build(b) if b.dry_run => plan::run(inv, &engine_common::observe_for_plan(inv)),
-        Action::Clean(c) if c.dry_run => plan::run(inv, &engine_common::observe_for_plan(inv)),
-        Action::Build(a) => build::execute(inv, a),
-        Action::Run(a) => run::execute(inv, a),
-        Action::Rerun(a) => rerun::execute(inv, a),
-        Action::Clean(a) => clean::execute(inv, a),
-        Action::Ps(a) => ps::execute(g, a),
-        Action::Shell(a) => shell::execute(g, a),
-        Action::Logs(a) => logs::execute(g, a),
-        Action::Info(a) => info::execute(g, a),
-        Action::Getip(a) => getip::execute(g, a),
-        // meta (issue 8)
-        Action::Examine(a) => examine::execute(g, a),
-        Action::Validate(a) => validate::execute(g, a),
-        Action::Update(a) => update::execute(g, a),
-        Action::Status(a) => status::execute(g, a),
-        // demo (issue 7)
-        Action::InstallDemo(a) => install_demo::execute(g, a),
-        Action::Demo(a) => demo::execute(g, a),
-        // dns (issue 6)
-        Action::Dns(crate::action::DnsAction::Serve {
+        Action::Plan(_) => plan::run(&session()?, &inv.action),
+        Action::Run(r) | Action::Rerun(r) if r.dry_run => plan::run(&session()?, &inv.action),
+        Action::Build(b) if b.dry_run => plan::run(&session()?, &inv.action),
+        Action::Clean(c) if c.dry_run => plan::run(&session()?, &inv.action),
+        Action::Build(a) => build::execute(&session()?, &inv.action, a),
+        Action::Run(a) | Action::Rerun(a) => run::execute(&session()?, &inv.action, a),
+        Action::Clean(a) => clean::execute(&session()?, &inv.action, a),
+        Action::Ps(a) => ps::execute(&session()?, a),
+        Action::Shell(a) => shell::execute(&session()?, a),
+        Action::Logs(a) => logs::execute(&session()?, a),
+        Action::Info(a) => info::execute(&session()?, a),
+        Action::Getip(a) => getip::execute(&session()?, a),
+        Action::Examine(a) => examine::execute(&session()?, a),
+        Action::Validate(a) => validate::execute(&session()?, a),
+        Action::Update(a) => update::execute(&session()?, a),
+        Action::Status(a) => status::execute(&session()?, a),
+        Action::Dns(DnsAction::Records { .. }) => dns::records(&session()?),
+        Action::Dns(DnsAction::Serve {
             listen,
             zone,
             ttl,
@@ -159,46 +141,8 @@ fn dispatch(inv: &Invocation) -> anyhow::Result<i32> {
             })?;
             Ok(0)
         }
-        Action::Dns(crate::action::DnsAction::Records { .. }) => {
-            dns::records(dns::RecordsArgs {
-                project_dir: project_dir(g)?,
-                json: g.json,
-            })?;
-            Ok(0)
-        }
-    }
-}
-
-/// The project folder: `--project DIR` or the current folder.
-pub fn project_dir(global: &GlobalOpts) -> anyhow::Result<PathBuf> {
-    match &global.project_dir {
-        Some(d) => Ok(d.clone()),
-        None => Ok(std::env::current_dir()?),
-    }
-}
-
-/// What the planner needs to know about the host (I/O kept here, at the edge): the environment,
-/// the hostname, and each interface's first IPv4 address (for `from_<iface>` values).
-pub fn host_context() -> HostContext {
-    let env: BTreeMap<String, String> = std::env::vars().collect();
-    let hostname = nix::unistd::gethostname()
-        .map(|h| h.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let interfaces = crate::local_addr::interfaces();
-    HostContext {
-        env,
-        hostname,
-        interfaces,
-    }
-}
-
-/// The DNS key for a plan, without creating one (`DNS_KEY` form), when the project has one.
-pub fn dns_key_for_plan(project_dir: &Path) -> Option<String> {
-    match crate::tsig_key::load(project_dir) {
-        Ok(key) => key.map(|k| k.to_env()),
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot load the dns key");
-            None
-        }
+        // No project folder needed: they make one.
+        Action::InstallDemo(a) => install_demo::execute(&inv.global, a),
+        Action::Demo(a) => demo::execute(&inv.global, a),
     }
 }

@@ -1,20 +1,19 @@
 //! `dops plan:…` and `--dry-run` of run, rerun, build and clean: load, plan, print. Changes nothing.
 
-use crate::action::Invocation;
-use crate::observed::Observed;
+use super::Session;
+use crate::action::Action;
+use crate::output;
 use crate::plan::{self, PlanContext};
-use crate::{output, project};
 
-/// Plan the invocation against `observed` (the lead feeds `engine::observe` here) and print it.
-pub fn run(inv: &Invocation, observed: &Observed) -> anyhow::Result<i32> {
-    let dir = super::project_dir(&inv.global)?;
-    let project = project::load(&dir, &inv.global.conf)?;
+/// Plan the action against what the engine holds (nothing, when it can't be asked) and print it.
+pub fn run(s: &Session, action: &Action) -> anyhow::Result<i32> {
+    let observed = s.observe_for_plan();
     let ctx = PlanContext {
-        host: super::host_context(),
-        dns_key: super::dns_key_for_plan(&project.dir),
+        host: s.host(),
+        dns_key: s.dns_key_for_plan(),
         seed: rand::random(),
     };
-    let planned = plan::plan(&project, observed, &inv.action, &ctx)?;
-    output::plan(&planned, inv.global.json);
+    let planned = plan::plan(s.project()?, &observed, action, &ctx)?;
+    output::plan(&planned, s.global.json);
     Ok(0)
 }

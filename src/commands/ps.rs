@@ -7,11 +7,13 @@
 use comfy_table::{presets, ContentArrangement, Table};
 use serde::Serialize;
 
-use super::engine_common::{project_dir, project_name_of, runtime, selected};
-use crate::action::{GlobalOpts, PsAction};
+use super::instances::selected;
+use super::Session;
+use crate::action::PsAction;
 use crate::engine;
 use crate::labels;
 use crate::observed::ObservedContainer;
+use crate::output;
 
 /// One row of `dops ps` (also its `--json` form).
 #[derive(Debug, Clone, Serialize)]
@@ -104,27 +106,27 @@ pub fn table(rows: &[PsRow], with_project: bool) -> String {
     s
 }
 
-pub fn execute(global: &GlobalOpts, action: &PsAction) -> anyhow::Result<i32> {
-    let rt = runtime()?;
-    rt.block_on(async {
-        let eng = engine::connect().await?;
+pub fn execute(s: &Session, action: &PsAction) -> anyhow::Result<i32> {
+    s.block_on(async {
         let rows: Vec<PsRow> = if action.all {
-            engine::observe_all(&eng).await?.iter().map(row).collect()
+            engine::observe_all(s.engine().await?)
+                .await?
+                .iter()
+                .map(row)
+                .collect()
         } else {
-            let dir = project_dir(global)?;
-            let project = project_name_of(&dir);
-            let observed = engine::observe(&eng, &project).await?;
+            let observed = s.observe().await?;
             selected(&observed, action.target.as_ref())
                 .into_iter()
                 .map(row)
                 .collect()
         };
-        if global.json {
-            println!("{}", serde_json::to_string_pretty(&rows)?);
+        if s.global.json {
+            output::json(&rows);
         } else if rows.is_empty() {
-            eprintln!("no instances (dops run:… starts some)");
+            output::note(&"no instances (dops run:… starts some)");
         } else {
-            println!("{}", table(&rows, action.all));
+            output::out(&format!("{}\n", table(&rows, action.all)));
         }
         Ok(0)
     })

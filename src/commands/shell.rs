@@ -1,25 +1,31 @@
 //! `dops shell:<svc>[,instance=…]` (alias `ssh:`): an interactive shell through exec with a real
 //! TTY, or `-- cmd args` to run one command and exit with its code. No SSH keys anywhere.
 
-use super::engine_common::{one_running, project_dir, project_name_of, runtime};
-use crate::action::{GlobalOpts, ShellAction};
-use crate::engine::{self, exec};
+use super::instances::one_running;
+use super::Session;
+use crate::action::ShellAction;
+use crate::engine::exec;
+use crate::output;
 
-pub fn execute(global: &GlobalOpts, action: &ShellAction) -> anyhow::Result<i32> {
-    let dir = project_dir(global)?;
-    let project = project_name_of(&dir);
-    let rt = runtime()?;
-    let code = rt.block_on(async {
-        let eng = engine::connect().await?;
-        let c = one_running(&eng, &project, Some(&action.target)).await?;
-        let (cmd, tty) = if action.command.is_empty() {
-            (exec::default_shell(), exec::want_tty())
+pub fn execute(s: &Session, action: &ShellAction) -> anyhow::Result<i32> {
+    let code = s.block_on(async {
+        let observed = s.observe().await?;
+        let c = one_running(&observed, &s.project_name(), Some(&action.target))?;
+        let cmd = if action.command.is_empty() {
+            exec::default_shell()
         } else {
-            (action.command.clone(), exec::want_tty())
+            action.command.clone()
         };
-        anyhow::Ok(exec::exec(&eng, &c.name, cmd, tty).await?)
+        anyhow::Ok(
+            exec::exec(
+                s.engine().await?,
+                &c.name,
+                cmd,
+                exec::want_tty(),
+                &output::Stdio,
+            )
+            .await?,
+        )
     })?;
-    // The stdin reader thread may still be blocked in read(): leave without waiting for it.
-    rt.shutdown_background();
     Ok(code.clamp(0, 255) as i32)
 }

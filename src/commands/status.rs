@@ -9,7 +9,10 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use super::Session;
+use crate::action::{StatusAction, Target};
 use crate::observed::{Observed, ObservedContainer};
+use crate::output;
 use crate::state_file::{self, host_run_dir, LifecycleState};
 
 /// One row of `dops status`.
@@ -194,43 +197,31 @@ pub fn to_json(rows: &[InstanceStatus]) -> String {
 }
 
 /// `dops status[:<target>] [--json] [--watch]`.
-pub fn execute(
-    global: &crate::action::GlobalOpts,
-    action: &crate::action::StatusAction,
-) -> anyhow::Result<i32> {
-    use super::engine_common::{project_dir, project_name_of, runtime};
-    use crate::action::Target;
-    use crate::engine;
-    use std::io::Write as _;
-
-    let dir = project_dir(global)?;
-    let project = project_name_of(&dir);
+pub fn execute(s: &Session, action: &StatusAction) -> anyhow::Result<i32> {
+    let project = s.project_name();
     let target = action.target.clone();
-    let rt = runtime()?;
-    rt.block_on(async {
-        let eng = engine::connect().await?;
+    s.block_on(async {
         let select = |c: &ObservedContainer| match &target {
             None | Some(Target::All) | Some(Target::Group { .. }) => true,
             Some(t) => t.matches(&c.service, &c.instance, None),
         };
         let snapshot = || async {
-            let observed = engine::observe(&eng, &project).await?;
-            anyhow::Ok(collect(&dir, &observed, &select))
+            let observed = s.observe().await?;
+            anyhow::Ok(collect(s.dir(), &observed, &select))
         };
         if !action.watch {
             let rows = snapshot().await?;
-            if global.json {
-                println!("{}", to_json(&rows));
+            if s.global.json {
+                output::out(&format!("{}\n", to_json(&rows)));
             } else {
-                print!("{}", render(&rows, now()));
+                output::out(&render(&rows, now()));
             }
             return Ok(0);
         }
         // --watch: redraw every 2 seconds until Ctrl-C.
-        let mut stdout = std::io::stdout();
         loop {
             let rows = snapshot().await?;
-            let body = if global.json {
+            let body = if s.global.json {
                 to_json(&rows) + "\n"
             } else {
                 format!(
@@ -239,8 +230,7 @@ pub fn execute(
                 )
             };
             // Home, clear screen, draw.
-            let _ = write!(stdout, "\x1b[H\x1b[2J{body}");
-            let _ = stdout.flush();
+            output::out(&format!("\x1b[H\x1b[2J{body}"));
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => break,
                 _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}

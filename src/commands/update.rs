@@ -2,10 +2,11 @@
 //! running instance; same mechanics and report as `validate` (see `validate.rs`).
 
 use super::validate::execute_method;
-use crate::action::{GlobalOpts, TargetAction};
+use super::Session;
+use crate::action::TargetAction;
 use crate::meta::Method;
 
 /// `dops update:<svc>|all`.
-pub fn execute(global: &GlobalOpts, action: &TargetAction) -> anyhow::Result<i32> {
-    execute_method(global, action.target.as_ref(), Method::Update)
+pub fn execute(s: &Session, action: &TargetAction) -> anyhow::Result<i32> {
+    execute_method(s, action.target.as_ref(), Method::Update)
 }

@@ -6,8 +6,15 @@
 
 use serde::Serialize;
 
+use std::time::Instant;
+
+use super::instances::selected_running;
+use super::Session;
+use crate::action::{Target, TargetAction};
+use crate::engine;
 use crate::meta::{BuildMeta, Method};
 use crate::observed::ObservedContainer;
+use crate::output;
 
 /// The command run inside an instance for a method: dops-init's `container` personality.
 pub fn method_command(method: Method) -> Vec<String> {
@@ -139,21 +146,11 @@ pub fn all_ok(results: &[MethodResult]) -> bool {
 
 /// Run `method` in every running instance the target selects (concurrently), report per
 /// instance; exit 1 when any failed. Shared by `validate` and `update`.
-pub fn execute_method(
-    global: &crate::action::GlobalOpts,
-    target: Option<&crate::action::Target>,
-    method: Method,
-) -> anyhow::Result<i32> {
-    use super::engine_common::{project_dir, project_name_of, runtime, selected_running};
-    use crate::engine;
-    use std::time::Instant;
-
-    let dir = project_dir(global)?;
-    let project = project_name_of(&dir);
-    let rt = runtime()?;
-    rt.block_on(async {
-        let eng = engine::connect().await?;
-        let observed = engine::observe(&eng, &project).await?;
+pub fn execute_method(s: &Session, target: Option<&Target>, method: Method) -> anyhow::Result<i32> {
+    let project = s.project_name();
+    s.block_on(async {
+        let eng = s.engine().await?;
+        let observed = s.observe().await?;
         let running = selected_running(&observed, target);
         if running.is_empty() {
             let what = target
@@ -198,21 +195,18 @@ pub fn execute_method(
             }
         });
         let results = futures_util::future::join_all(jobs).await;
-        if global.json {
-            println!("{}", to_json(method, &results));
+        if s.global.json {
+            output::out(&format!("{}\n", to_json(method, &results)));
         } else {
-            print!("{}", render(method, &results));
+            output::out(&render(method, &results));
         }
         Ok(if all_ok(&results) { 0 } else { 1 })
     })
 }
 
 /// `dops validate:<svc>|all`.
-pub fn execute(
-    global: &crate::action::GlobalOpts,
-    action: &crate::action::TargetAction,
-) -> anyhow::Result<i32> {
-    execute_method(global, action.target.as_ref(), Method::Validate)
+pub fn execute(s: &Session, action: &TargetAction) -> anyhow::Result<i32> {
+    execute_method(s, action.target.as_ref(), Method::Validate)
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 
 use super::build::{build_all, BuildOptions, Built};
+use super::progress::{Progress, Reporter};
 use super::{
     create_unstarted_container, is_not_found, is_not_modified, remove_unstarted_container, Engine,
     EngineError,
@@ -38,17 +39,22 @@ pub struct ApplyContext {
     /// The project folder (`.dops/run/<service>-<instance>` lives there).
     pub project_dir: PathBuf,
     pub build: BuildOptions,
-    /// Where progress lines go (one line per step done).
-    pub say: Box<dyn Fn(&str) + Send + Sync>,
+    /// Where progress goes (one event per step done, the builds' progress).
+    pub report: Reporter,
 }
 
 impl ApplyContext {
+    /// Default build options, progress dropped.
     pub fn new(project_dir: impl Into<PathBuf>) -> ApplyContext {
         ApplyContext {
             project_dir: project_dir.into(),
             build: BuildOptions::default(),
-            say: Box::new(|s| eprintln!("{s}")),
+            report: super::progress::quiet(),
         }
+    }
+
+    fn done(&self, line: String) {
+        (self.report)(Progress::Done(line));
     }
 }
 
@@ -81,7 +87,7 @@ pub async fn apply(
             }
             applied
                 .built
-                .extend(build_all(engine, &builds, &ctx.build).await?);
+                .extend(build_all(engine, &builds, &ctx.build, &ctx.report).await?);
             continue;
         }
         if let Step::Run(_) = &plan.steps[i] {
@@ -130,7 +136,7 @@ pub async fn apply(
                     .await;
             for ((container, _), r) in batch.iter().zip(results) {
                 if r? {
-                    (ctx.say)(&format!("removed {container}"));
+                    ctx.done(format!("removed {container}"));
                     applied.removed.push((*container).clone());
                 }
             }
@@ -139,13 +145,13 @@ pub async fn apply(
         match &plan.steps[i] {
             Step::EnsureNetwork { name, labels } => {
                 if ensure_network(engine, name, labels).await? {
-                    (ctx.say)(&format!("created network {name}"));
+                    ctx.done(format!("created network {name}"));
                 }
             }
             Step::Build(_) => {}
             Step::Run(_) => {}
             Step::AlreadyRunning { container } => {
-                (ctx.say)(&format!(
+                ctx.done(format!(
                     "{container} already runs (nothing to do; --replace replaces it)"
                 ));
                 applied.already_running.push(container.clone());
@@ -153,14 +159,14 @@ pub async fn apply(
             Step::Remove { .. } => {}
             Step::PurgeData { container, path } => {
                 purge(path)?;
-                (ctx.say)(&format!(
+                ctx.done(format!(
                     "deleted the persistent data of {container} ({})",
                     path.display()
                 ));
             }
             Step::RemoveNetwork { name } => {
                 if remove_network_if_empty(engine, name).await? {
-                    (ctx.say)(&format!("removed network {name}"));
+                    ctx.done(format!("removed network {name}"));
                 }
             }
             Step::Sleep { seconds } => {
@@ -194,10 +200,10 @@ async fn run_batch(
     let mut first_err = None;
     for (spec, r) in batch.iter().zip(results) {
         match r {
-            Ok(()) if spec.interactive => (ctx.say)(&format!("created {}", spec.name)),
-            Ok(()) => (ctx.say)(&format!("started {}", spec.name)),
+            Ok(()) if spec.interactive => ctx.done(format!("created {}", spec.name)),
+            Ok(()) => ctx.done(format!("started {}", spec.name)),
             Err(e) => {
-                (ctx.say)(&format!("✗ {} failed to start", spec.name));
+                ctx.done(format!("✗ {} failed to start", spec.name));
                 first_err.get_or_insert(e);
             }
         }

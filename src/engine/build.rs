@@ -7,17 +7,16 @@
 //! and its Dockerfile line.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bollard::query_parameters::BuildImageOptions;
 use futures_util::StreamExt;
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::context::{service_context, ContextTar};
 use super::inject::{self, ensure_init_image, find_init_binary, injection_dockerfile};
+use super::progress::{Progress, Reporter};
 use super::{Engine, EngineError};
 use crate::labels;
 use crate::plan::BuildStep;
@@ -40,48 +39,13 @@ pub struct Built {
     pub seconds: f64,
 }
 
-/// Progress reporting: indicatif lines on a terminal, plain lines otherwise.
-#[derive(Clone)]
-struct Progress {
-    multi: Option<MultiProgress>,
-}
-
-impl Progress {
-    fn new(verbose: bool) -> Progress {
-        let tty = std::io::stderr().is_terminal() && !verbose;
-        Progress {
-            multi: tty.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
-        }
-    }
-
-    fn line(&self, service: &str) -> Option<ProgressBar> {
-        let multi = self.multi.as_ref()?;
-        let bar = multi.add(ProgressBar::new_spinner());
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} {prefix:.bold} {wide_msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        );
-        bar.set_prefix(service.to_string());
-        bar.enable_steady_tick(Duration::from_millis(120));
-        Some(bar)
-    }
-
-    fn println(&self, msg: &str) {
-        match &self.multi {
-            Some(m) => {
-                let _ = m.println(msg);
-            }
-            None => eprintln!("{msg}"),
-        }
-    }
-}
-
 /// Build these steps (already in parent-first order), running independent ones in parallel.
 /// Every build is attempted unless one of its parents failed; the first failure is returned.
 pub async fn build_all(
     engine: &Engine,
     steps: &[BuildStep],
     opts: &BuildOptions,
+    report: &Reporter,
 ) -> Result<Vec<Built>, EngineError> {
     if steps.is_empty() {
         return Ok(Vec::new());
@@ -97,14 +61,13 @@ pub async fn build_all(
     } else {
         opts.jobs
     };
-    let progress = Progress::new(opts.verbose);
     let in_plan: BTreeSet<&str> = steps.iter().map(|s| s.service.as_str()).collect();
     let mut pending: Vec<&BuildStep> = steps.iter().collect();
     let mut done: BTreeMap<String, Built> = BTreeMap::new();
     let mut failed: BTreeMap<String, EngineError> = BTreeMap::new();
     let mut running: BTreeSet<String> = BTreeSet::new();
     let mut set = tokio::task::JoinSet::new();
-    let shared = Arc::new((init_image, progress.clone()));
+    let shared = Arc::new((init_image, report.clone()));
 
     loop {
         // Skip the children of failed builds.
@@ -120,7 +83,7 @@ pub async fn build_all(
                     service: step.service.clone(),
                     parent: parent.clone(),
                 };
-                progress.println(&format!("✗ {}", err));
+                report(Progress::BuildNote(format!("✗ {}", err)));
                 failed.insert(step.service.clone(), err);
                 pending.remove(i);
             } else {
@@ -141,10 +104,9 @@ pub async fn build_all(
                 let engine = engine.clone();
                 let step = step.clone();
                 let shared = shared.clone();
-                let verbose = opts.verbose;
                 set.spawn(async move {
-                    let (init_image, progress) = &*shared;
-                    let r = build_one(&engine, &step, init_image, progress, verbose).await;
+                    let (init_image, report) = &*shared;
+                    let r = build_one(&engine, &step, init_image, report).await;
                     (step.service.clone(), r)
                 });
             } else {
@@ -159,21 +121,22 @@ pub async fn build_all(
         running.remove(&service);
         match result {
             Ok(b) => {
-                progress.println(&format!(
-                    "✓ built {} ({}, {:.1}s)",
-                    b.service, b.image, b.seconds
-                ));
+                report(Progress::BuildEnded {
+                    service: service.clone(),
+                    summary: format!("✓ built {} ({}, {:.1}s)", b.service, b.image, b.seconds),
+                });
                 done.insert(service, b);
             }
             Err(e) => {
-                progress.println(&format!("✗ build of {service} failed"));
+                report(Progress::BuildEnded {
+                    service: service.clone(),
+                    summary: format!("✗ build of {service} failed"),
+                });
                 failed.insert(service, e);
             }
         }
     }
-    if let Some(m) = &progress.multi {
-        let _ = m.clear();
-    }
+    report(Progress::BuildsOver);
     if failed.is_empty() {
         // Keep the plan's order.
         return Ok(steps
@@ -257,14 +220,12 @@ async fn build_one(
     engine: &Engine,
     step: &BuildStep,
     init_image: &str,
-    progress: &Progress,
-    verbose: bool,
+    report: &Reporter,
 ) -> Result<Built, EngineError> {
     let start = Instant::now();
-    let bar = progress.line(&step.service);
-    if bar.is_none() && !verbose {
-        eprintln!("building {}", step.service);
-    }
+    report(Progress::BuildStarted {
+        service: step.service.clone(),
+    });
     let for_context = step.clone();
     let (body, dockerfile) = tokio::task::spawn_blocking(move || build_context(&for_context))
         .await
@@ -290,8 +251,7 @@ async fn build_one(
         options,
         body,
         Some(&dockerfile),
-        bar.as_ref(),
-        verbose,
+        report,
     )
     .await?;
 
@@ -303,9 +263,6 @@ async fn build_one(
     if let Some(current) = super::observe::image_info(engine, &step.image).await? {
         let same = labels.iter().all(|(k, v)| current.labels.get(k) == Some(v));
         if same {
-            if let Some(b) = bar {
-                b.finish_and_clear();
-            }
             return Ok(Built {
                 service: step.service.clone(),
                 image: step.image.clone(),
@@ -314,9 +271,10 @@ async fn build_one(
             });
         }
     }
-    if let Some(b) = &bar {
-        b.set_message("injecting dops-init");
-    }
+    report(Progress::BuildStep {
+        service: step.service.clone(),
+        step: "injecting dops-init".into(),
+    });
     let main = inject::image_main_program(engine, &base).await?;
     let mut tar = ContextTar::new();
     // meta (issue 8): the metadata layer and labels.
@@ -340,19 +298,7 @@ async fn build_one(
         labels: None,
         ..Default::default()
     };
-    let id = run_build(
-        engine,
-        &step.service,
-        options,
-        tar.finish()?,
-        None,
-        bar.as_ref(),
-        verbose,
-    )
-    .await?;
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
+    let id = run_build(engine, &step.service, options, tar.finish()?, None, report).await?;
     Ok(Built {
         service: step.service.clone(),
         image: step.image.clone(),
@@ -368,8 +314,7 @@ async fn run_build(
     options: BuildImageOptions,
     body: Vec<u8>,
     dockerfile: Option<&str>,
-    bar: Option<&ProgressBar>,
-    verbose: bool,
+    report: &Reporter,
 ) -> Result<String, EngineError> {
     let mut stream = engine.api().build_image(
         options,
@@ -380,8 +325,7 @@ async fn run_build(
     let mut partial = String::new();
     let mut lines = StepLines {
         service,
-        bar,
-        verbose,
+        report,
         header: None,
         output: Vec::new(),
         built: None,
@@ -415,9 +359,6 @@ async fn run_build(
                     output.push('\n');
                 }
                 output.push_str(&error);
-                if let Some(b) = bar {
-                    b.finish_and_clear();
-                }
                 return Err(EngineError::BuildFailed {
                     service: service.to_string(),
                     step,
@@ -438,8 +379,7 @@ async fn run_build(
 /// The output of one build, line by line: the current step and what it printed.
 struct StepLines<'a> {
     service: &'a str,
-    bar: Option<&'a ProgressBar>,
-    verbose: bool,
+    report: &'a Reporter,
     header: Option<String>,
     output: Vec<String>,
     /// From "Successfully built <id>", in case the engine sent no aux id.
@@ -448,13 +388,15 @@ struct StepLines<'a> {
 
 impl StepLines<'_> {
     fn push(&mut self, line: &str) {
-        if self.verbose {
-            eprintln!("[{}] {line}", self.service);
-        }
+        (self.report)(Progress::BuildOutput {
+            service: self.service.to_string(),
+            line: line.to_string(),
+        });
         if line.starts_with("Step ") {
-            if let Some(b) = self.bar {
-                b.set_message(line.to_string());
-            }
+            (self.report)(Progress::BuildStep {
+                service: self.service.to_string(),
+                step: line.to_string(),
+            });
             self.header = Some(line.to_string());
             self.output.clear();
         } else if !line.trim().is_empty() {

@@ -5,7 +5,7 @@
 //! Without one (scripts, tests) stdout and stderr are kept apart. Either way the command's exit
 //! code is returned, so `dops shell:web -- cmd` exits with cmd's code.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::os::fd::AsRawFd;
 use std::pin::Pin;
 use std::time::Duration;
@@ -18,6 +18,7 @@ use bollard::query_parameters::{
 use futures_util::{Stream, StreamExt};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
+use super::progress::Sink;
 use super::{is_not_found, Engine, EngineError};
 
 /// The default interactive shell: bash when the image has it, sh otherwise.
@@ -136,7 +137,13 @@ async fn resize(engine: &Engine, target: &Resize<'_>) {
 }
 
 /// Pump a TTY session: raw local terminal, stdin → input, output → stdout, resizes.
-async fn tty_session(engine: &Engine, mut output: Output, mut input: Input, target: Resize<'_>) {
+async fn tty_session(
+    engine: &Engine,
+    mut output: Output,
+    mut input: Input,
+    target: Resize<'_>,
+    sink: &dyn Sink,
+) {
     let raw = RawMode::enter();
     resize(engine, &target).await;
     // The process may not have its terminal yet at the first resize (Docker's CLI retries too).
@@ -146,14 +153,10 @@ async fn tty_session(engine: &Engine, mut output: Output, mut input: Input, targ
     let mut winch =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change()).ok();
     let mut stdin = stdin_channel();
-    let mut stdout = std::io::stdout();
     loop {
         tokio::select! {
             chunk = output.next() => match chunk {
-                Some(Ok(out)) => {
-                    let _ = stdout.write_all(&out.into_bytes());
-                    let _ = stdout.flush();
-                }
+                Some(Ok(out)) => sink.out(&out.into_bytes()),
                 _ => break,
             },
             data = stdin.recv() => match data {
@@ -188,6 +191,7 @@ pub async fn exec(
     container: &str,
     cmd: Vec<String>,
     tty: bool,
+    sink: &dyn Sink,
 ) -> Result<i64, EngineError> {
     let mut env = Vec::new();
     if tty {
@@ -224,23 +228,16 @@ pub async fn exec(
         .map_err(|e| EngineError::docker(format!("exec in {container}"), e))?;
     if let StartExecResults::Attached { mut output, input } = started {
         if tty {
-            tty_session(engine, output, input, Resize::Exec(&created.id)).await;
+            tty_session(engine, output, input, Resize::Exec(&created.id), sink).await;
         } else {
             drop(input);
-            let mut stdout = std::io::stdout();
-            let mut stderr = std::io::stderr();
             while let Some(chunk) = output.next().await {
                 match chunk {
-                    Ok(LogOutput::StdErr { message }) => {
-                        let _ = stderr.write_all(&message);
-                    }
-                    Ok(other) => {
-                        let _ = stdout.write_all(&other.into_bytes());
-                    }
+                    Ok(LogOutput::StdErr { message }) => sink.err(&message),
+                    Ok(other) => sink.out(&other.into_bytes()),
                     Err(_) => break,
                 }
             }
-            let _ = stdout.flush();
         }
     }
     // The exit code can lag the end of the stream by a moment.
@@ -286,7 +283,11 @@ async fn create_exec_in(
 /// Attach the local terminal to a created interactive container, start it, and stay attached
 /// until it exits; returns its exit code. Attaching first means no output is missed, however
 /// fast the program ends.
-pub async fn attach_and_start(engine: &Engine, container: &str) -> Result<i64, EngineError> {
+pub async fn attach_and_start(
+    engine: &Engine,
+    container: &str,
+    sink: &dyn Sink,
+) -> Result<i64, EngineError> {
     let attached = engine
         .api()
         .attach_container(
@@ -309,15 +310,14 @@ pub async fn attach_and_start(engine: &Engine, container: &str) -> Result<i64, E
             attached.output,
             attached.input,
             Resize::Container(container),
+            sink,
         )
         .await;
     } else {
         drop(attached.input);
         let mut output = attached.output;
-        let mut stdout = std::io::stdout();
         while let Some(Ok(chunk)) = output.next().await {
-            let _ = stdout.write_all(&chunk.into_bytes());
-            let _ = stdout.flush();
+            sink.out(&chunk.into_bytes());
         }
     }
     // The exit code, once the container has stopped.

@@ -2,7 +2,6 @@
 //! and comes back, or is removed and run again under the same name), prefixed by instance when
 //! there are several.
 
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -10,7 +9,11 @@ use bollard::container::LogOutput;
 use bollard::query_parameters::LogsOptions;
 use futures_util::StreamExt;
 
+use super::progress::Sink;
 use super::{is_not_found, Engine, EngineError};
+
+/// The output lock and the sink every followed container writes to.
+type Shared = (Mutex<()>, Arc<dyn Sink>);
 
 /// What to show.
 #[derive(Debug, Clone)]
@@ -20,13 +23,15 @@ pub struct LogsOptionsDops {
     pub tail: String,
 }
 
-/// Print the logs of `containers` (name, prefix shown before every line or empty).
+/// Send the logs of `containers` (name, prefix shown before every line or empty) to `sink`.
 pub async fn logs(
     engine: &Engine,
     containers: Vec<(String, String)>,
     opts: LogsOptionsDops,
+    sink: Arc<dyn Sink>,
 ) -> Result<(), EngineError> {
-    let out = Arc::new(Mutex::new(()));
+    // One line at a time from whichever container, never two half lines mixed.
+    let out = Arc::new((Mutex::new(()), sink));
     let mut set = tokio::task::JoinSet::new();
     for (name, prefix) in containers {
         let engine = engine.clone();
@@ -46,8 +51,9 @@ pub async fn logs(
     }
 }
 
-fn emit(out: &Mutex<()>, prefix: &str, stderr: bool, text: &str) {
-    let _guard = out.lock();
+fn emit(out: &Shared, prefix: &str, stderr: bool, text: &str) {
+    let (lock, sink) = out;
+    let _guard = lock.lock();
     let mut buf = String::new();
     for line in text.split_inclusive('\n') {
         buf.push_str(prefix);
@@ -57,11 +63,9 @@ fn emit(out: &Mutex<()>, prefix: &str, stderr: bool, text: &str) {
         buf.push('\n');
     }
     if stderr {
-        let _ = std::io::stderr().write_all(buf.as_bytes());
+        sink.err(buf.as_bytes());
     } else {
-        let mut o = std::io::stdout();
-        let _ = o.write_all(buf.as_bytes());
-        let _ = o.flush();
+        sink.out(buf.as_bytes());
     }
 }
 
@@ -78,7 +82,7 @@ async fn follow_one(
     name: &str,
     prefix: &str,
     opts: &LogsOptionsDops,
-    out: &Mutex<()>,
+    out: &Shared,
 ) -> Result<(), EngineError> {
     // The last timestamp shown: on a re-attach, older lines are not shown again.
     let mut last_ts = String::new();

@@ -9,6 +9,7 @@
 //! - `apply`: one plan step = one (or a few) Docker API calls
 //! - `exec`, `logs`: shells and logs of running instances
 //! - `lock`: the project lock (`.dops/lock`) that keeps two dops commands from racing
+//! - `progress`: what the engine reports while it works (it never prints)
 
 pub mod apply;
 pub mod build;
@@ -19,6 +20,7 @@ pub mod inject;
 pub mod lock;
 pub mod logs;
 pub mod observe;
+pub mod progress;
 pub mod wait;
 
 pub use apply::{apply, ApplyContext};
@@ -26,6 +28,7 @@ pub use build::{build_all, BuildOptions, Built};
 pub use connect::connect;
 pub use lock::ProjectLock;
 pub use observe::{observe, observe_all};
+pub use progress::{Progress, Reporter, Sink};
 pub use wait::wait_up;
 
 use std::path::PathBuf;

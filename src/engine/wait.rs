@@ -6,11 +6,9 @@
 //! wait at once.
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-
+use super::progress::{Progress, Reporter};
 use super::{observe, Engine, EngineError};
 
 /// The state shown for one instance while waiting.
@@ -45,35 +43,31 @@ fn judge(c: Option<&crate::observed::ObservedContainer>) -> Waiting {
     }
 }
 
-/// Wait for these containers (of `project`) to be up; `timeout` None = forever.
+/// Wait for these containers (of `project`) to be up; `timeout` None = forever. Each change of
+/// an instance's state is reported as it happens.
 pub async fn wait_up(
     engine: &Engine,
     project: &str,
     containers: &[String],
     timeout: Option<Duration>,
+    report: &Reporter,
 ) -> Result<(), EngineError> {
     if containers.is_empty() {
         return Ok(());
     }
+    let result = wait_loop(engine, project, containers, timeout, report).await;
+    report(Progress::WaitOver);
+    result
+}
+
+async fn wait_loop(
+    engine: &Engine,
+    project: &str,
+    containers: &[String],
+    timeout: Option<Duration>,
+    report: &Reporter,
+) -> Result<(), EngineError> {
     let start = Instant::now();
-    let tty = std::io::stderr().is_terminal();
-    let multi = tty.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
-    let bars: BTreeMap<&str, ProgressBar> = match &multi {
-        Some(m) => containers
-            .iter()
-            .map(|name| {
-                let b = m.add(ProgressBar::new_spinner());
-                b.set_style(
-                    ProgressStyle::with_template("{spinner} {prefix:.bold} {msg}")
-                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-                );
-                b.set_prefix(name.clone());
-                b.enable_steady_tick(Duration::from_millis(120));
-                (name.as_str(), b)
-            })
-            .collect(),
-        None => BTreeMap::new(),
-    };
     let mut last: BTreeMap<String, Waiting> = BTreeMap::new();
     loop {
         let observed = observe(engine, project).await?;
@@ -81,24 +75,21 @@ pub async fn wait_up(
         for name in containers {
             let w = judge(observed.container(name));
             if last.get(name) != Some(&w) {
-                let text = match &w {
+                let state = match &w {
                     Waiting::Up(s) => format!("{s} ✓"),
                     Waiting::Pending(s) => s.clone(),
                     Waiting::Failed(s) => format!("{s} ✗"),
                 };
-                match bars.get(name.as_str()) {
-                    Some(b) => b.set_message(text),
-                    None => eprintln!("{name}: {text}"),
-                }
+                report(Progress::Waiting {
+                    container: name.clone(),
+                    state,
+                });
                 last.insert(name.clone(), w.clone());
             }
             match w {
                 Waiting::Up(_) => {}
                 Waiting::Pending(_) => all_up = false,
                 Waiting::Failed(s) => {
-                    for b in bars.values() {
-                        b.finish();
-                    }
                     return Err(EngineError::Other(format!(
                         "{name} did not come up: {s}\nhint: `dops logs:…` shows its output"
                     )));
@@ -106,16 +97,10 @@ pub async fn wait_up(
             }
         }
         if all_up {
-            for b in bars.values() {
-                b.finish();
-            }
             return Ok(());
         }
         if let Some(t) = timeout {
             if start.elapsed() >= t {
-                for b in bars.values() {
-                    b.finish();
-                }
                 let pending: Vec<String> = last
                     .iter()
                     .filter(|(_, w)| matches!(w, Waiting::Pending(_)))

@@ -3,7 +3,7 @@ use super::config;
 use super::health;
 use super::hooks;
 use super::lifecycle;
-use super::output::log;
+use super::output::{log, out};
 use super::paths::{self, Paths};
 use super::signals::Signals;
 use std::os::unix::process::CommandExt;
@@ -44,11 +44,11 @@ pub fn main() -> i32 {
         },
         Some("health") => health::health(&Paths::from_env()),
         Some("-h") | Some("--help") | Some("help") => {
-            println!("{USAGE}");
+            out(USAGE);
             0
         }
         Some("-V") | Some("--version") => {
-            println!("dops-init {}", env!("CARGO_PKG_VERSION"));
+            out(&format!("dops-init {}", env!("CARGO_PKG_VERSION")));
             0
         }
         Some("--") => init(rest[1..].to_vec()),
@@ -57,7 +57,7 @@ pub fn main() -> i32 {
 }
 
 fn usage_error(msg: &str) -> i32 {
-    eprintln!("dops-init: {msg}\n\n{USAGE}");
+    log(&format!("{msg}\n\n{USAGE}"));
     2
 }
 
@@ -67,11 +67,11 @@ fn cfg(args: &[String]) -> i32 {
     }
     match config::cmd(&Paths::from_env(), args.first().map(String::as_str)) {
         Ok(v) => {
-            println!("{v}");
+            out(&v.to_string());
             0
         }
         Err(e) => {
-            eprintln!("dops-init: {e}");
+            log(&e.to_string());
             e.exit_code().max(1)
         }
     }

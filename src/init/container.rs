@@ -22,6 +22,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use super::output::{err, out};
 use crate::meta::{self, BuildMeta, Method, Methods, RuntimeInfo};
 
 /// The name dops-init answers to as the container API.
@@ -104,7 +105,7 @@ pub fn main(args: Vec<String>) -> i32 {
     match run(&args, &root()) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("container: {e}");
+            err(&format!("container: {e}"));
             e.exit_code()
         }
     }
@@ -135,7 +136,7 @@ fn run(args: &[String], root: &Path) -> Result<i32, ContainerError> {
                 let last = chain.last().expect("chain is not empty");
                 serde_json::to_string_pretty(last).expect("metadata serializes")
             };
-            println!("{text}");
+            out(&text);
             Ok(0)
         }
         "--examine" => {
@@ -151,9 +152,9 @@ fn run(args: &[String], root: &Path) -> Result<i32, ContainerError> {
                 },
             };
             if flag("--json") {
-                println!("{}", meta::examine_json(&runtime, &methods, &chain));
+                out(&meta::examine_json(&runtime, &methods, &chain));
             } else {
-                print!("{}", meta::examine_report(&runtime, &methods, &chain));
+                out(&meta::examine_report(&runtime, &methods, &chain));
             }
             Ok(0)
         }
@@ -162,7 +163,7 @@ fn run(args: &[String], root: &Path) -> Result<i32, ContainerError> {
         "--monitor" => run_method(root, Method::Monitor),
         "--start" => run_method(root, Method::Start),
         "-h" | "--help" | "help" => {
-            println!("{USAGE}");
+            out(USAGE);
             Ok(0)
         }
         other => Err(ContainerError::Usage(format!(

@@ -1,5 +1,6 @@
 //! `dops-init status [--json]` and `dops-init health` (the Docker HEALTHCHECK): both read
 //! `/run/dops/state.json`, so they work from `docker exec` and from the host.
+use super::output::{log, out};
 use super::paths::Paths;
 use crate::state_file::{self, LifecycleState};
 
@@ -27,18 +28,18 @@ pub fn health(paths: &Paths) -> i32 {
                 &v.state
             };
             if state == "UP" {
-                println!("UP");
+                out("UP");
                 0
             } else {
                 match &v.error {
-                    Some(e) => println!("{state}: {e}"),
-                    None => println!("{state}"),
+                    Some(e) => out(&format!("{state}: {e}")),
+                    None => out(state),
                 }
                 1
             }
         }
         Err(e) => {
-            eprintln!("dops-init: {e}");
+            log(&e.to_string());
             1
         }
     }
@@ -49,12 +50,12 @@ pub fn status(paths: &Paths, as_json: bool) -> i32 {
     let v = match read_state(paths) {
         Ok(v) => v,
         Err(e) => {
-            eprintln!("dops-init: {e}");
+            log(&e.to_string());
             return 1;
         }
     };
     if as_json {
-        println!("{}", serde_json::to_string(&v).unwrap_or_default());
+        out(&serde_json::to_string(&v).unwrap_or_default());
         return 0;
     }
     let mut line = format!(
@@ -77,26 +78,26 @@ pub fn status(paths: &Paths, as_json: bool) -> i32 {
             ", not in DNS"
         });
     }
-    println!("{line}");
+    out(&line);
     if let Some(e) = &v.error {
-        println!("error: {e}");
+        out(&format!("error: {e}"));
     }
     if let Some(s) = &v.last_stats_at {
         let stats = v.last_stats.clone().unwrap_or_default();
-        println!("stats ({s}): {stats}");
+        out(&format!("stats ({s}): {stats}"));
     }
     for p in &v.programs {
-        println!(
+        out(&format!(
             "  {:<16} {:<9} pid {:<7} restarts {}",
             p.name,
             p.state,
             p.pid.map_or("-".to_string(), |n| n.to_string()),
             p.restarts
-        );
+        ));
     }
     for (name, w) in &v.watches {
         let members: Vec<&str> = w.members.iter().map(|m| m.host.as_str()).collect();
-        println!(
+        out(&format!(
             "  watch {name} ({}): {}{}",
             w.dns,
             if members.is_empty() {
@@ -108,7 +109,7 @@ pub fn status(paths: &Paths, as_json: bool) -> i32 {
                 .as_ref()
                 .map(|e| format!("; error: {e}"))
                 .unwrap_or_default()
-        );
+        ));
     }
     0
 }

@@ -96,3 +96,23 @@ pub fn log(msg: &str) {
     let mut e = std::io::stderr().lock();
     let _ = writeln!(e, "dops-init: {msg}");
 }
+
+/// A result of a dops-init command (`status`, `health`, `cfg`, `container …`): text on stdout
+/// (a line end is added when missing). A closed pipe is ignored.
+pub fn out(text: &str) {
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(text.as_bytes());
+    if !text.ends_with('\n') {
+        let _ = o.write_all(b"\n");
+    }
+    let _ = o.flush();
+}
+
+/// Text on stderr as given (a usage text, a message with its own prefix).
+pub fn err(text: &str) {
+    let mut e = std::io::stderr().lock();
+    let _ = e.write_all(text.as_bytes());
+    if !text.ends_with('\n') {
+        let _ = e.write_all(b"\n");
+    }
+}

@@ -155,10 +155,10 @@ impl StateFile {
         if let Err(e) = write_atomic(&self.path, text.as_bytes()) {
             if !self.warned {
                 self.warned = true;
-                eprintln!(
-                    "dops-init: cannot write {}: {e} (status and health will not work)",
+                super::output::log(&format!(
+                    "cannot write {}: {e} (status and health will not work)",
                     self.path.display()
-                );
+                ));
             }
         }
     }

@@ -93,3 +93,12 @@ pub fn load(dir: &Path, conf: &str) -> Result<Project, ProjectError> {
         },
     )
 }
+
+/// The project name of a folder: host.conf's `PROJECT` when the project loads (with the run
+/// conf `conf`), else the folder's name as [`super::name_from_dir`] derives it.
+pub fn name_of(dir: &Path, conf: &str) -> String {
+    match load(dir, conf) {
+        Ok(p) => p.name,
+        Err(_) => super::name_from_dir(dir).unwrap_or_else(|| "dops".into()),
+    }
+}

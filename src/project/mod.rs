@@ -24,7 +24,7 @@ pub use hostconf::{HostConf, RequiredVar};
 pub use instance::{settings, InstanceSettings};
 pub use instance_type::{InstanceType, TypeDefaults};
 pub use links::{LinkSpec, LinkTarget};
-pub use load::load;
+pub use load::{load, name_of};
 pub use runconf::{ConfigError, DnsPolicy, RunConfEntry, VolumeSpec};
 
 use crate::build_order::{self, BuildOrderError, ParentRef};

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use dops::engine::{ApplyContext, BuildOptions};
+use dops::engine::ApplyContext;
 use dops::labels;
 use dops::plan::{BuildStep, ContainerSpec};
 use dops::project::env::{EnvOrigin, EnvValue, EnvVar};
@@ -140,8 +140,5 @@ pub fn standard_instance_spec(
 
 /// An apply context for `dir` that says nothing, with the default build options.
 pub fn quiet_apply_context(dir: &Path) -> ApplyContext {
-    let mut ctx = ApplyContext::new(dir);
-    ctx.say = Box::new(|_| {});
-    ctx.build = BuildOptions::default();
-    ctx
+    ApplyContext::new(dir)
 }

@@ -1,26 +1,8 @@
-//! The one place that prints: plans (text or JSON), warnings and errors.
-//!
-//! Errors and warnings go to stderr as `dops: error: ...` / `dops: warning: ...`; results go to
-//! stdout. Secrets (`DNS_KEY`) are masked in both the text and the JSON form of a plan.
+//! A plan as the user reads it: the text of `dops plan` (warnings on stderr) or one JSON document
+//! (warnings inside). Secrets are masked in both.
 
-use std::io::Write;
-
+use super::{out, warn};
 use crate::plan::{mask_secret, Planned};
-
-pub fn error(msg: &dyn std::fmt::Display) {
-    eprintln!("dops: error: {msg}");
-}
-
-pub fn warn(msg: &dyn std::fmt::Display) {
-    eprintln!("dops: warning: {msg}");
-}
-
-/// Write to stdout, ignoring a closed pipe (`dops plan:all | head`).
-pub fn out(text: &str) {
-    let mut o = std::io::stdout().lock();
-    let _ = o.write_all(text.as_bytes());
-    let _ = o.flush();
-}
 
 /// The JSON form of a plan: `{"project", "steps", "warnings"}` with secrets masked (schema in the README, "Plans").
 pub fn plan_json(planned: &Planned) -> serde_json::Value {
