@@ -6,14 +6,10 @@
 mod support;
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use dops::init::register::lookup_a;
-use support::{docker, TestProject};
-
-fn use_real_init() {
-    std::env::set_var("DOPS_INIT_BIN", env!("CARGO_BIN_EXE_dops-init"));
-}
+use support::{docker, within, TestProject};
 
 fn ip_of(container: &str) -> Ipv4Addr {
     let out = docker(&[
@@ -34,17 +30,6 @@ fn addrs(dns: SocketAddr, name: &str) -> Vec<Ipv4Addr> {
     v
 }
 
-fn wait_until(max: Duration, mut f: impl FnMut() -> bool) -> Option<Duration> {
-    let t = Instant::now();
-    while t.elapsed() < max {
-        if f() {
-            return Some(t.elapsed());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    f().then(|| t.elapsed())
-}
-
 fn sorted(mut v: Vec<Ipv4Addr>) -> Vec<Ipv4Addr> {
     v.sort();
     v
@@ -52,7 +37,6 @@ fn sorted(mut v: Vec<Ipv4Addr>) -> Vec<Ipv4Addr> {
 
 #[test]
 fn three_instances_kill_clean_and_replace_hot_swap() {
-    use_real_init();
     let p = TestProject::new("dns-engine");
     p.write(
         "services/web/Dockerfile",
@@ -84,7 +68,7 @@ fn three_instances_kill_clean_and_replace_hot_swap() {
 
     // three instances: three addresses (registration happens when each reaches UP)
     assert!(
-        wait_until(Duration::from_secs(15), || addrs(dns, "web.local.zone")
+        within(Duration::from_secs(15), || addrs(dns, "web.local.zone")
             == sorted(ips.clone()))
         .is_some(),
         "web.local.zone: {:?}, want {:?}",
@@ -112,7 +96,7 @@ fn three_instances_kill_clean_and_replace_hot_swap() {
     // docker kill: no withdraw, the lease (6 s) runs out
     let out = docker(&["kill", &p.container("web", "two")]);
     assert!(out.status.success(), "{out:?}");
-    let gone = wait_until(Duration::from_secs(10), || {
+    let gone = within(Duration::from_secs(10), || {
         !addrs(dns, "web.local.zone").contains(&ips[1])
     })
     .expect("a killed instance disappears within the lease");
@@ -121,7 +105,7 @@ fn three_instances_kill_clean_and_replace_hot_swap() {
 
     // dops clean: withdrawn at once
     p.dops_ok(&["clean:web,instance=three"]);
-    let gone = wait_until(Duration::from_secs(3), || {
+    let gone = within(Duration::from_secs(3), || {
         !addrs(dns, "web.local.zone").contains(&ips[2])
     })
     .expect("a cleaned instance is withdrawn");
@@ -144,7 +128,7 @@ fn three_instances_kill_clean_and_replace_hot_swap() {
     p.dops_ok(&["run:web,instance=new", "--wait", "--timeout", "90"]);
     let new_ip = ip_of(&p.container("web", "new"));
     assert!(
-        wait_until(Duration::from_secs(10), || addrs(dns, "web.local.zone")
+        within(Duration::from_secs(10), || addrs(dns, "web.local.zone")
             == vec![new_ip])
         .is_some(),
         "after REPLACE: {:?}",
@@ -156,7 +140,7 @@ fn three_instances_kill_clean_and_replace_hot_swap() {
     // the replacing instance goes: "one" is answered again at once
     p.dops_ok(&["clean:web,instance=new"]);
     assert!(
-        wait_until(Duration::from_secs(2), || addrs(dns, "web.local.zone")
+        within(Duration::from_secs(2), || addrs(dns, "web.local.zone")
             == vec![ips[0]])
         .is_some(),
         "after cleaning the replacement: {:?}",

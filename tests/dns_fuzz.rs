@@ -174,7 +174,7 @@ fn malformed_packets_never_panic_the_server() {
         let mut buf = [0u8; 4096];
         while sock.recv_from(&mut buf).is_ok() {}
         sock.set_nonblocking(false).unwrap();
-        let alive = wait_for(Duration::from_secs(2), || {
+        let alive = eventually(Duration::from_secs(2), || {
             let m = query_msg("local.zone", RecordType::SOA);
             udp(s, &m.to_vec().unwrap())
                 .and_then(|r| Message::from_vec(&r).ok())

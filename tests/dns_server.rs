@@ -217,7 +217,11 @@ fn leases_expire_refresh_and_withdraw() {
     let t = Instant::now();
     once.register(true).unwrap();
     assert_eq!(a(s, "tmp.local.zone").len(), 1);
-    assert!(wait_for(Duration::from_secs(3), || a(s, "tmp.local.zone").is_empty()));
+    assert!(eventually(Duration::from_secs(3), || a(
+        s,
+        "tmp.local.zone"
+    )
+    .is_empty()));
     let gone_after = t.elapsed();
     assert!(
         gone_after >= Duration::from_millis(550),
@@ -228,7 +232,7 @@ fn leases_expire_refresh_and_withdraw() {
         "expired too late: {gone_after:?}"
     );
     // the ticker (every 100 ms) removes and logs it
-    assert!(wait_for(Duration::from_secs(1), || srv
+    assert!(eventually(Duration::from_secs(1), || srv
         .log()
         .events()
         .iter()
@@ -240,20 +244,23 @@ fn leases_expire_refresh_and_withdraw() {
     let h = register::spawn(kept);
     assert!(!h.status().registered);
     h.set_registered(true);
-    assert!(wait_for(Duration::from_secs(2), || h.status().registered));
+    assert!(eventually(Duration::from_secs(2), || h.status().registered));
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(a(s, "kept.local.zone"), [Ipv4Addr::new(10, 0, 2, 2)]);
     assert_eq!(h.status().names, ["kept.local.zone", "kept-y.local.zone"]);
     // RESTARTING: withdrawn at once, not after the lease
     h.set_registered(false);
-    assert!(wait_for(Duration::from_millis(300), || a(
+    assert!(eventually(Duration::from_millis(300), || a(
         s,
         "kept.local.zone"
     )
     .is_empty()));
     h.set_registered(true);
-    assert!(wait_for(Duration::from_secs(2), || a(s, "kept.local.zone")
-        .len()
+    assert!(eventually(Duration::from_secs(2), || a(
+        s,
+        "kept.local.zone"
+    )
+    .len()
         == 1));
     let t = Instant::now();
     h.withdraw_and_stop(Duration::from_secs(2));
@@ -271,8 +278,11 @@ fn append_replace_hide() {
     let hb = register::spawn(registrar(s, &key, "app", "b", [10, 0, 3, 2]));
     ha.set_registered(true);
     hb.set_registered(true);
-    assert!(wait_for(Duration::from_secs(2), || a(s, "app.local.zone")
-        .len()
+    assert!(eventually(Duration::from_secs(2), || a(
+        s,
+        "app.local.zone"
+    )
+    .len()
         == 2));
 
     // REPLACE: the service name points at the new instance only, though a and b keep refreshing
@@ -281,16 +291,23 @@ fn append_replace_hide() {
     c.lease = Duration::from_millis(900);
     let hc = register::spawn(c);
     hc.set_registered(true);
-    assert!(wait_for(Duration::from_secs(2), || a(s, "app.local.zone")
-        == [Ipv4Addr::new(10, 0, 3, 3)]));
+    assert!(eventually(Duration::from_secs(2), || a(
+        s,
+        "app.local.zone"
+    ) == [Ipv4Addr::new(
+        10, 0, 3, 3
+    )]));
     std::thread::sleep(Duration::from_millis(2500)); // several refreshes of a, b and c
     assert_eq!(a(s, "app.local.zone"), [Ipv4Addr::new(10, 0, 3, 3)]);
     // the instance names stay
     assert_eq!(a(s, "app-a.local.zone"), [Ipv4Addr::new(10, 0, 3, 1)]);
     // the replacing instance stops: the others are answered again
     hc.withdraw_and_stop(Duration::from_secs(2));
-    assert!(wait_for(Duration::from_secs(3), || a(s, "app.local.zone")
-        .len()
+    assert!(eventually(Duration::from_secs(3), || a(
+        s,
+        "app.local.zone"
+    )
+    .len()
         == 2));
 
     // HIDE: resolves, never registered
@@ -459,7 +476,7 @@ fn records_file_lists_what_the_server_holds() {
     let mut r = registrar(srv.addr(), &key, "db", "main", [10, 0, 5, 1]);
     r.port = Some(5432);
     r.register(true).unwrap();
-    assert!(wait_for(Duration::from_secs(3), || {
+    assert!(eventually(Duration::from_secs(3), || {
         dops::dns::records::read(&path).is_ok_and(|f| f.records.len() == 3)
     }));
     let f = dops::dns::records::read(&path).unwrap();

@@ -12,7 +12,6 @@ use dops::plan::{ContainerSpec, Mount, Plan, Step};
 use dops::project::env::{EnvOrigin, EnvValue, EnvVar};
 use support::{docker, stdout, TestProject};
 
-use engine_support::use_test_init as use_package_init;
 use engine_support::{
     build_step, fixed_env, inspect, project_labels, quiet_apply_context, standard_instance_spec,
 };
@@ -23,7 +22,6 @@ fn spec(p: &TestProject, service: &str, instance: &str) -> ContainerSpec {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn create_start_exec_and_remove_a_container() {
-    use_package_init();
     let p = TestProject::new("eapi-basic");
     p.write(
         "services/app/Dockerfile",
@@ -116,7 +114,6 @@ async fn create_start_exec_and_remove_a_container() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn persistent_folders_are_seeded_once_and_links_resolve_to_addresses() {
-    use_package_init();
     let p = TestProject::new("eapi-seed");
     p.write(
         "services/db/Dockerfile",

@@ -54,7 +54,6 @@ fn dops_init_runs_as_pid_1_in_a_from_scratch_image() {
             "services/bare/Dockerfile",
             "FROM scratch\nCMD [\"/dops/bin/dops-init\", \"--version\"]\n",
         );
-    std::env::set_var("DOPS_INIT_BIN", env!("CARGO_BIN_EXE_dops-init"));
     p.dops_ok(&["build:bare"]);
     p.dops_ok(&["run:bare,instance=one"]);
     let name = p.container("bare", "one");

@@ -10,17 +10,6 @@ fn web(server: SocketAddr) -> Vec<Ipv4Addr> {
     lookup_a(server, "web.local.zone", Duration::from_secs(2)).unwrap()
 }
 
-fn eventually(limit: Duration, f: impl Fn() -> bool) -> bool {
-    let until = Instant::now() + limit;
-    while Instant::now() < until {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
-}
-
 #[test]
 fn registered_only_when_up() {
     let (server, key) = start_local_dns();

@@ -57,7 +57,6 @@ fn two_programs_and_hooks_reach_up_and_docker_stop_is_clean() {
         "run.conf",
         r#"[{"service": "app", "instance": "one", "cfg": {"greeting": "bonjour"}}]"#,
     );
-    std::env::set_var("DOPS_INIT_BIN", env!("CARGO_BIN_EXE_dops-init"));
     p.dops_ok(&["build:app"]);
     p.dops_ok(&["run:all", "--wait", "--timeout", "30"]);
     let run_dir = p.path(".dops/run/app-one");

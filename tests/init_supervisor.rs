@@ -1,21 +1,10 @@
 //! The supervisor of /dops/init.d programs: restarts, start failures, output, user and env.
 mod init_util;
 use init_util::*;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn count(r: &Root, rel: &str, word: &str) -> usize {
     r.lines(rel).iter().filter(|l| l.as_str() == word).count()
-}
-
-fn wait_until(limit: Duration, f: impl Fn() -> bool) -> bool {
-    let until = Instant::now() + limit;
-    while Instant::now() < until {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    f()
 }
 
 #[test]
@@ -36,7 +25,7 @@ fn autorestart_rules() {
     );
     let run = r.spawn(&[]);
     run.wait_state("UP", secs(10.0));
-    assert!(wait_until(secs(5.0), || count(&r, "runs", "always") >= 3
+    assert!(eventually(secs(5.0), || count(&r, "runs", "always") >= 3
         && count(&r, "runs", "crashing") >= 3));
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(count(&r, "runs", "never"), 1);
@@ -125,7 +114,7 @@ fn output_is_prefixed_when_there_are_several_programs() {
     );
     let run = r.spawn(&[]);
     run.wait_state("UP", secs(10.0));
-    assert!(wait_until(secs(5.0), || run
+    assert!(eventually(secs(5.0), || run
         .stdout()
         .contains("bbb | world")
         && run.stdout().contains("a   | hello")
@@ -141,7 +130,7 @@ fn a_single_program_is_not_prefixed() {
     );
     let run = r.spawn(&[]);
     run.wait_state("UP", secs(10.0));
-    assert!(wait_until(secs(5.0), || run.stdout().contains("plain")));
+    assert!(eventually(secs(5.0), || run.stdout().contains("plain")));
     assert_eq!(run.stdout().trim(), "plain");
 }
 
@@ -172,7 +161,7 @@ fn env_directory_and_user_are_applied() {
     );
     let run = r.spawn(&[]);
     run.wait_state("UP", secs(10.0));
-    assert!(wait_until(secs(5.0), || r.read("out").contains("svc")));
+    assert!(eventually(secs(5.0), || r.read("out").contains("svc")));
     assert_eq!(
         r.read("out").trim(),
         format!("4321 4322 4322 4400 {} bar /home/svc svc", r.p("work"))
@@ -202,7 +191,7 @@ fn declared_programs_take_precedence_over_the_command() {
     );
     let run = r.spawn(&["sh", "-c", &format!("echo cmd > {out}")]);
     run.wait_state("UP", secs(10.0));
-    assert!(wait_until(secs(5.0), || r.read("out").trim() == "p"));
+    assert!(eventually(secs(5.0), || r.read("out").trim() == "p"));
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(r.read("out").trim(), "p");
     assert!(run.stderr().contains("is not run"), "{}", run.stderr());

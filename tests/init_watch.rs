@@ -29,17 +29,6 @@ fn member(server: SocketAddr, key: &TsigKey, instance: &str, ip: &str) -> Regist
     h
 }
 
-fn eventually(limit: Duration, f: impl Fn() -> bool) -> bool {
-    let until = Instant::now() + limit;
-    while Instant::now() < until {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    f()
-}
-
 #[test]
 fn a_watch_follows_the_members() {
     let (server, key) = start_local_dns();

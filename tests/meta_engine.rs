@@ -50,7 +50,6 @@ fn text(b: &[u8]) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn parent_and_child_metadata_validate_update_and_status() {
     // The real init: the `container` personality and the monitor loop are what is under test.
-    std::env::set_var("DOPS_INIT_BIN", env!("CARGO_BIN_EXE_dops-init"));
     let p = TestProject::new("meta-chain");
     let name = p.name.clone();
     p.write(".gitignore", ".dops/\n");

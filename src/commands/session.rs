@@ -184,7 +184,7 @@ impl Session {
             project_dir: self.project()?.dir.clone(),
             build: BuildOptions {
                 verbose: self.global.verbose > 0,
-                jobs: 0,
+                ..BuildOptions::default()
             },
             report: self.reporter(),
         })

@@ -28,6 +28,8 @@ pub struct BuildOptions {
     pub verbose: bool,
     /// At most this many builds at once; 0 = the number of cores.
     pub jobs: usize,
+    /// The dops-init to inject; None = `DOPS_INIT_BIN`, else the one next to the dops executable.
+    pub init_bin: Option<PathBuf>,
 }
 
 /// One finished build.
@@ -50,7 +52,7 @@ pub async fn build_all(
     if steps.is_empty() {
         return Ok(Vec::new());
     }
-    let init_bin = find_init_binary()?;
+    let init_bin = find_init_binary(opts.init_bin.as_deref())?;
     let init_image = ensure_init_image(engine, &init_bin).await?;
     let jobs = if opts.jobs == 0 {
         // The cores, but at least two: a build mostly waits on the engine.

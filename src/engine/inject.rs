@@ -30,7 +30,16 @@ use crate::labels;
 pub const INIT_PATH: &str = "/dops/bin/dops-init";
 
 /// Where the dops-init binary is: `DOPS_INIT_BIN`, else next to the running dops executable.
-pub fn find_init_binary() -> Result<PathBuf, EngineError> {
+/// `explicit` (the build options' choice) wins over both.
+pub fn find_init_binary(explicit: Option<&Path>) -> Result<PathBuf, EngineError> {
+    if let Some(p) = explicit {
+        if p.is_file() {
+            return Ok(p.to_path_buf());
+        }
+        return Err(EngineError::InitNotFound {
+            looked: p.display().to_string(),
+        });
+    }
     if let Some(p) = std::env::var_os("DOPS_INIT_BIN") {
         let p = PathBuf::from(p);
         if p.is_file() {

@@ -1,6 +1,11 @@
 //! Helpers shared by the DNS tests: an in-process server on 127.0.0.1:0 and raw DNS exchanges.
 #![allow(dead_code)]
 
+#[path = "../support/eventually.rs"]
+mod eventually;
+#[allow(unused_imports)]
+pub use eventually::eventually;
+
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -130,16 +135,4 @@ pub fn signed(mut m: Message, key: &TsigKey, time: u64) -> Vec<u8> {
 
 pub fn rcode(raw: &[u8]) -> ResponseCode {
     Message::from_vec(raw).unwrap().metadata.response_code
-}
-
-/// Wait until `f` is true (checked every 20 ms), at most `max`.
-pub fn wait_for(max: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let t = std::time::Instant::now();
-    while t.elapsed() < max {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    f()
 }

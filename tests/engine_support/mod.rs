@@ -2,30 +2,16 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::Path;
 
 use dops::engine::ApplyContext;
 use dops::labels;
 use dops::plan::{BuildStep, ContainerSpec};
 use dops::project::env::{EnvOrigin, EnvValue, EnvVar};
 
-/// Point `DOPS_INIT_BIN` (read by the engine, inherited by the `dops` processes the tests start)
-/// at the package's own dops-init, unless the caller already names one (e.g. a release build).
-pub fn use_test_init() {
-    static DONE: OnceLock<PathBuf> = OnceLock::new();
-    let path = DONE.get_or_init(|| {
-        std::env::var_os("DOPS_INIT_BIN")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_dops-init")))
-    });
-    std::env::set_var("DOPS_INIT_BIN", path);
-}
-
-/// A fresh test project for the real engine: the package's own dops-init (see
-/// [`use_test_init`]) and a host.conf without the DNS service.
+/// A fresh test project for the real engine with a host.conf without the DNS service (the
+/// `dops` it runs injects the test init: see `support::dops_command`).
 pub fn engine_project(tag: &str) -> crate::support::TestProject {
-    use_test_init();
     let p = crate::support::TestProject::new(tag);
     p.write("host.conf", NO_DNS);
     p
@@ -138,7 +124,9 @@ pub fn standard_instance_spec(
     }
 }
 
-/// An apply context for `dir` that says nothing, with the default build options.
+/// An apply context for `dir` that says nothing and injects the test init.
 pub fn quiet_apply_context(dir: &Path) -> ApplyContext {
-    ApplyContext::new(dir)
+    let mut ctx = ApplyContext::new(dir);
+    ctx.build.init_bin = Some(crate::support::test_init());
+    ctx
 }

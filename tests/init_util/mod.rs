@@ -3,6 +3,11 @@
 //! output collected, its state file polled.
 #![allow(dead_code)]
 
+#[path = "../support/eventually.rs"]
+mod eventually;
+#[allow(unused_imports)]
+pub use eventually::eventually;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
@@ -173,14 +178,7 @@ impl Running {
 
     /// Poll state.json until `pred` holds.
     pub fn wait_for(&self, limit: Duration, pred: impl Fn(&Value) -> bool) -> bool {
-        let until = Instant::now() + limit;
-        while Instant::now() < until {
-            if pred(&self.state()) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        false
+        eventually(limit, || pred(&self.state()))
     }
 
     pub fn wait_state(&self, state: &str, limit: Duration) {

@@ -4,9 +4,17 @@
 //! Cleanup goes through the `docker` CLI on purpose: it must not depend on the code under test.
 #![allow(dead_code)]
 
+mod eventually;
+mod test;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+#[allow(unused_imports)]
+pub use eventually::{eventually, within};
+#[allow(unused_imports)]
+pub use test::Test;
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
@@ -113,14 +121,26 @@ pub fn cleanup_project(name: &str) {
     );
 }
 
+/// The dops-init the tests inject: `DOPS_INIT_BIN` when the runner names one (a release
+/// build), else the package's own.
+pub fn test_init() -> PathBuf {
+    std::env::var_os("DOPS_INIT_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_dops-init")))
+}
+
+/// The real `dops` binary, run in `dir`, injecting [`test_init`] (set on the child only).
+pub fn dops_command(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_dops"));
+    c.current_dir(dir)
+        .env("DOPS_LOG", "warn")
+        .env("DOPS_INIT_BIN", test_init());
+    c
+}
+
 /// Run the real `dops` binary with `dir` as the current folder.
 pub fn dops_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dops"))
-        .args(args)
-        .current_dir(dir)
-        .env("DOPS_LOG", "warn")
-        .output()
-        .expect("run dops")
+    dops_command(dir).args(args).output().expect("run dops")
 }
 
 pub fn stdout(out: &Output) -> String {
