@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::Session;
+use super::session::Session;
 use crate::action::{Action, BuildAction};
 use crate::engine;
 use crate::output;

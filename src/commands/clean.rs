@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, IsTerminal};
 
-use super::Session;
+use super::session::Session;
 use crate::action::{Action, CleanAction, Target};
 use crate::engine;
 use crate::plan::{self, PlanContext, Step};

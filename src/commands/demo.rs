@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::Session;
+use super::session::Session;
 use crate::action::{Action, BuildAction, DemoAction, GlobalOpts, Overrides, RunAction, Target};
 use crate::observed::ObservedContainer;
 use crate::output;

@@ -9,7 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::Session;
+use super::session::Session;
 use crate::dns::forward::{is_self, parse_upstreams, upstreams_from_resolv_conf};
 use crate::dns::records;
 use crate::dns::{DnsConfig, DnsError, SharedKey};

@@ -6,7 +6,7 @@
 //! instances too.
 
 use super::instances::selected;
-use super::Session;
+use super::session::Session;
 use crate::action::{wildcard_match, Target, TargetAction};
 use crate::engine;
 use crate::meta::{self, BuildMeta, MetaError, RuntimeInfo};

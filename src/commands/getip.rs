@@ -1,7 +1,7 @@
 //! `dops getip:<svc>[,instance=…]`: the instance's address on the project network.
 
 use super::instances::one_running;
-use super::Session;
+use super::session::Session;
 use crate::action::TargetAction;
 use crate::engine;
 use crate::output;

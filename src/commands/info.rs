@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::instances::selected;
 use super::ps::{row, table, PsRow};
-use super::Session;
+use super::session::Session;
 use crate::action::{wildcard_match, Target, TargetAction};
 use crate::engine;
 use crate::output;

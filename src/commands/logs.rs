@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::instances::selected;
-use super::Session;
+use super::session::Session;
 use crate::action::LogsAction;
 use crate::engine::logs;
 use crate::output;

@@ -1,6 +1,6 @@
 //! `dops plan:…` and `--dry-run` of run, rerun, build and clean: load, plan, print. Changes nothing.
 
-use super::Session;
+use super::session::Session;
 use crate::action::Action;
 use crate::output;
 use crate::plan::{self, PlanContext};

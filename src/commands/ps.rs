@@ -8,7 +8,7 @@ use comfy_table::{presets, ContentArrangement, Table};
 use serde::Serialize;
 
 use super::instances::selected;
-use super::Session;
+use super::session::Session;
 use crate::action::PsAction;
 use crate::engine;
 use crate::labels;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::Session;
+use super::session::Session;
 use crate::action::{Action, RunAction};
 use crate::engine;
 use crate::output;

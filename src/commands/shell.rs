@@ -2,7 +2,7 @@
 //! TTY, or `-- cmd args` to run one command and exit with its code. No SSH keys anywhere.
 
 use super::instances::one_running;
-use super::Session;
+use super::session::Session;
 use crate::action::ShellAction;
 use crate::engine::exec;
 use crate::output;

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::Session;
+use super::session::Session;
 use crate::action::{StatusAction, Target};
 use crate::observed::{Observed, ObservedContainer};
 use crate::output;

@@ -1,8 +1,8 @@
 //! `dops update:<svc>|all`: run the UPDATE method (e.g. pull new data and reload) in every
 //! running instance; same mechanics and report as `validate` (see `validate.rs`).
 
+use super::session::Session;
 use super::validate::execute_method;
-use super::Session;
 use crate::action::TargetAction;
 use crate::meta::Method;
 

@@ -9,7 +9,7 @@ use serde::Serialize;
 use std::time::Instant;
 
 use super::instances::selected_running;
-use super::Session;
+use super::session::Session;
 use crate::action::{Target, TargetAction};
 use crate::engine;
 use crate::meta::{BuildMeta, Method};
@@ -19,7 +19,7 @@ use crate::output;
 /// The command run inside an instance for a method: dops-init's `container` personality.
 pub fn method_command(method: Method) -> Vec<String> {
     vec![
-        "/dops/bin/dops-init".to_string(),
+        crate::meta::INIT_PATH.to_string(),
         "container".to_string(),
         format!("--{}", method.key()),
     ]

@@ -12,7 +12,7 @@ use std::time::Duration;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::DnsError;
+use super::error::DnsError;
 
 /// Upstream resolvers and how long to wait for each.
 #[derive(Debug, Clone)]

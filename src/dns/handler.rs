@@ -19,10 +19,11 @@ use hickory_server::net::runtime::Time;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
 
+use super::error::DnsError;
 use super::forward::Forwarder;
+use super::log::DnsLog;
 use super::registry::Registry;
 use super::tsig::{TsigGuard, Verdict};
-use super::{DnsError, DnsLog};
 
 /// The zone's fixed names.
 pub struct ZoneNames {

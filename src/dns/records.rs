@@ -8,8 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::error::DnsError;
 use super::registry::RecordView;
-use super::DnsError;
 
 /// File name of the snapshot.
 pub const RECORDS_FILE: &str = "dns-records.json";

@@ -13,13 +13,14 @@ use std::time::{Duration, Instant};
 use hickory_proto::rr::Name;
 use hickory_server::Server;
 
+use super::error::DnsError;
 use super::forward::Forwarder;
 use super::handler::DnsHandler;
+use super::log::DnsLog;
 use super::records::{self, RecordsFile};
 use super::registry::Registry;
 use super::tsig::{SharedKey, TsigGuard};
 use super::udp;
-use super::{DnsError, DnsLog};
 
 /// Everything the server runs with.
 #[derive(Debug, Clone)]

@@ -13,7 +13,7 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::tsig::{signed_bitmessage_to_buf, TsigAlgorithm, TsigError, TSIG};
 use hickory_proto::rr::{Name, Record, TSigResponseContext, TSigner};
 
-use super::DnsError;
+use super::error::DnsError;
 
 /// The shared secret the server checks updates against (the project's TSIG key, hmac-sha256).
 #[derive(Clone, PartialEq, Eq)]

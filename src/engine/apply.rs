@@ -24,11 +24,10 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 
 use super::build::{build_all, BuildOptions, Built};
+use super::connect::Engine;
+use super::error::{is_not_found, is_not_modified, EngineError};
 use super::progress::{Progress, Reporter};
-use super::{
-    create_unstarted_container, is_not_found, is_not_modified, remove_unstarted_container, Engine,
-    EngineError,
-};
+use super::scratch::{create_unstarted_container, remove_unstarted_container};
 use crate::labels;
 use crate::plan::{ContainerSpec, Mount, Plan, Step};
 use crate::project::env::EnvValue;

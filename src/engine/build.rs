@@ -14,10 +14,11 @@ use std::time::Instant;
 use bollard::query_parameters::BuildImageOptions;
 use futures_util::StreamExt;
 
+use super::connect::Engine;
 use super::context::{service_context, ContextTar};
+use super::error::EngineError;
 use super::inject::{self, ensure_init_image, find_init_binary, injection_dockerfile};
 use super::progress::{Progress, Reporter};
-use super::{Engine, EngineError};
 use crate::labels;
 use crate::plan::BuildStep;
 

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use super::{Engine, EngineError};
+use super::error::EngineError;
 
 /// Connect to the local engine (DOCKER_HOST or the unix socket) and negotiate the API version.
 pub async fn connect() -> Result<Engine, EngineError> {
@@ -32,23 +32,10 @@ pub async fn connect() -> Result<Engine, EngineError> {
     Ok(Engine { docker })
 }
 
-/// Errors that mean "nobody answers on the socket" rather than "Docker said no".
-pub(crate) fn is_unreachable(e: &bollard::errors::Error) -> bool {
-    use bollard::errors::Error as E;
-    match e {
-        E::SocketNotFoundError(_) | E::RequestTimeoutError => true,
-        E::IOError { err } => matches!(
-            err.kind(),
-            std::io::ErrorKind::ConnectionRefused
-                | std::io::ErrorKind::NotFound
-                | std::io::ErrorKind::PermissionDenied
-        ),
-        E::HyperResponseError { .. } | E::HyperLegacyError { .. } => {
-            let s = e.to_string().to_lowercase();
-            s.contains("connect") || s.contains("refused")
-        }
-        _ => false,
-    }
+/// A connected Docker engine.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) docker: bollard::Docker,
 }
 
 impl Engine {

@@ -13,7 +13,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::EngineError;
+use super::error::EngineError;
 
 /// One compiled `.dockerignore` pattern.
 #[derive(Debug, Clone, PartialEq)]

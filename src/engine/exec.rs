@@ -18,8 +18,9 @@ use bollard::query_parameters::{
 use futures_util::{Stream, StreamExt};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
+use super::connect::Engine;
+use super::error::{is_not_found, EngineError};
 use super::progress::Sink;
-use super::{is_not_found, Engine, EngineError};
 
 /// The default interactive shell: bash when the image has it, sh otherwise.
 pub fn default_shell() -> Vec<String> {

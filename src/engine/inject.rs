@@ -23,11 +23,12 @@ use std::path::{Path, PathBuf};
 use bollard::query_parameters::BuildImageOptions;
 use futures_util::StreamExt;
 
+use super::connect::Engine;
 use super::context::ContextTar;
-use super::{is_not_found, Engine, EngineError};
+use super::error::{is_not_found, EngineError};
 use crate::labels;
 
-pub const INIT_PATH: &str = "/dops/bin/dops-init";
+pub use crate::meta::INIT_PATH;
 
 /// Where the dops-init binary is: `DOPS_INIT_BIN`, else next to the running dops executable.
 /// `explicit` (the build options' choice) wins over both.
@@ -271,7 +272,7 @@ async fn initd_methods(
     project: &str,
 ) -> Result<crate::meta::Methods, EngineError> {
     use bollard::query_parameters::DownloadFromContainerOptions;
-    let id = super::create_unstarted_container(engine, image, project, "probe").await?;
+    let id = super::scratch::create_unstarted_container(engine, image, project, "probe").await?;
     let mut stream = engine.api().download_from_container(
         &id,
         Some(DownloadFromContainerOptions {
@@ -297,7 +298,7 @@ async fn initd_methods(
         }
     }
     drop(stream);
-    super::remove_unstarted_container(engine, &id).await;
+    super::scratch::remove_unstarted_container(engine, &id).await;
     result?;
     if archive.is_empty() {
         return Ok(crate::meta::Methods::default());

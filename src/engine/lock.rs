@@ -11,7 +11,7 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::EngineError;
+use super::error::EngineError;
 
 /// A held project lock; dropping it releases the lock.
 #[derive(Debug)]

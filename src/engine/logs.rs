@@ -9,8 +9,9 @@ use bollard::container::LogOutput;
 use bollard::query_parameters::LogsOptions;
 use futures_util::StreamExt;
 
+use super::connect::Engine;
+use super::error::{is_not_found, EngineError};
 use super::progress::Sink;
-use super::{is_not_found, Engine, EngineError};
 
 /// The output lock and the sink every followed container writes to.
 type Shared = (Mutex<()>, Arc<dyn Sink>);

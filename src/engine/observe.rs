@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use bollard::models::ContainerSummary;
 use bollard::query_parameters::{ListContainersOptions, ListImagesOptions, ListNetworksOptions};
 
-use super::{Engine, EngineError};
+use super::connect::Engine;
+use super::error::EngineError;
 use crate::labels;
 use crate::observed::{Observed, ObservedContainer};
 
@@ -183,7 +184,7 @@ pub struct ImageInfo {
 pub async fn image_info(engine: &Engine, image: &str) -> Result<Option<ImageInfo>, EngineError> {
     let i = match engine.api().inspect_image(image).await {
         Ok(i) => i,
-        Err(e) if super::is_not_found(&e) => return Ok(None),
+        Err(e) if super::error::is_not_found(&e) => return Ok(None),
         Err(e) => return Err(EngineError::docker(format!("inspect image {image}"), e)),
     };
     let config = i.config.unwrap_or_default();

@@ -8,8 +8,10 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use super::connect::Engine;
+use super::error::EngineError;
+use super::observe::observe;
 use super::progress::{Progress, Reporter};
-use super::{observe, Engine, EngineError};
 
 /// The state shown for one instance while waiting.
 #[derive(Debug, Clone, PartialEq)]

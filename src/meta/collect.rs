@@ -4,25 +4,10 @@
 use std::path::Path;
 use std::process::Command;
 
-use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{default_tag, rfc3339, BuildMeta, Methods, SCHEMA};
-
-/// The git state of the project folder at build time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GitInfo {
-    /// Full commit hash of HEAD.
-    pub commit: String,
-    /// Uncommitted changes (tracked or untracked) under the project folder.
-    pub dirty: bool,
-    /// `remote.origin.url`, when set.
-    #[serde(default)]
-    pub source: Option<String>,
-    /// `git describe --tags --always --dirty`.
-    #[serde(default)]
-    pub describe: Option<String>,
-}
+use super::methods::Methods;
+use super::model::{default_tag, rfc3339, BuildMeta, GitInfo, SCHEMA};
 
 impl GitInfo {
     /// Ask the host's `git` about `dir`. None when git is absent or `dir` is not in a checkout

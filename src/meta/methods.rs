@@ -5,7 +5,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{keys, read_json_files, MetaError};
+use super::error::MetaError;
+use super::files::read_json_files;
+use super::keys;
 
 /// The four management methods an image may declare. A method is a shell command string.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,7 +4,8 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::{BuildMeta, Method, Methods};
+use super::methods::{Method, Methods};
+use super::model::BuildMeta;
 
 /// Run-time facts shown at the top of an examine report.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -114,7 +115,7 @@ pub fn examine_json(runtime: &RuntimeInfo, methods: &Methods, chain: &[BuildMeta
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::sample;
+    use super::super::model::tests::sample;
     use super::*;
 
     #[test]

@@ -1,7 +1,7 @@
 //! A plan as the user reads it: the text of `dops plan` (warnings on stderr) or one JSON document
 //! (warnings inside). Secrets are masked in both.
 
-use super::{out, warn};
+use super::print::{out, warn};
 use crate::plan::{mask_secret, Planned};
 
 /// The JSON form of a plan: `{"project", "steps", "warnings"}` with secrets masked (schema in the README, "Plans").

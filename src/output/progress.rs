@@ -82,7 +82,7 @@ impl Shown {
             Some(m) => {
                 let _ = m.println(text);
             }
-            None => super::note(&text),
+            None => super::print::note(&text),
         }
     }
 

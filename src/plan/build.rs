@@ -2,8 +2,8 @@
 
 use std::collections::BTreeSet;
 
+use super::context::{image_present, labels_for, no_match, PlanError, Planned};
 use super::step::{BuildStep, Plan, Step};
-use super::{image_present, labels_for, no_match, PlanError, Planned};
 use crate::action::Target;
 use crate::labels;
 use crate::observed::Observed;

@@ -1,7 +1,7 @@
 //! `clean`: graceful removal of what a target selects; data only with `purge`.
 
+use super::context::{data_root, PlanContext, Planned, STOP_TIMEOUT_S};
 use super::step::{Plan, Step};
-use super::{data_root, PlanContext, Planned, STOP_TIMEOUT_S};
 use crate::action::Target;
 use crate::observed::{Observed, ObservedContainer};
 use crate::project::{Project, DNS_SERVICE};

@@ -4,12 +4,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::build::build_step;
+use super::context::{
+    data_root, image_present, labels_for, PlanContext, PlanError, Planned, STOP_TIMEOUT_S,
+};
 use super::select::{dns_entry, select, Chosen};
 use super::spec::SpecContext;
 use super::step::{Plan, Step};
-use super::{
-    data_root, image_present, labels_for, PlanContext, PlanError, Planned, STOP_TIMEOUT_S,
-};
 use crate::action::{RunAction, Target};
 use crate::dockerfile::Protocol;
 use crate::labels;

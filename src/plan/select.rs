@@ -1,7 +1,7 @@
 //! Which run.conf entries a run target means, with their instance names (a random one where
 //! run.conf gives none), and the DNS entry.
 
-use super::{no_match, PlanContext, PlanError};
+use super::context::{no_match, PlanContext, PlanError};
 use crate::action::Target;
 use crate::project::instance::{random_name, InstanceSettings};
 use crate::project::{Project, RunConfEntry, DNS_INSTANCE, DNS_SERVICE};

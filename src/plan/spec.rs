@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
+use super::context::{labels_for, PlanContext, PlanError};
 use super::select::Chosen;
 use super::step::{ContainerSpec, DnsSettings, Mount, PortPublish};
-use super::{labels_for, PlanContext, PlanError};
 use crate::project::env::{self, EnvInputs, EnvValue, EnvVar};
 use crate::project::links::{self, LinkCandidate, LinkResolution};
 use crate::project::{Project, RequiredVar};

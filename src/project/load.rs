@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::{Project, ProjectError, ProjectFiles, ServiceFiles};
+use super::model::{name_from_dir, Project, ProjectError, ProjectFiles, ServiceFiles};
 
 fn read(path: &Path, shown: &str) -> Result<Option<String>, ProjectError> {
     match std::fs::read(path) {
@@ -95,10 +95,10 @@ pub fn load(dir: &Path, conf: &str) -> Result<Project, ProjectError> {
 }
 
 /// The project name of a folder: host.conf's `PROJECT` when the project loads (with the run
-/// conf `conf`), else the folder's name as [`super::name_from_dir`] derives it.
+/// conf `conf`), else the folder's name as [`name_from_dir`] derives it.
 pub fn name_of(dir: &Path, conf: &str) -> String {
     match load(dir, conf) {
         Ok(p) => p.name,
-        Err(_) => super::name_from_dir(dir).unwrap_or_else(|| "dops".into()),
+        Err(_) => name_from_dir(dir).unwrap_or_else(|| "dops".into()),
     }
 }

@@ -1,7 +1,8 @@
 //! The project model: run.conf, host.conf, instance types, env resolution, links, Dockerfiles.
 //!
 //! [`load`] is the only function here that does I/O: it reads the files into [`ProjectFiles`];
-//! [`Project::from_files`] builds and validates the model from them (pure, used by tests).
+//! [`Project::from_files`] (in `model`) builds and validates the model from them (pure, used by
+//! tests).
 
 pub mod env;
 pub mod hostconf;
@@ -10,13 +11,9 @@ pub mod instance_type;
 pub mod json;
 pub mod links;
 mod load;
+mod model;
 pub mod props;
 pub mod runconf;
-
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-
-use serde::Serialize;
 
 pub use crate::dockerfile::{DockerfileInfo, ExposedPort};
 pub use env::{EnvError, HostContext};
@@ -27,268 +24,15 @@ pub use links::{LinkSpec, LinkTarget};
 pub use load::{load, name_of};
 pub use runconf::{ConfigError, DnsPolicy, RunConfEntry, VolumeSpec};
 
-use crate::build_order::{self, BuildOrderError, ParentRef};
-use crate::dockerfile;
-
-/// The built-in DNS service.
-pub const DNS_SERVICE: &str = "dops-dns";
-/// Its instance.
-pub const DNS_INSTANCE: &str = "master";
-/// The default DNS zone.
-pub const DEFAULT_ZONE: &str = "local.zone";
-
-#[derive(Debug, thiserror::Error)]
-pub enum ProjectError {
-    #[error("{0}")]
-    Config(#[from] ConfigError),
-    #[error("{0}")]
-    BuildOrder(#[from] BuildOrderError),
-    #[error("cannot read {path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{dir} is not a dops project: it has no services/ folder and no run.conf (use --project DIR, or 'dops install_demo' for an example)")]
-    NotAProject { dir: String },
-    #[error("no run conf '{file}' in {dir}{}", if .available.is_empty() { String::new() } else { format!(" (available: {})", .available.join(", ")) })]
-    NoConf {
-        file: String,
-        dir: String,
-        available: Vec<String>,
-    },
-    #[error("cannot derive a project name from {dir:?}: set \"PROJECT\" in host.conf")]
-    NoName { dir: String },
-}
-
-/// One service: `services/<name>/` with a Dockerfile, or a built-in one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Service {
-    pub name: String,
-    /// The build context (empty for built-in services: the engine has them embedded).
-    pub dir: PathBuf,
-    pub builtin: bool,
-    /// Project services this one is built FROM.
-    pub parents: Vec<String>,
-    /// Ports to publish, inherited ones included.
-    pub ports: Vec<ExposedPort>,
-    pub required: Vec<RequiredVar>,
-}
-
-/// A loaded, validated project.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Project {
-    pub name: String,
-    pub dir: PathBuf,
-    /// The run conf file name (`run.conf`, `prod.conf`, ...).
-    pub conf_file: String,
-    pub entries: Vec<RunConfEntry>,
-    pub services: BTreeMap<String, Service>,
-    /// Every service, parents first.
-    pub build_order: Vec<String>,
-    #[serde(skip)]
-    pub graph: BTreeMap<String, Vec<ParentRef>>,
-    pub host_conf: HostConf,
-}
-
-/// The raw files of a project (what `load` reads).
-#[derive(Debug, Clone, Default)]
-pub struct ProjectFiles {
-    /// The run conf file name and its text (None: no run conf, an empty platform).
-    pub run_conf: Option<(String, String)>,
-    pub host_conf: Option<String>,
-    pub services: Vec<ServiceFiles>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct ServiceFiles {
-    pub name: String,
-    pub dockerfile: String,
-    pub required_env_vars: Option<String>,
-}
-
-/// The project name from a folder name: lowercased, other characters than `[a-z0-9_.-]` → `-`.
-pub fn name_from_dir(dir: &Path) -> Option<String> {
-    let raw = dir.file_name()?.to_string_lossy().to_lowercase();
-    let name: String = raw
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    let name = name.trim_start_matches(['-', '_', '.']).to_string();
-    (!name.is_empty()).then_some(name)
-}
-
-impl Project {
-    /// Build and validate the model from the files (pure).
-    pub fn from_files(dir: &Path, files: ProjectFiles) -> Result<Project, ProjectError> {
-        let host_conf = match &files.host_conf {
-            Some(text) => hostconf::parse("host.conf", text)?,
-            None => HostConf::default(),
-        };
-        let name = match &host_conf.project {
-            Some(n) => n.clone(),
-            None => name_from_dir(dir).ok_or_else(|| ProjectError::NoName {
-                dir: dir.display().to_string(),
-            })?,
-        };
-        let (conf_file, entries) = match &files.run_conf {
-            Some((file, text)) => (file.clone(), runconf::parse(file, text)?),
-            None => ("run.conf".to_string(), Vec::new()),
-        };
-
-        let mut services = BTreeMap::new();
-        let mut infos: BTreeMap<String, DockerfileInfo> = BTreeMap::new();
-        let mut graph: BTreeMap<String, Vec<ParentRef>> = BTreeMap::new();
-        let prefix = format!("{name}/");
-        for sf in &files.services {
-            let info = dockerfile::parse(&sf.dockerfile);
-            let mut parents: Vec<ParentRef> = Vec::new();
-            for f in info.external_bases() {
-                if let Some(rest) = f.image.strip_prefix(&prefix) {
-                    let parent = rest.split([':', '@']).next().unwrap_or(rest).to_string();
-                    if !parents.iter().any(|p| p.parent == parent) {
-                        parents.push(ParentRef {
-                            parent,
-                            image: f.image.clone(),
-                            line: f.line,
-                        });
-                    }
-                }
-            }
-            let required = match &sf.required_env_vars {
-                Some(text) => hostconf::parse_required(
-                    &format!("services/{}/required_env_vars.json", sf.name),
-                    text,
-                )?,
-                None => Vec::new(),
-            };
-            graph.insert(sf.name.clone(), parents.clone());
-            services.insert(
-                sf.name.clone(),
-                Service {
-                    name: sf.name.clone(),
-                    dir: dir.join("services").join(&sf.name),
-                    builtin: false,
-                    parents: parents.into_iter().map(|p| p.parent).collect(),
-                    ports: Vec::new(),
-                    required,
-                },
-            );
-            infos.insert(sf.name.clone(), info);
-        }
-        let dns_on = host_conf.dns
-            && !entries
-                .iter()
-                .any(|e| e.service == DNS_SERVICE && !e.autorun);
-        if dns_on && !services.contains_key(DNS_SERVICE) {
-            graph.insert(DNS_SERVICE.to_string(), Vec::new());
-            services.insert(
-                DNS_SERVICE.to_string(),
-                Service {
-                    name: DNS_SERVICE.to_string(),
-                    dir: PathBuf::new(),
-                    builtin: true,
-                    parents: Vec::new(),
-                    ports: Vec::new(),
-                    required: Vec::new(),
-                },
-            );
-        }
-        let order = build_order::order(&graph)?;
-        // ports: parents' ports first (inherited through the final stage), then the service's own
-        let mut ports: BTreeMap<String, Vec<ExposedPort>> = BTreeMap::new();
-        for s in &order {
-            let own = infos.get(s).map(|i| i.ports.clone()).unwrap_or_default();
-            let inherited = infos
-                .get(s)
-                .and_then(|i| i.final_base())
-                .and_then(|b| b.strip_prefix(&prefix))
-                .map(|b| b.split([':', '@']).next().unwrap_or(b))
-                .and_then(|parent| ports.get(parent).cloned())
-                .unwrap_or_default();
-            ports.insert(s.clone(), dockerfile::merge_ports(inherited, own));
-        }
-        for (s, p) in ports {
-            if let Some(svc) = services.get_mut(&s) {
-                svc.ports = p;
-            }
-        }
-
-        // every entry names a known service
-        let cx = runconf::Ctx { file: &conf_file };
-        let known: BTreeSet<&str> = services
-            .keys()
-            .map(String::as_str)
-            .chain([DNS_SERVICE])
-            .collect();
-        for e in &entries {
-            if !known.contains(e.service.as_str()) {
-                let hint = match crate::suggest::closest(&e.service, known.iter().copied()) {
-                    Some(c) => format!(" (did you mean {c:?}?)"),
-                    None => format!(
-                        " (services/ has: {})",
-                        services.keys().cloned().collect::<Vec<_>>().join(", ")
-                    ),
-                };
-                return Err(cx
-                    .err(
-                        e.service_pos,
-                        &format!("[{}].service", e.index),
-                        format!("unknown service {:?}{hint}", e.service),
-                    )
-                    .into());
-            }
-        }
-
-        Ok(Project {
-            name,
-            dir: dir.to_path_buf(),
-            conf_file,
-            entries,
-            services,
-            build_order: order,
-            graph,
-            host_conf,
-        })
-    }
-
-    /// Is the built-in DNS on? Off with host.conf `"DNS": "off"` or a run.conf entry for
-    /// `dops-dns` with `"autorun": false`.
-    pub fn dns_enabled(&self) -> bool {
-        self.host_conf.dns
-            && !self
-                .entries
-                .iter()
-                .any(|e| e.service == DNS_SERVICE && !e.autorun)
-    }
-
-    /// The DNS zone: host.conf `DNS_ZONE`, else `local.zone`.
-    pub fn dns_zone(&self) -> String {
-        self.host_conf
-            .get("DNS_ZONE")
-            .unwrap_or(DEFAULT_ZONE)
-            .to_string()
-    }
-
-    /// `<project>-<service>-<instance>`
-    pub fn container_name(&self, service: &str, instance: &str) -> String {
-        format!("{}-{service}-{instance}", self.name)
-    }
-
-    /// `<project>/<service>`
-    pub fn image(&self, service: &str) -> String {
-        format!("{}/{service}", self.name)
-    }
-}
+pub use model::{
+    name_from_dir, Project, ProjectError, ProjectFiles, Service, ServiceFiles, DEFAULT_ZONE,
+    DNS_INSTANCE, DNS_SERVICE,
+};
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use std::path::Path;
+
     use super::*;
 
     pub fn files(run_conf: &str, services: &[(&str, &str)]) -> ProjectFiles {

@@ -1,19 +1,18 @@
 //! Running hooks from the lifecycle: checked hooks (a failure stops the phase), side hooks
 //! (bounded, never holding the lifecycle), and interrupting a hook when a stop arrives.
 
-use super::*;
+use super::hook_result::{HookRun, HOOK_GRACE, SIDE_HOOK_LIMIT};
+use std::process::Command;
+use std::time::{Duration, Instant};
 
-/// Limits for hooks that must not hold the lifecycle: `svcdown`, `lifecycle`, `pushstats`.
-pub(super) const SIDE_HOOK_LIMIT: Duration = Duration::from_secs(10);
-/// How long an interrupted hook gets between SIGTERM and SIGKILL.
-pub(super) const HOOK_GRACE: Duration = Duration::from_secs(2);
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 
-pub(super) struct HookRun {
-    pub exit: Exit,
-    pub timed_out: bool,
-    pub tail: String,
-    pub stdout: Vec<u8>,
-}
+use super::machine::{Init, Stop};
+use crate::init::error::InitError;
+use crate::init::hooks;
+use crate::init::output::log;
+use crate::init::reaper::Exit;
 
 impl Init {
     /// A whaleware hook that must succeed (missing = nothing to do).
@@ -122,13 +121,5 @@ impl Init {
         }
         self.exits.forget(pid);
         Exit::Signal(Signal::SIGKILL as i32)
-    }
-}
-
-pub(super) fn describe(r: &HookRun) -> String {
-    if r.tail.is_empty() {
-        r.exit.to_string()
-    } else {
-        format!("{}; output:\n{}", r.exit, r.tail)
     }
 }

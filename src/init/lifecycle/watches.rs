@@ -1,7 +1,17 @@
 //! The lifecycle's side of DNS watches: start the pollers once UP, and on a change re-render the
 //! template, reload or restart the program, run `on_change`, and record the members.
 
-use super::*;
+use super::hook_result::describe;
+use std::process::Command;
+use std::time::{Instant, SystemTime};
+
+use serde_json::json;
+
+use super::machine::{Init, Stop};
+use crate::init::output::log;
+use crate::init::state::rfc3339;
+use crate::init::watch::{self, Member, Reload, Watch, WatchMsg};
+use crate::state_file::{WatchMember, WatchState};
 
 impl Init {
     /// WARMUP, before svcup: a first render of every watch (so a program finds its configuration

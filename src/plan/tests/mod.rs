@@ -8,8 +8,10 @@ mod run;
 
 use std::path::Path;
 
+pub(super) use std::path::PathBuf;
+
 pub(super) use super::*;
-pub(super) use crate::action::{CleanAction, Overrides, RunAction};
+pub(super) use crate::action::{CleanAction, Overrides, RunAction, Target};
 pub(super) use crate::observed::ObservedContainer;
 pub(super) use crate::project::env::{EnvValue, HostContext};
 pub(super) use crate::project::instance::random_name;
