@@ -58,9 +58,9 @@ fn resolve(
     cur: &[String],
     segs: &[&str],
 ) -> Option<Vec<String>> {
-    let (mut base, rest): (Vec<String>, &[&str]) = match segs.first()? {
-        &"crate" => (Vec::new(), &segs[1..]),
-        &"super" => {
+    let (mut base, rest): (Vec<String>, &[&str]) = match *segs.first()? {
+        "crate" => (Vec::new(), &segs[1..]),
+        "super" => {
             let mut b = cur.to_vec();
             b.pop();
             let mut r = &segs[1..];
@@ -70,7 +70,7 @@ fn resolve(
             }
             (b, r)
         }
-        &"self" => (cur.to_vec(), &segs[1..]),
+        "self" => (cur.to_vec(), &segs[1..]),
         _ => (cur.to_vec(), segs),
     };
     let base_len = base.len();
