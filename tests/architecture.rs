@@ -143,7 +143,9 @@ fn graph() -> BTreeMap<Vec<String>, BTreeSet<Vec<String>>> {
         // inline `crate::x::y`, `super::x`, and a child's `name::item` from its parent
         let words: Vec<&str> = text.split("::").collect();
         for (i, w) in words.iter().enumerate().take(words.len().saturating_sub(1)) {
-            let Some(last) = idents(w).last().copied() else { continue };
+            let Some(last) = idents(w).last().copied() else {
+                continue;
+            };
             if !w.ends_with(last) {
                 continue;
             }
@@ -153,7 +155,11 @@ fn graph() -> BTreeMap<Vec<String>, BTreeSet<Vec<String>>> {
                     Some(n) if next.starts_with(n) => t.push(n),
                     _ => break,
                 }
-                if !next.trim_start().chars().all(|c| c.is_alphanumeric() || c == '_') {
+                if !next
+                    .trim_start()
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || c == '_')
+                {
                     break;
                 }
             }
@@ -208,7 +214,11 @@ fn no_import_cycle_among_the_files() {
     for n in g.keys() {
         if !state.contains_key(n) {
             let cycle = visit(n, &g, &mut state, &mut Vec::new());
-            assert!(cycle.is_none(), "import cycle: {}", cycle.unwrap().join(" -> "));
+            assert!(
+                cycle.is_none(),
+                "import cycle: {}",
+                cycle.unwrap().join(" -> ")
+            );
         }
     }
 }
@@ -243,7 +253,11 @@ fn arrows_only_go_down_the_flow() {
             }
         }
     }
-    assert!(wrong.is_empty(), "imports against the flow:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "imports against the flow:\n{}",
+        wrong.join("\n")
+    );
 }
 
 #[test]
@@ -256,7 +270,10 @@ fn the_programs_and_the_server_keep_to_themselves() {
                 continue;
             }
             let name = format!("{} -> {}", from.join("::"), to.join("::"));
-            assert!(a != "dns", "dns imports nothing from the rest of dops: {name}");
+            assert!(
+                a != "dns",
+                "dns imports nothing from the rest of dops: {name}"
+            );
             assert!(
                 !(a == "init" && (b == "engine" || b == "dns")),
                 "dops-init never uses the engine or the DNS server: {name}"
@@ -283,5 +300,9 @@ fn only_the_output_modules_print() {
             }
         }
     }
-    assert!(found.is_empty(), "printing outside output:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "printing outside output:\n{}",
+        found.join("\n")
+    );
 }

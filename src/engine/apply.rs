@@ -14,22 +14,21 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bollard::models::{
-    ContainerCreateBody, DeviceMapping, EndpointSettings, HostConfig, NetworkCreateRequest,
-    NetworkingConfig, PortBinding,
+    ContainerCreateBody, EndpointSettings, HostConfig, NetworkCreateRequest, NetworkingConfig,
+    PortBinding,
 };
 use bollard::query_parameters::{
-    CreateContainerOptions, DownloadFromContainerOptions, RemoveContainerOptions,
-    StopContainerOptions,
+    CreateContainerOptions, RemoveContainerOptions, StopContainerOptions,
 };
-use futures_util::StreamExt;
 
 use super::build::{build_all, BuildOptions, Built};
 use super::connect::Engine;
 use super::error::{is_not_found, is_not_modified, EngineError};
+use super::extra_args::apply_extra_args;
 use super::progress::{Progress, Reporter};
-use super::scratch::{create_unstarted_container, remove_unstarted_container};
+use super::seed::seed_mount;
 use crate::labels;
-use crate::plan::{ContainerSpec, Mount, Plan, Step};
+use crate::plan::{ContainerSpec, Plan, Step};
 use crate::project::env::EnvValue;
 use crate::state_file::{host_run_dir, RUN_DIR_IN_CONTAINER};
 
@@ -342,173 +341,6 @@ async fn resolve(
     }
 }
 
-/// The marker that says a persistent folder was seeded (beside it, not inside: the data stays
-/// exactly what the service wrote).
-pub fn seed_marker(host: &Path) -> PathBuf {
-    let name = host
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "root".into());
-    host.with_file_name(format!(".{name}.dops-seeded"))
-}
-
-/// Seed `mount.host` with the image's content at `mount.container`, once.
-pub async fn seed_mount(
-    engine: &Engine,
-    image: &str,
-    project: &str,
-    mount: &Mount,
-) -> Result<bool, EngineError> {
-    let marker = seed_marker(&mount.host);
-    if marker.exists() {
-        return Ok(false);
-    }
-    std::fs::create_dir_all(&mount.host).map_err(|e| EngineError::io(&mount.host, e))?;
-    let empty = std::fs::read_dir(&mount.host)
-        .map_err(|e| EngineError::io(&mount.host, e))?
-        .next()
-        .is_none();
-    let mut seeded = false;
-    if empty {
-        // A short-lived, never-started container gives the image's files through the archive API.
-        let id = create_unstarted_container(engine, image, project, "seed").await?;
-        let result = download_into(engine, &id, &mount.container, &mount.host).await;
-        remove_unstarted_container(engine, &id).await;
-        seeded = result?;
-    }
-    std::fs::write(&marker, "seeded by dops on first use\n")
-        .map_err(|e| EngineError::io(&marker, e))?;
-    Ok(seeded)
-}
-
-/// Copy `path` out of a container into the host folder `dest` (its content, not the folder).
-async fn download_into(
-    engine: &Engine,
-    container: &str,
-    path: &str,
-    dest: &Path,
-) -> Result<bool, EngineError> {
-    let mut stream = engine.api().download_from_container(
-        container,
-        Some(DownloadFromContainerOptions {
-            path: path.to_string(),
-        }),
-    );
-    let mut data = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        match chunk {
-            Ok(b) => data.extend_from_slice(&b),
-            Err(e) if is_not_found(&e) => return Ok(false),
-            Err(e) => {
-                return Err(EngineError::docker(
-                    format!("copy {path} out of the image"),
-                    e,
-                ))
-            }
-        }
-    }
-    let dest = dest.to_path_buf();
-    tokio::task::spawn_blocking(move || extract_content(&data, &dest))
-        .await
-        .map_err(|e| EngineError::Other(format!("extract task failed: {e}")))??;
-    Ok(true)
-}
-
-/// Unpack a `GET /archive` tar (whose entries start with the folder's own name) into `dest`.
-fn extract_content(data: &[u8], dest: &Path) -> Result<(), EngineError> {
-    let mut archive = tar::Archive::new(data);
-    archive.set_preserve_permissions(true);
-    archive.set_preserve_ownerships(true);
-    archive.set_preserve_mtime(true);
-    archive.set_unpack_xattrs(false);
-    let entries = archive.entries().map_err(|e| EngineError::io(dest, e))?;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| EngineError::io(dest, e))?;
-        let path = entry
-            .path()
-            .map_err(|e| EngineError::io(dest, e))?
-            .into_owned();
-        let mut comps = path.components();
-        comps.next();
-        let rel: PathBuf = comps.collect();
-        if rel.as_os_str().is_empty() {
-            continue;
-        }
-        let target = dest.join(&rel);
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| EngineError::io(parent, e))?;
-        }
-        entry
-            .unpack(&target)
-            .map_err(|e| EngineError::io(&target, e))?;
-    }
-    Ok(())
-}
-
-/// run.conf `extra_args`: the documented subset of `docker run` flags, applied to the host config.
-pub fn apply_extra_args(args: &[String], hc: &mut HostConfig) -> Result<(), EngineError> {
-    let mut i = 0;
-    while i < args.len() {
-        let arg = args[i].as_str();
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with('-') => (f, Some(v.to_string())),
-            _ => (arg, None),
-        };
-        let bad = || EngineError::ExtraArg {
-            arg: arg.to_string(),
-        };
-        let mut value = || -> Result<String, EngineError> {
-            if let Some(v) = &inline {
-                return Ok(v.clone());
-            }
-            i += 1;
-            args.get(i).cloned().ok_or_else(bad)
-        };
-        match flag {
-            "--privileged" => hc.privileged = Some(true),
-            "--read-only" => hc.readonly_rootfs = Some(true),
-            "--cap-add" => hc.cap_add.get_or_insert_with(Vec::new).push(value()?),
-            "--cap-drop" => hc.cap_drop.get_or_insert_with(Vec::new).push(value()?),
-            "--add-host" => hc.extra_hosts.get_or_insert_with(Vec::new).push(value()?),
-            "-v" | "--volume" => hc.binds.get_or_insert_with(Vec::new).push(value()?),
-            "--device" => {
-                let v = value()?;
-                let mut parts = v.splitn(3, ':');
-                let host = parts.next().unwrap_or_default().to_string();
-                let inside = parts
-                    .next()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| host.clone());
-                let perms = parts.next().unwrap_or("rwm").to_string();
-                hc.devices.get_or_insert_with(Vec::new).push(DeviceMapping {
-                    path_on_host: Some(host),
-                    path_in_container: Some(inside),
-                    cgroup_permissions: Some(perms),
-                });
-            }
-            "--shm-size" => {
-                let v = value()?;
-                hc.shm_size = Some(parse_bytes(&v).ok_or_else(bad)?);
-            }
-            _ => return Err(bad()),
-        }
-        i += 1;
-    }
-    Ok(())
-}
-
-fn parse_bytes(s: &str) -> Option<i64> {
-    let s = s.trim().to_lowercase();
-    let (num, mult) = match s.chars().last()? {
-        'k' => (&s[..s.len() - 1], 1024),
-        'm' => (&s[..s.len() - 1], 1024 * 1024),
-        'g' => (&s[..s.len() - 1], 1024 * 1024 * 1024),
-        'b' => (&s[..s.len() - 1], 1),
-        _ => (s.as_str(), 1),
-    };
-    num.parse::<i64>().ok().map(|n| n * mult)
-}
-
 /// Create (seeding persistent folders first) and start one container.
 pub async fn run_container(
     engine: &Engine,
@@ -672,69 +504,5 @@ pub async fn start_container(engine: &Engine, name: &str) -> Result<(), EngineEr
         Ok(()) => Ok(()),
         Err(e) if is_not_modified(&e) => Ok(()),
         Err(e) => Err(EngineError::docker(format!("start {name}"), e)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn extra_args_subset() {
-        let mut hc = HostConfig::default();
-        let args: Vec<String> = [
-            "--privileged",
-            "--cap-add",
-            "NET_ADMIN",
-            "--add-host=db:10.0.0.2",
-            "--shm-size=64m",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        apply_extra_args(&args, &mut hc).unwrap();
-        assert_eq!(hc.privileged, Some(true));
-        assert_eq!(hc.cap_add, Some(vec!["NET_ADMIN".to_string()]));
-        assert_eq!(hc.extra_hosts, Some(vec!["db:10.0.0.2".to_string()]));
-        assert_eq!(hc.shm_size, Some(64 * 1024 * 1024));
-        let err = apply_extra_args(&["--pid=host".to_string()], &mut hc).unwrap_err();
-        assert!(err.to_string().contains("unsupported extra_args entry"));
-        assert_eq!(err.exit_code(), 2);
-    }
-
-    #[test]
-    fn the_seed_marker_sits_beside_the_folder() {
-        assert_eq!(
-            seed_marker(Path::new("/p/data/web-one/data")),
-            PathBuf::from("/p/data/web-one/.data.dops-seeded")
-        );
-    }
-
-    #[test]
-    fn archive_content_is_unpacked_without_its_top_folder() {
-        let mut b = tar::Builder::new(Vec::new());
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Directory);
-        h.set_mode(0o755);
-        h.set_size(0);
-        h.set_uid(0);
-        h.set_gid(0);
-        h.set_mtime(0);
-        b.append_data(&mut h, "data/", std::io::empty()).unwrap();
-        let mut h = tar::Header::new_gnu();
-        h.set_mode(0o600);
-        h.set_size(5);
-        h.set_uid(0);
-        h.set_gid(0);
-        h.set_mtime(0);
-        b.append_data(&mut h, "data/sub/seed.txt", &b"hello"[..])
-            .unwrap();
-        let data = b.into_inner().unwrap();
-        let tmp = tempfile::tempdir().unwrap();
-        extract_content(&data, tmp.path()).unwrap();
-        assert_eq!(
-            std::fs::read_to_string(tmp.path().join("sub/seed.txt")).unwrap(),
-            "hello"
-        );
     }
 }

@@ -19,12 +19,14 @@ pub mod connect;
 pub mod context;
 mod error;
 pub mod exec;
+pub mod extra_args;
 pub mod inject;
 pub mod lock;
 pub mod logs;
 pub mod observe;
 pub mod progress;
 mod scratch;
+pub mod seed;
 pub mod wait;
 
 pub use apply::{apply, ApplyContext};

@@ -9,6 +9,7 @@ pub mod config;
 // meta (issue 8): the `container` personality (container --metadata/--examine/--validate/--update).
 pub mod container;
 pub mod dns_hook;
+pub mod dns_wire;
 pub mod error;
 pub mod health;
 pub mod hooks;
@@ -21,6 +22,7 @@ pub mod paths;
 pub mod program;
 pub mod reaper;
 pub mod register;
+pub mod register_error;
 pub mod signals;
 pub mod state;
 pub mod supervisor;
