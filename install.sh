@@ -7,6 +7,10 @@
 #   ./install.sh test-image    only the fast busybox test image dops-test/busybox
 #   ./install.sh base-image    only dops/base:bookworm (with $DOPS_INIT_BIN if set, else the release build)
 #   ./install.sh tools NAME..  install Debian packages that tests and benches need, if missing
+#
+# The order puts what can fail for lack of something on the machine (Rust, a Docker engine, the
+# tools for the base image's root filesystem) before the long cargo build, so that a machine
+# missing something is told so in seconds, not after minutes of compiling.
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")"
 here=$(pwd)
@@ -23,11 +27,14 @@ ensure_packages() {
   [ ${#missing[@]} -eq 0 ] && return 0
   is_root && is_debian || die "missing packages: ${missing[*]} (install them, e.g. 'sudo apt-get install ${missing[*]}')"
   say "apt-get install ${missing[*]}"
+  # Wait (bounded) for another apt/dpkg run to finish instead of failing on its lock: several
+  # checkouts on one machine may install tools at the same time.
+  local apt=(apt-get -o DPkg::Lock::Timeout=300 -q)
   # The package lists are refreshed only when the install cannot be done with them as they are.
-  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
+  if ! DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
     say "apt-get update"
-    DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive "${apt[@]}" update >/dev/null
+    DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y --no-install-recommends "${missing[@]}" >/dev/null
   fi
 }
 
@@ -75,12 +82,40 @@ ensure_test_image() {
   rm -rf "$root"
 }
 
-# dops/base:bookworm, from base-images/debian (pull debian:bookworm-slim, else debootstrap + import).
+base_build=$here/base-images/debian/build.sh
+
+# The base image's root filesystem (dops/base-rootfs:bookworm, made once): `docker pull
+# debian:bookworm-slim`, else debootstrap. Needs no dops-init, so it runs before the cargo build.
+# As root on Debian the debootstrap fallback's packages are installed first (a few seconds, and
+# only while the root filesystem is still to be made); elsewhere build.sh tries the pull and, if
+# that fails, says which packages are missing.
+ensure_rootfs() {
+  local image=${DOPS_BASE_ROOTFS_IMAGE:-dops/base-rootfs:bookworm}
+  if [ -z "${DOPS_ROOTFS_FORCE:-}" ] && docker image inspect "$image" >/dev/null 2>&1; then
+    return 0
+  fi
+  if is_root && is_debian; then
+    # shellcheck disable=SC2046 # one package name per word
+    ensure_packages $("$base_build" packages)
+  fi
+  "$base_build" rootfs
+  # DOPS_ROOTFS_FORCE asks for one new root filesystem: done, so build.sh must not redo it.
+  unset DOPS_ROOTFS_FORCE
+}
+
+# dops/base:bookworm from base-images/debian: the root filesystem (ensure_rootfs, run before)
+# + dops-init.
 ensure_base_image() {
-  "$here/base-images/debian/build.sh"
+  "$base_build"
+}
+
+need_rust() {
+  command -v cargo >/dev/null 2>&1 ||
+    die "cargo not found: install Rust (https://rustup.rs, or Debian: 'sudo apt-get install cargo'), then run ./install.sh again"
 }
 
 build_binaries() {
+  need_rust
   say "building static binaries (release)"
   cargo build --release --quiet --bins
 }
@@ -104,15 +139,18 @@ case "${1:-all}" in
   test-image) ensure_engine; ensure_test_image ;;
   base-image)
     ensure_engine
+    ensure_rootfs
     # DOPS_INIT_BIN names a dops-init already built (test.sh passes its debug build): no release build then.
     [ -n "${DOPS_INIT_BIN:-}" ] || build_binaries
     ensure_base_image
     ;;
   tools) shift; ensure_packages "$@" ;;
   all)
+    need_rust
+    ensure_engine
+    ensure_rootfs
     build_binaries
     install_binaries
-    ensure_engine
     ensure_base_image
     say "done: try 'dops demo'"
     ;;

@@ -9,8 +9,12 @@
 # fixed rate, LAT_QPS, from dnsperf -v), and the ratios dops/BIND and dops/dnsmasq. Then:
 # UP -> resolvable and kill -9 -> gone, with the client dops-init uses.
 #
-# Every server runs on its own free loopback port, each for a bounded time; everything started
-# here is stopped by pid on exit. Needs root only to apt-get missing tools.
+# Before any speed is measured, the three servers must give the same answers (response code and
+# records) to every query: a difference fails the bench.
+#
+# Every server runs on its own free loopback port, each for a bounded time, detached (setsid,
+# stdin from /dev/null, output to a log file); everything started here is stopped by pid on exit.
+# Needs root only to apt-get missing tools.
 set -euo pipefail
 
 DURATION=${DURATION:-10}
@@ -36,6 +40,7 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM # so that cleanup runs on Ctrl-C and kill too
 
 say() { printf '%s\n' "$*" >&2; }
 
@@ -47,7 +52,7 @@ command -v dnsmasq >/dev/null || [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq)
 command -v nsupdate >/dev/null || missing+=(bind9-dnsutils)
 if [ ${#missing[@]} -gt 0 ]; then
     say "installing: ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" >/dev/null
+    "$ROOT/install.sh" tools "${missing[@]}"
 fi
 NAMED=$(command -v named || echo /usr/sbin/named)
 DNSMASQ=$(command -v dnsmasq || echo /usr/sbin/dnsmasq)
@@ -106,7 +111,7 @@ EOF
 KEY="hmac-sha256:bench-key:$(head -c 32 /dev/urandom | base64)"
 DNS_LISTEN="127.0.0.1:$PORT_DOPS" DNS_ZONE=local.zone DNS_KEY="$KEY" DNS_LEASE=3600 DNS_TTL=2 \
     DNS_UPSTREAM=127.0.0.1:9 DNS_THREADS="$DNS_THREADS" DNS_RECORDS_FILE="$WORK/records.json" \
-    SERVICE_IP=127.0.0.1 DOPS_LOG=warn "${DOPS_SERVE[@]}" >"$WORK/dops.log" 2>&1 &
+    SERVICE_IP=127.0.0.1 DOPS_LOG=warn setsid "${DOPS_SERVE[@]}" </dev/null >"$WORK/dops.log" 2>&1 &
 PIDS+=($!)
 DOPS_PID=$!
 wait_port "$PORT_DOPS"
@@ -151,7 +156,7 @@ options {
 controls { };
 zone "local.zone" { type primary; file "local.zone.db"; };
 EOF
-"$NAMED" -f -c "$WORK/bind/named.conf" -n "$DNS_THREADS" >"$WORK/named.log" 2>&1 &
+setsid "$NAMED" -f -c "$WORK/bind/named.conf" -n "$DNS_THREADS" </dev/null >"$WORK/named.log" 2>&1 &
 PIDS+=($!)
 BIND_PID=$!
 wait_port "$PORT_BIND"
@@ -163,10 +168,10 @@ while read -r inst ip; do
 done <<<"$RECORDS" >"$WORK/hosts"
 echo "127.0.0.1 ns.local.zone" >>"$WORK/hosts"
 chmod 644 "$WORK/hosts"
-"$DNSMASQ" -k --conf-file=/dev/null --user=root --port="$PORT_MASQ" --listen-address=127.0.0.1 \
+setsid "$DNSMASQ" -k --conf-file=/dev/null --user=root --port="$PORT_MASQ" --listen-address=127.0.0.1 \
     --bind-interfaces --no-resolv --no-hosts --addn-hosts="$WORK/hosts" --local=/local.zone/ \
     --local-ttl=2 --auth-ttl=2 --srv-host=_80._tcp.web.local.zone,web-1.local.zone,80 \
-    --pid-file="$WORK/dnsmasq.pid" --log-facility=- >"$WORK/dnsmasq.log" 2>&1 &
+    --pid-file="$WORK/dnsmasq.pid" --log-facility=- </dev/null >"$WORK/dnsmasq.log" 2>&1 &
 PIDS+=($!)
 MASQ_PID=$!
 for _ in $(seq 1 50); do
@@ -174,12 +179,41 @@ for _ in $(seq 1 50); do
     sleep 0.1
 done
 
-# --- sanity: every server gives the same answers --------------------------------------------------
-for port in "$PORT_DOPS" "$PORT_BIND" "$PORT_MASQ"; do
-    got=$(dig @127.0.0.1 -p "$port" +short web.local.zone A | sort | tr '\n' ' ')
-    srv=$(dig @127.0.0.1 -p "$port" +short _80._tcp.web.local.zone SRV | tr '\n' ' ')
-    say "port $port: web -> $got| srv -> $srv"
-done
+# --- the same answers from every server, for every query, before any speed is measured ----------
+# Per query of the dnsperf list (and the instance names not in it): the response code and the
+# answer records (dig +short: data only, no TTL), sorted. Any difference fails the bench: a server
+# that answers something else (or nothing) is not doing the same work.
+answers() { # port name type -> "STATUS; rdata rdata ..." (sorted)
+    local out status
+    out=$(dig @127.0.0.1 -p "$1" +time=2 +tries=2 +noall +comments +answer "$2" "$3" 2>&1) || true
+    status=$(sed -n 's/.*status: \([A-Z]*\),.*/\1/p' <<<"$out" | head -1)
+    printf '%s; %s\n' "${status:-NO-ANSWER}" \
+        "$(dig @127.0.0.1 -p "$1" +time=2 +tries=2 +short "$2" "$3" 2>/dev/null | sort | tr '\n' ' ' | sed 's/ $//')"
+}
+{
+    cat "$WORK/queries"
+    while read -r inst _; do echo "$inst.local.zone A"; done <<<"$RECORDS"
+} | sort -u >"$WORK/check-queries"
+diffs=0
+printf '\n%-32s %-36s %s\n' "query" "dops" "same in BIND, dnsmasq" >&2
+while read -r qname qtype; do
+    a_dops=$(answers "$PORT_DOPS" "$qname" "$qtype")
+    a_bind=$(answers "$PORT_BIND" "$qname" "$qtype")
+    a_masq=$(answers "$PORT_MASQ" "$qname" "$qtype")
+    verdict="yes"
+    if [ "$a_dops" != "$a_bind" ] || [ "$a_dops" != "$a_masq" ]; then
+        verdict="DIFFERENT: bind [$a_bind] dnsmasq [$a_masq]"
+        diffs=$((diffs + 1))
+    fi
+    printf '%-32s %-36s %s\n' "$qname $qtype" "$a_dops" "$verdict" >&2
+done <"$WORK/check-queries"
+nq=$(wc -l <"$WORK/check-queries")
+if [ "$diffs" -gt 0 ]; then
+    say "bench: FAILED: $diffs of $nq queries answered differently (above); no speed measured"
+    exit 1
+fi
+say "bench: all three servers give the same answers to the $nq queries"
+ANSWERS_OK="same answers from the 3 servers for all $nq queries (rcode + sorted records)"
 
 # --- throughput: ROUNDS interleaved rounds (the machine is shared), median per server --------------
 declare -A QPS LOST SENT AVG P99
@@ -219,6 +253,7 @@ done
 
 echo
 echo "DNS on loopback: dnsperf ${ROUNDS} interleaved rounds x ${DURATION}s per server, ${CLIENTS} clients, ${OUTSTANDING} outstanding,"
+echo "$ANSWERS_OK"
 echo "7 query names (A x5, SRV, NXDOMAIN); dops and BIND with ${DNS_THREADS} threads, dnsmasq single-threaded; $(nproc) cores shared with dnsperf"
 printf '%-10s %14s %12s %8s %14s %18s\n' server "median qps" "sent(all)" "lost" "median avg ms" "p99 ms @${LAT_QPS}qps"
 for s in dops bind dnsmasq; do
@@ -236,7 +271,7 @@ awk -v d="${QPS[dops]}" -v b="${QPS[bind]}" -v m="${QPS[dnsmasq]}" 'BEGIN {
 kill "$DOPS_PID" 2>/dev/null || true
 wait "$DOPS_PID" 2>/dev/null || true
 DNS_LISTEN="127.0.0.1:$PORT_DOPS" DNS_ZONE=local.zone DNS_KEY="$KEY" DNS_LEASE=6 \
-    DNS_UPSTREAM=127.0.0.1:9 DOPS_LOG=warn "${DOPS_SERVE[@]}" >>"$WORK/dops.log" 2>&1 &
+    DNS_UPSTREAM=127.0.0.1:9 DOPS_LOG=warn setsid "${DOPS_SERVE[@]}" </dev/null >>"$WORK/dops.log" 2>&1 &
 PIDS+=($!)
 wait_port "$PORT_DOPS"
 echo

@@ -1,16 +1,25 @@
 #!/usr/bin/env bash
 # bench/init.sh: dops-init side by side with tini, dumb-init, s6 (s6-svscan + s6-supervise) and
 # supervisord (Debian packages), in one run:
-#   - RSS of the init (and its supervisor processes) while it supervises one `sleep` (read 1.5 s
-#     after the start: dops-init is UP and has trimmed its startup code pages by then);
+#   - memory of the init (and its supervisor processes, not the supervised program) while it
+#     supervises the same `sleep`: RSS, and the private figures next to it, PSS (shared pages
+#     divided among the processes sharing them) and USS (Private_Clean + Private_Dirty: what
+#     ending the process would give back), from /proc/PID/smaps_rollup. RSS alone flatters a
+#     dynamically linked peer (its libc pages are shared with every other process on the
+#     machine) and hides a static binary's cost (no page of it is shared with anything else);
+#     PSS and USS compare like with like. Every init gets the same warm-up: the reading is taken
+#     WARMUP seconds after the supervised `sleep` is seen running under it (dops-init is UP and
+#     has trimmed its startup code pages by then);
 #   - binary size;
 #   - time from exec of the init to the program running (median of N runs; the program is a tiny
 #     static helper that prints the clock, so the figure includes its own exec, the same for all).
 # Targets for dops-init: RSS <= 2 MB, static binary <= 3 MB, start <= 5 ms.
-# Usage: bench/init.sh [runs]   (installs the missing Debian packages with apt-get; run as root)
+# Usage: bench/init.sh [runs]   (installs the missing Debian packages with apt-get; run as root:
+#   smaps_rollup of another user's process needs it)   WARMUP=2 (seconds)
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
 RUNS=${1:-20}
+WARMUP=${WARMUP:-2}
 
 missing=()
 command -v tini >/dev/null || missing+=(tini)
@@ -19,7 +28,7 @@ command -v s6-svscan >/dev/null || missing+=(s6)
 command -v supervisord >/dev/null || missing+=(supervisor)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "bench: installing ${missing[*]}" >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  ./install.sh tools "${missing[@]}"
 fi
 
 echo "bench: building dops-init (release)" >&2
@@ -89,15 +98,32 @@ EOF
 INITS=(dops_init tini dumb_init s6 supervisord)
 label() { case $1 in dops_init) echo dops-init;; dumb_init) echo dumb-init;; s6) echo "s6-svscan+s6-supervise";; *) echo "$1";; esac; }
 
-rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
-# RSS of the init and its descendants, without the supervised `sleep` itself.
-tree_rss() {
-  local pid=$1 total=0 p
+# Memory of one process in KB: "rss pss uss anon" (smaps_rollup; Linux 4.14+). USS =
+# Private_Clean + Private_Dirty; anon = Anonymous (heap, stacks: the part of USS that is not file
+# pages). A process that is gone counts 0.
+mem_kb() {
+  awk '/^Rss:/ {r = $2} /^Pss:/ {p = $2} /^Private_(Clean|Dirty):/ {u += $2} /^Anonymous:/ {a = $2}
+       END {printf "%d %d %d %d\n", r, p, u, a}' "/proc/$1/smaps_rollup" 2>/dev/null || echo "0 0 0 0"
+}
+# Memory of the init and its descendants, without the supervised `sleep` itself.
+tree_mem() {
+  local pid=$1 p r=0 ps=0 u=0 an=0 a b c d
   for p in $pid $(descendants "$pid"); do
-    [ "$(cat /proc/$p/comm 2>/dev/null)" = "sleep" ] && continue
-    total=$(( total + $(rss_kb "$p") ))
+    [ "$(cat "/proc/$p/comm" 2>/dev/null)" = "sleep" ] && continue
+    read -r a b c d < <(mem_kb "$p")
+    r=$((r + a)); ps=$((ps + b)); u=$((u + c)); an=$((an + d))
   done
-  echo "$total"
+  echo "$r $ps $u $an"
+}
+# The pid of the supervised `sleep` under PID, once it runs (bounded wait), else empty.
+wait_sleep_under() {
+  local pid=$1 k
+  for _ in $(seq 1 100); do
+    for k in $(descendants "$pid"); do
+      [ "$(cat "/proc/$k/comm" 2>/dev/null)" = "sleep" ] && { echo "$k"; return 0; }
+    done
+    sleep 0.05
+  done
 }
 descendants() {
   local kids k
@@ -123,14 +149,17 @@ linkage() {
   if file -L "$f" | grep -q 'static'; then echo static; else echo dynamic; fi
 }
 
-# --- RSS -----------------------------------------------------------------------------------
-declare -A RSS START SIZE BEST
+# --- memory --------------------------------------------------------------------------------
+[ -r "/proc/self/smaps_rollup" ] || { echo "bench: /proc/PID/smaps_rollup is missing (Linux >= 4.14 needed)" >&2; exit 1; }
+declare -A RSS PSS USS ANON START SIZE BEST
 for i in "${INITS[@]}"; do
-  ( "start_$i" "$SLEEP" 1000 ) >/dev/null 2>&1 &
+  ( "start_$i" "$SLEEP" 1000 ) </dev/null >/dev/null 2>&1 &
   pid=$!
   echo "$pid" > "$W/$i.rss.pid"
-  sleep 1.5
-  RSS[$i]=$(tree_rss "$pid")
+  # The same warm-up for every init: counted from the moment the supervised program runs.
+  [ -n "$(wait_sleep_under "$pid")" ] || { echo "bench: $(label "$i") did not start its sleep within 5 s" >&2; exit 1; }
+  sleep "$WARMUP"
+  read -r "RSS[$i]" "PSS[$i]" "USS[$i]" "ANON[$i]" < <(tree_mem "$pid")
   kids=$(descendants "$pid")
   kill -TERM "$pid" 2>/dev/null || true
   for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -176,20 +205,31 @@ for i in "${INITS[@]}"; do
 done
 
 # --- table ---------------------------------------------------------------------------------
-base_rss=${RSS[dops_init]}; base_start=${START[dops_init]}; base_size=${SIZE[dops_init]}
-printf '\n%-34s %9s %7s %10s %7s %11s %7s %10s\n' "init" "RSS (KB)" "x" "size (KB)" "x" "start (ms)" "x" "best (ms)"
-printf '%-34s %9s %7s %10s %7s %11s %7s %10s\n' "----------------------------------" "--------" "-----" "---------" "-----" "----------" "-----" "---------"
+x() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+ms() { awk -v a="$1" 'BEGIN { printf "%.2f", a / 1000 }'; }
+fmt='%-34s %8s %6s %8s %6s %8s %6s %8s %9s %6s %10s %6s %9s\n'
+# shellcheck disable=SC2059 # one format for the header and the rows
+printf "\n$fmt" "init" "RSS KB" "x" "PSS KB" "x" "USS KB" "x" "anon KB" "size KB" "x" "start ms" "x" "best ms"
+# shellcheck disable=SC2059
+printf "$fmt" "----------------------------------" "------" "----" "------" "----" "------" "----" "-------" "-------" "----" "--------" "----" "-------"
+d=dops_init
 for i in "${INITS[@]}"; do
-  if [ "${SIZE[$i]}" -gt 0 ]; then size_kb=$(( SIZE[$i] / 1024 )); size_x=$(awk -v a="${SIZE[$i]}" -v b="$base_size" 'BEGIN{printf "%.2f", a/b}');
+  if [ "${SIZE[$i]}" -gt 0 ]; then size_kb=$(( SIZE[$i] / 1024 )); size_x=$(x "${SIZE[$i]}" "${SIZE[$d]}");
   else size_kb="(python)"; size_x="-"; fi
-  printf '%-34s %9s %7s %10s %7s %11s %7s %10s\n' \
-    "$(label "$i") [$(linkage "$i")]" "${RSS[$i]}" "$(awk -v a="${RSS[$i]}" -v b="$base_rss" 'BEGIN{printf "%.2f", a/b}')" \
-    "$size_kb" "$size_x" \
-    "$(awk -v a="${START[$i]}" 'BEGIN{printf "%.2f", a/1000}')" "$(awk -v a="${START[$i]}" -v b="$base_start" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "-"}')" \
-    "$(awk -v a="${BEST[$i]}" 'BEGIN{printf "%.2f", a/1000}')"
+  # shellcheck disable=SC2059
+  printf "$fmt" "$(label "$i") [$(linkage "$i")]" \
+    "${RSS[$i]}" "$(x "${RSS[$i]}" "${RSS[$d]}")" "${PSS[$i]}" "$(x "${PSS[$i]}" "${PSS[$d]}")" \
+    "${USS[$i]}" "$(x "${USS[$i]}" "${USS[$d]}")" "${ANON[$i]}" "$size_kb" "$size_x" \
+    "$(ms "${START[$i]}")" "$(x "${START[$i]}" "${START[$d]}")" "$(ms "${BEST[$i]}")"
 done
 echo
-echo "x = ratio to dops-init; start = median of $RUNS runs (best = fastest run), exec of the init -> the program's first instruction"
+echo "x = ratio to dops-init (above 1: dops-init is smaller/faster). Memory: the init and its helper processes"
+echo "(s6-supervise; not the supervised sleep), read ${WARMUP}s after the sleep was seen running, the same for all;"
+echo "PSS shares each shared page among its users, USS = Private_Clean + Private_Dirty (smaps_rollup), anon = Anonymous."
+echo "A static init's code pages count as private here (no other process maps that file); the dynamic peers' libc"
+echo "pages are shared with the rest of the machine, so their PSS/USS leave them out. Containers of one image map"
+echo "the same dops-init file, so with several of them its code pages are shared (PSS) as libc's are."
+echo "start = median of $RUNS runs (best = fastest run), exec of the init -> the program's first instruction"
 echo "load average during the run: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores (start times are noisy on a busy machine)"
 ok() { if [ "$1" = 1 ]; then echo "ok"; else echo "MISSED"; fi; }
-echo "dops-init targets: RSS ${RSS[dops_init]} KB <= 2048 KB: $(ok $(( RSS[dops_init] <= 2048 ))); binary $(( SIZE[dops_init] / 1024 )) KB <= 3072 KB: $(ok $(( SIZE[dops_init] <= 3*1024*1024 ))); start $(awk -v a="${START[dops_init]}" 'BEGIN{printf "%.2f", a/1000}') ms median <= 5 ms: $(ok $(( START[dops_init] <= 5000 ))) (best run $(awk -v a="${BEST[dops_init]}" 'BEGIN{printf "%.2f", a/1000}') ms)"
+echo "dops-init targets: RSS ${RSS[$d]} KB <= 2048 KB: $(ok $(( RSS[$d] <= 2048 ))); binary $(( SIZE[$d] / 1024 )) KB <= 3072 KB: $(ok $(( SIZE[$d] <= 3*1024*1024 ))); start $(ms "${START[$d]}") ms median <= 5 ms: $(ok $(( START[$d] <= 5000 ))) (best run $(ms "${BEST[$d]}") ms)"

@@ -2,6 +2,11 @@
 # Benchmark: `dops plan:all` on a generated 200-instance run.conf (20 services, parents, links,
 # env vars, comments). Target: under 100 ms. Uses hyperfine when installed, else a bounded loop.
 #
+# The generated project is a valid one, as a user would run it: one master (published) instance
+# per service, each service publishing its own host ports, links naming one instance each, and
+# the project's DNS key in place (as after a first run). The bench fails if dops prints any
+# warning about it (stderr of the plan, or "warnings" in its --json form).
+#
 #   bench/plan.sh                 # builds the release binary first
 #   DOPS_BIN=path/to/dops bench/plan.sh
 #   INSTANCES=500 bench/plan.sh
@@ -18,11 +23,17 @@ fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 proj=$work/benchproj
-mkdir -p "$proj/services/base"
+mkdir -p "$proj/services/base" "$proj/.dops"
+# The project's DNS key, as dops writes it on the first run (without it the plan leaves DNS_KEY
+# out and says so).
+( umask 077; echo "hmac-sha256:dops-key:$(head -c 32 /dev/urandom | base64)" > "$proj/.dops/dns.key" )
 printf 'FROM debian:12\nEXPOSE 22\n' > "$proj/services/base/Dockerfile"
 for s in $(seq 0 $((services - 1))); do
   mkdir -p "$proj/services/s$s"
-  printf 'FROM benchproj/base\nEXPOSE %d\n# dops: expose 53/udp\n' $((8000 + s)) > "$proj/services/s$s/Dockerfile"
+  # Each service publishes its own host ports: its 8000+s, its 53/udp as 5300+s and the 22 it
+  # inherits from base as 2200+s, so that masters of different services never collide.
+  printf 'FROM benchproj/base\nEXPOSE %d\n# dops: expose 53/udp as %d\n# dops: expose 22 as %d\n' \
+    $((8000 + s)) $((5300 + s)) $((2200 + s)) > "$proj/services/s$s/Dockerfile"
   echo '{"REQUIRED_A": "default"}' > "$proj/services/s$s/required_env_vars.json"
 done
 {
@@ -32,16 +43,43 @@ done
     s=$((i % services))
     sep=","
     [ "$i" -eq $((instances - 1)) ] && sep=""
-    if [ "$i" -eq 0 ]; then links='[]'; else links="[\"s$(((i - 1) % services))-i$((i - 1)):peer\", {\"name\": \"ANY\", \"service\": \"s0\", \"instance\": null}]"; fi
+    # Links: the previous instance by name, and s0's first instance (one instance each: a link
+    # to "any instance" of a service with several would be ambiguous, and dops warns about it).
+    if [ "$i" -eq 0 ]; then links='[]'; else links="[\"s$(((i - 1) % services))-i$((i - 1)):peer\", {\"name\": \"FIRST\", \"service\": \"s0\", \"instance\": \"i0\"}]"; fi
+    # One master per service (the first instance of each): a master publishes its ports, and
+    # two instances of one service cannot publish the same host port.
     type=standard
-    [ $((i % 10)) -eq 0 ] && type=master
+    [ "$i" -lt "$services" ] && type=master
     echo "  {\"service\": \"s$s\", \"instance\": \"i$i\", \"instance_type\": \"$type\", # entry $i"
     echo "   \"links\": $links, \"env_vars\": {\"N\": $i, \"NAME\": \"inst-$i\"}, \"group\": \"g$((i % 4))\"}$sep"
   done
   echo "]"
 } > "$proj/run.conf"
 
-echo "plan:all on $instances instances ($("$DOPS_BIN" --project "$proj" plan:all 2>/dev/null | grep -c '^ *[0-9]*\. ') steps)"
+# The project must be valid: no warning at all, in the text plan or in the --json one.
+if ! "$DOPS_BIN" --project "$proj" plan:all >"$work/plan.txt" 2>"$work/plan.err"; then
+  cat "$work/plan.err" >&2
+  echo "bench: FAILED: dops plan:all failed on the generated project" >&2
+  exit 1
+fi
+if [ -s "$work/plan.err" ]; then
+  head -n 20 "$work/plan.err" >&2
+  echo "bench: FAILED: dops printed $(wc -l <"$work/plan.err") line(s) of warnings on the generated project (above)" >&2
+  exit 1
+fi
+"$DOPS_BIN" --json --project "$proj" plan:all >"$work/plan.json" 2>"$work/plan.err"
+nwarn=$(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1])).get("warnings", [])))' "$work/plan.json")
+if [ "$nwarn" != 0 ] || [ -s "$work/plan.err" ]; then
+  cat "$work/plan.err" >&2
+  echo "bench: FAILED: dops --json plan:all reports $nwarn warning(s) on the generated project" >&2
+  exit 1
+fi
+published=$(python3 -c 'import json, sys
+steps = json.load(open(sys.argv[1]))["steps"]
+print(sum(len(s.get("ports", [])) for s in steps if s["step"] == "run"))' "$work/plan.json")
+echo "bench: the generated project is valid: no warning; $published host ports published, no two alike" >&2
+
+echo "plan:all on $instances instances ($(grep -c '^ *[0-9]*\. ' "$work/plan.txt") steps, no warning)"
 if command -v hyperfine >/dev/null; then
   hyperfine --warmup 3 --runs 30 --shell=none "$DOPS_BIN --project $proj plan:all"
 else

@@ -3,6 +3,10 @@
 #   dops run:all   vs   docker-compose up -d (Debian's docker-compose, same image, one network)
 #                  vs   N parallel `docker run -d` (same image, one network)
 # Each contender starts from nothing running (image built and cached) and is cleaned after.
+# After each start, every contender's running containers are counted: a contender that did not
+# start all N fails the bench (a fast but incomplete start is no result). The order rotates each
+# round (round 1: dops, compose, raw; round 2: compose, raw, dops; ...), so no contender always
+# profits from (or pays for) what the previous one left in the engine's caches.
 # Prints the median of ROUNDS rounds and the ratios. Targets: dops ≤ 0.8× compose, ≤ 1.15× raw.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
@@ -11,7 +15,7 @@ ROUNDS=${ROUNDS:-3}
 
 command -v docker-compose >/dev/null || {
   echo "bench: installing Debian's docker-compose" >&2
-  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null
+  "$ROOT/install.sh" tools docker-compose
 }
 
 bench_project benchrun
@@ -47,29 +51,60 @@ trap cleanup EXIT
 
 (cd "$dir" && dops_q build:bb)
 
-dops_t=(); compose_t=(); raw_t=()
-for r in $(seq 1 "$ROUNDS"); do
+# Running containers of a contender, by its label.
+running() { docker ps -q --filter "label=$1" --filter status=running | wc -l; }
+# Fail loudly when a contender did not start all its containers.
+check_count() { # contender label
+  local n
+  n=$(running "$2")
+  [ "$n" = "$N" ] || { echo "bench: FAILED: $1 has $n of $N containers running after its start (round $r)" >&2; exit 1; }
+}
+
+round_dops() {
+  local s
   s=$(now); (cd "$dir" && dops_q run:all); dops_t+=("$(elapsed "$s")")
-  n=$(docker ps -q --filter "label=io.dops.project=$proj" | wc -l)
-  [ "$n" = "$N" ] || { echo "bench: dops started $n of $N" >&2; exit 1; }
+  check_count "dops run:all" "io.dops.project=$proj"
   (cd "$dir" && dops_q clean:all)
-
-  s=$(now); (cd "$work" && docker-compose -p "${proj}c" up -d >/dev/null 2>&1); compose_t+=("$(elapsed "$s")")
+}
+round_compose() {
+  local s
+  s=$(now)
+  (cd "$work" && docker-compose -p "${proj}c" up -d >"$work/compose.log" 2>&1) ||
+    { cat "$work/compose.log" >&2; echo "bench: docker-compose up failed" >&2; exit 1; }
+  compose_t+=("$(elapsed "$s")")
+  check_count "docker-compose up -d" "com.docker.compose.project=${proj}c"
   (cd "$work" && docker-compose -p "${proj}c" down -t 1 >/dev/null 2>&1)
-
+}
+round_raw() {
+  local s i pids=() failed=0 p
   docker network create "${proj}raw" >/dev/null
   s=$(now)
   for i in $(seq 1 "$N"); do
     docker run -d --label "bench=$proj" --network "${proj}raw" --name "${proj}-raw-$i" "$proj/bb" >/dev/null &
+    pids+=($!)
   done
-  wait
+  # Every `docker run`'s own exit status, not only the last one's.
+  for p in "${pids[@]}"; do wait "$p" || failed=$((failed + 1)); done
   raw_t+=("$(elapsed "$s")")
+  [ "$failed" = 0 ] || { echo "bench: FAILED: $failed of $N 'docker run -d' failed (round $r)" >&2; exit 1; }
+  check_count "$N x docker run -d" "bench=$proj"
   docker ps -aq --filter "label=bench=$proj" | xargs -r docker rm -f >/dev/null
-  docker network rm "${proj}raw" >/dev/null
+  remove_network "${proj}raw"
+}
+
+contenders=(dops compose raw)
+dops_t=(); compose_t=(); raw_t=(); orders=()
+for r in $(seq 1 "$ROUNDS"); do
+  # Rotate: round r starts with contender (r-1) mod 3.
+  order=()
+  for k in 0 1 2; do order+=("${contenders[$(( (r - 1 + k) % 3 ))]}"); done
+  orders+=("$(IFS=,; echo "${order[*]}")")
+  for c in "${order[@]}"; do "round_$c"; done
 done
 
 d=$(median "${dops_t[@]}"); c=$(median "${compose_t[@]}"); w=$(median "${raw_t[@]}")
-echo "run_all: $N instances, median of $ROUNDS rounds"
+echo "run_all: $N instances, median of $ROUNDS rounds; all $N containers checked running for every contender each round"
+echo "  order per round: ${orders[*]}"
 echo "  dops run:all            ${d}s   (rounds: ${dops_t[*]})"
 echo "  docker-compose up -d    ${c}s   (rounds: ${compose_t[*]})"
 echo "  $N x docker run -d      ${w}s   (rounds: ${raw_t[*]})"

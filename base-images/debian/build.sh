@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
-# Build dops/base:bookworm (Debian bookworm slim + dops-init). Called by `./install.sh base-image`
-# after the release binaries are built; can also be run by hand.
+# Build dops/base:bookworm (Debian bookworm slim + dops-init). Called by `./install.sh`; can also
+# be run by hand.
+#
+#   build.sh            both steps below
+#   build.sh rootfs     only step 1 (needs no dops-init: install.sh runs it before the long cargo
+#                       build, so that a machine that cannot make the root filesystem fails fast)
+#   build.sh packages   print the Debian packages step 1 needs when it falls back to debootstrap
+#                       (install.sh installs them when it runs as root on Debian)
 #
 #   1. root filesystem, cached as the image dops/base-rootfs:bookworm (never redone once it exists):
 #      `docker pull debian:bookworm-slim` (bounded by a timeout) and retag it, or else
@@ -41,17 +47,8 @@ label_of() { # IMAGE LABEL -> value or empty
 }
 image_id() { docker image inspect --format '{{.Id}}' "$1" 2>/dev/null || true; }
 
-command -v docker >/dev/null || die "docker not found (run './install.sh engine' first)"
-timeout 10 docker info >/dev/null 2>&1 || die "no Docker engine answers (run './install.sh engine')"
-[ -x "$INIT_BIN" ] || die "no dops-init at $INIT_BIN (build it: 'cargo build --release --bins')"
-
-# One build at a time on this machine (several checkouts may run install.sh together).
-lock=${TMPDIR:-/tmp}/dops-base-image.lock
-exec 9>"$lock"
-if ! flock -n 9; then
-  say "waiting for another base image build (lock $lock)"
-  flock -w 1800 9 || die "timed out waiting for $lock"
-fi
+MODE=${1:-all}
+case "$MODE" in all | rootfs | packages) ;; *) die "unknown argument '$MODE' (expected: rootfs, packages, or nothing)" ;; esac
 
 # ---------------------------------------------------------------------------------------------
 # Mirrors: from the machine's apt sources (one-line .list and deb822 .sources files).
@@ -92,6 +89,38 @@ pick_mirror() { # kind: main|security
     esac
   done < <(apt_uris)
   return 1
+}
+
+choose_mirrors() {
+  mirror=${DOPS_DEBIAN_MIRROR:-$(pick_mirror main || echo http://deb.debian.org/debian)}
+  security=${DOPS_DEBIAN_SECURITY:-$(pick_mirror security || echo http://deb.debian.org/debian-security)}
+}
+
+# ---------------------------------------------------------------------------------------------
+# What the debootstrap fallback needs (Debian package names): debootstrap itself (it pulls in
+# wget), gpgv and Debian's archive keyring to verify the mirror's Release files, and CA
+# certificates when a mirror is reached over https. perl, dpkg, tar and util-linux (flock, mount)
+# are essential packages on Debian.
+
+KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+
+needed_packages() {
+  choose_mirrors
+  echo debootstrap gpgv debian-archive-keyring
+  case "$mirror $security" in *https://*) echo ca-certificates ;; esac
+}
+
+missing_packages() { # the needed packages whose command or file is absent, on one line
+  local p out=()
+  for p in $(needed_packages); do
+    case $p in
+      debootstrap) command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || out+=("$p") ;;
+      gpgv) command -v gpgv >/dev/null 2>&1 || out+=("$p") ;;
+      debian-archive-keyring) [ -f "$KEYRING" ] || out+=("$p") ;;
+      ca-certificates) [ -f /etc/ssl/certs/ca-certificates.crt ] || out+=("$p") ;;
+    esac
+  done
+  echo "${out[*]}"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -187,14 +216,13 @@ ensure_rootfs() {
     say "cannot pull $UPSTREAM: using debootstrap"
   fi
 
-  command -v debootstrap >/dev/null 2>&1 ||
-    die "debootstrap is missing: run './install.sh tools debootstrap' (or 'apt-get install debootstrap')"
+  local missing
+  missing=$(missing_packages)
+  [ -z "$missing" ] || die "cannot make the root filesystem: $UPSTREAM cannot be pulled and the debootstrap fallback needs: $missing (Debian: 'sudo apt-get install $missing'; './install.sh' installs them itself when run as root on Debian)"
   [ "$(id -u)" = 0 ] || die "debootstrap needs root: run this as root, or make $UPSTREAM pullable"
-  mirror=${DOPS_DEBIAN_MIRROR:-$(pick_mirror main || echo http://deb.debian.org/debian)}
-  security=${DOPS_DEBIAN_SECURITY:-$(pick_mirror security || echo http://deb.debian.org/debian-security)}
-  local keyring=/usr/share/keyrings/debian-archive-keyring.gpg
-  local keyopt=()
-  [ -f "$keyring" ] && keyopt=(--keyring="$keyring")
+  choose_mirrors
+  # Verify the mirror's Release files against Debian's keys: never bootstrap unverified.
+  local keyopt=(--keyring="$KEYRING")
 
   rootfs_dir=$(mktemp -d "${TMPDIR:-/var/tmp}/dops-rootfs.XXXXXX")
   trap cleanup_rootfs EXIT
@@ -228,10 +256,31 @@ cleanup_mounts_only() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# The base image
+# Main
+
+if [ "$MODE" = packages ]; then
+  needed_packages | tr '\n' ' ' | sed 's/ $/\n/'
+  exit 0
+fi
+
+command -v docker >/dev/null || die "docker not found (run './install.sh engine' first)"
+timeout 10 docker info >/dev/null 2>&1 || die "no Docker engine answers (run './install.sh engine')"
+# Checked before the (possibly long) root filesystem step, so a missing dops-init fails at once.
+[ "$MODE" = rootfs ] || [ -x "$INIT_BIN" ] || die "no dops-init at $INIT_BIN (build it: 'cargo build --release --bins')"
+
+# One build at a time on this machine (several checkouts may run install.sh together).
+lock=${TMPDIR:-/tmp}/dops-base-image.lock
+exec 9>"$lock"
+if ! flock -n 9; then
+  say "waiting for another base image build (lock $lock)"
+  flock -w 1800 9 || die "timed out waiting for $lock"
+fi
 
 t_start=$(now)
 ensure_rootfs
+[ "$MODE" = rootfs ] && exit 0
+
+# The base image
 
 init_sha=$(sha256sum "$INIT_BIN" | cut -d' ' -f1)
 rootfs_id=$(image_id "$ROOTFS_IMAGE")
