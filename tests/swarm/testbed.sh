@@ -347,7 +347,7 @@ registry_answers() {
 # ---------------------------------------------------------------------------------------------
 # The swarm: node1 initializes it and is the first manager; nodes 2..MANAGERS join as managers,
 # the others as workers. A swarm that is not exactly that (a node left, an address changed after
-# a restart, a different manager count) is dissolved and formed again: it takes seconds.
+# a restart, a different manager count) is dissolved and formed again (5 to 12 s).
 
 swarm_state() { # i -> "LocalNodeState ControlAvailable NodeAddr ClusterID"
   nd_t 10 "$1" info --format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}} {{.Swarm.NodeAddr}} {{with .Swarm.Cluster}}{{.ID}}{{end}}' 2>/dev/null || true
@@ -388,30 +388,41 @@ form_swarm() {
   local i t0 wtoken mtoken
   t0=$(now)
   say "forming the swarm ($MANAGERS manager(s), $((NODES - MANAGERS)) worker(s))"
-  # Every node leaves whatever swarm it is in, all at once, without asking first: one by one,
-  # the last managers of a 3-manager swarm lose their quorum and then take 10 to 30 s to leave,
-  # or even to answer `docker info`. (On a node in no swarm, leave fails at once.)
-  for i in $(seq 1 "$NODES"); do
-    nd_t 20 "$i" swarm leave --force >/dev/null 2>&1 &
-  done
+  # Which engines are in a swarm now: asked all at once (each answer bounded).
+  local dir joined=() stuck=()
+  dir=$(mktemp -d "${TMPDIR:-/tmp}/dops-testbed-state.XXXXXX")
+  tmp_dirs+=("$dir")
+  for i in $(seq 1 "$NODES"); do swarm_state "$i" >"$dir/$i" & done
   wait
-  # A node still stuck in a swarm gets a new engine: its container and volume are made again.
-  local again=
   for i in $(seq 1 "$NODES"); do
-    case "$(swarm_state "$i")" in
-      inactive*) ;;
-      *)
-        say "$(node_name "$i") did not leave its swarm: making it again with an empty /var/lib/docker"
-        hd rm -f "$(node_name "$i")" >/dev/null
-        remove_all volume "$(node_name "$i")"
-        ensure_node "$i"
-        again=1
-        ;;
-    esac
+    case "$(cat "$dir/$i")" in inactive*) ;; *) joined+=("$i") ;; esac
   done
-  if [ -n "$again" ]; then
+  if [ ${#joined[@]} -gt 0 ]; then
+    # They leave all at once: one by one, the last managers of a 3-manager swarm lose their
+    # quorum and then take 10 to 30 s to leave, or even to answer `docker info`.
+    for i in "${joined[@]}"; do nd_t 20 "$i" swarm leave --force >/dev/null 2>&1 & done
+    wait
+    # An engine that left a swarm keeps stale overlay state: in the next swarm, names on
+    # overlay networks no longer resolve (tasks.<svc> is empty). A restart clears it.
+    say "restarting the engines that were in a swarm (${#joined[@]})"
+    for i in "${joined[@]}"; do hd restart -t 10 "$(node_name "$i")" >/dev/null & done
+    wait
     node_ips
     wait_engines
+    # One still in a swarm gets a new engine: its container and volume are made again.
+    for i in "${joined[@]}"; do
+      case "$(swarm_state "$i")" in inactive*) ;; *) stuck+=("$i") ;; esac
+    done
+    for i in "${stuck[@]}"; do
+      say "$(node_name "$i") did not leave its swarm: making it again with an empty /var/lib/docker"
+      hd rm -f "$(node_name "$i")" >/dev/null
+      remove_all volume "$(node_name "$i")"
+      ensure_node "$i"
+    done
+    if [ ${#stuck[@]} -gt 0 ]; then
+      node_ips
+      wait_engines
+    fi
   fi
   nd 1 swarm init --advertise-addr "${NODE_IP[1]}" --listen-addr "${NODE_IP[1]}:2377" >/dev/null ||
     die "docker swarm init failed on $(node_name 1)"
