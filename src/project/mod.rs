@@ -12,6 +12,7 @@ pub mod json;
 pub mod links;
 mod load;
 mod model;
+pub mod policies;
 pub mod props;
 pub mod runconf;
 

@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::instance_type::InstanceType;
 use super::json::{self, Node, Pos, Value};
 use super::links::{LinkSpec, LinkTarget};
+use super::policies::{Condition, Dependency, LogOpts, RestartPolicy, UpdateOrder};
 use super::props::Overrides;
 
 /// An error in a configuration file: `run.conf: line 12, col 5: [3].instance_type: expected ...`.
@@ -174,6 +175,16 @@ pub struct RunConfEntry {
     /// Passed to the instance as `CFG` (JSON).
     pub cfg: Option<serde_json::Value>,
     pub dns_update_policy: Option<DnsPolicy>,
+    /// Docker's restart policy; None = the type's default (see `plan`).
+    pub restart: Option<RestartPolicy>,
+    /// json-file log options; None = bounded defaults.
+    pub log_opts: Option<LogOpts>,
+    /// How a change is rolled out; None = start-first where it can work.
+    pub update_order: Option<UpdateOrder>,
+    /// How many instances of the service are replaced at once (default 1).
+    pub update_parallelism: Option<u32>,
+    /// What must run before this entry.
+    pub depends_on: Vec<Dependency>,
 }
 
 impl RunConfEntry {
@@ -196,6 +207,11 @@ impl RunConfEntry {
             extra_args: Vec::new(),
             cfg: None,
             dns_update_policy: None,
+            restart: None,
+            log_opts: None,
+            update_order: None,
+            update_parallelism: None,
+            depends_on: Vec::new(),
         }
     }
 }
@@ -214,6 +230,11 @@ pub const KEYS: &[&str] = &[
     "extra_args",
     "cfg",
     "dns_update_policy",
+    "restart",
+    "log_opts",
+    "update_order",
+    "update_parallelism",
+    "depends_on",
 ];
 
 /// Every key an entry may have.
@@ -405,6 +426,37 @@ fn entry(cx: &Ctx, i: usize, n: &Node) -> Result<RunConfEntry, ConfigError> {
                     )
                 })?);
             }
+            "restart" => {
+                let s = cx.string(v, &path)?;
+                e.restart = Some(RestartPolicy::parse(s).map_err(|msg| cx.err(v.pos, &path, msg))?);
+            }
+            "log_opts" => {
+                let mut opts = LogOpts::new();
+                for o in cx.object(v, &path)? {
+                    opts.insert(
+                        o.key.clone(),
+                        cx.scalar(&o.value, &format!("{path}.{}", o.key))?,
+                    );
+                }
+                e.log_opts = Some(opts);
+            }
+            "update_order" => {
+                let s = cx.string(v, &path)?;
+                e.update_order =
+                    Some(UpdateOrder::parse(s).map_err(|msg| cx.err(v.pos, &path, msg))?);
+            }
+            "update_parallelism" => {
+                e.update_parallelism = Some(match &v.value {
+                    Value::Num(f, _) if *f >= 1.0 && *f <= 1000.0 && f.fract() == 0.0 => *f as u32,
+                    _ => return Err(cx.expected(v, &path, "a whole number from 1 to 1000")),
+                })
+            }
+            "depends_on" => {
+                for (j, d) in cx.list(v, &path)?.iter().enumerate() {
+                    e.depends_on
+                        .push(dependency(cx, d, &format!("{path}[{j}]"))?);
+                }
+            }
             other => {
                 let hint = crate::suggest::closest(other, all_keys())
                     .map(|c| format!(" (did you mean {c:?}?)"))
@@ -422,6 +474,62 @@ fn entry(cx: &Ctx, i: usize, n: &Node) -> Result<RunConfEntry, ConfigError> {
         return Err(cx.err(n.pos, &base, "missing key \"service\""));
     }
     Ok(e)
+}
+
+/// `"db"`, `"db-master"` (resolved against the services by the project model) or
+/// `{"service": "db", "instance": null, "condition": "started" | "up" | "completed"}`.
+fn dependency(cx: &Ctx, n: &Node, path: &str) -> Result<Dependency, ConfigError> {
+    match &n.value {
+        Value::Str(s) => {
+            check_name(s, true).map_err(|msg| cx.err(n.pos, path, msg))?;
+            Ok(Dependency {
+                service: s.to_string(),
+                instance: None,
+                condition: Condition::Started,
+            })
+        }
+        Value::Obj(members) => {
+            let mut service = None;
+            let mut instance = None;
+            let mut condition = Condition::Started;
+            for m in members {
+                let p = format!("{path}.{}", m.key);
+                match m.key.as_str() {
+                    "service" => {
+                        let s = cx.string(&m.value, &p)?;
+                        check_name(s, true).map_err(|msg| cx.err(m.value.pos, &p, msg))?;
+                        service = Some(s.to_string());
+                    }
+                    "instance" => instance = cx.opt_string(&m.value, &p)?,
+                    "condition" => {
+                        let s = cx.string(&m.value, &p)?;
+                        condition =
+                            Condition::parse(s).map_err(|msg| cx.err(m.value.pos, &p, msg))?;
+                    }
+                    other => {
+                        let hint =
+                            crate::suggest::closest(other, ["service", "instance", "condition"])
+                                .map(|c| format!(" (did you mean {c:?}?)"))
+                                .unwrap_or_else(|| {
+                                    " (a dependency has service, instance, condition)".into()
+                                });
+                        return Err(cx.err(m.key_pos, &p, format!("unknown key{hint}")));
+                    }
+                }
+            }
+            let service = service.ok_or_else(|| cx.err(n.pos, path, "missing key \"service\""))?;
+            Ok(Dependency {
+                service,
+                instance,
+                condition,
+            })
+        }
+        _ => Err(cx.expected(
+            n,
+            path,
+            "\"service\", \"service-instance\" or {\"service\", \"instance\", \"condition\"}",
+        )),
+    }
 }
 
 fn link(cx: &Ctx, n: &Node, path: &str) -> Result<LinkSpec, ConfigError> {
@@ -536,6 +644,44 @@ mod tests {
 
     fn e(text: &str) -> String {
         parse("run.conf", text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn lifecycle_and_rollout_keys() {
+        let entries = parse(
+            "run.conf",
+            r#"[{"service": "web", "instance": "one", "restart": "on-failure:3",
+                 "log_opts": {"max-size": "1m", "max-file": 2}, "update_order": "stop-first",
+                 "update_parallelism": 2,
+                 "depends_on": ["db", {"service": "cache", "instance": "a", "condition": "up"}]}]"#,
+        )
+        .unwrap();
+        let w = &entries[0];
+        assert_eq!(w.restart, Some(RestartPolicy::OnFailure { max: 3 }));
+        assert_eq!(
+            w.log_opts
+                .as_ref()
+                .unwrap()
+                .get("max-file")
+                .map(String::as_str),
+            Some("2")
+        );
+        assert_eq!(w.update_order, Some(UpdateOrder::StopFirst));
+        assert_eq!(w.update_parallelism, Some(2));
+        assert_eq!(w.depends_on.len(), 2);
+        assert_eq!(w.depends_on[1].condition, Condition::Up);
+        assert_eq!(
+            e(r#"[{"service": "web", "restart": "sometimes"}]"#),
+            "run.conf: line 1, col 32: [0].restart: expected one of no, always, unless-stopped, on-failure[:N], found \"sometimes\""
+        );
+        assert_eq!(
+            e(r#"[{"service": "web", "update_parallelism": 0}]"#),
+            "run.conf: line 1, col 43: [0].update_parallelism: expected a whole number from 1 to 1000, found 0"
+        );
+        assert!(
+            e(r#"[{"service": "web", "depends_on": [{"service": "db", "when": "up"}]}]"#)
+                .contains("[0].depends_on[0].when: unknown key")
+        );
     }
 
     #[test]
