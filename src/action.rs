@@ -122,13 +122,29 @@ pub struct BuildAction {
 pub struct RunAction {
     pub target: Target,
     pub overrides: Overrides,
-    /// Replace instances that already run (always true for `rerun`).
-    pub replace: bool,
+    /// What happens to instances that already run.
+    pub recreate: Recreate,
+    /// Also remove the project's containers that run.conf no longer declares (`--orphans`).
+    pub orphans: bool,
+    /// Roll a failed replacement back (default); `--no-rollback` keeps the failed one.
+    pub rollback: bool,
     /// Wait until every started instance reports UP.
     pub wait: bool,
-    /// `--timeout SECONDS` for `--wait`.
+    /// `--timeout SECONDS`: for `--wait`, and for each replaced instance to reach UP (120 s).
     pub timeout_s: Option<u64>,
     pub dry_run: bool,
+}
+
+/// What `run` does with an instance that already runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Recreate {
+    /// Replace it when it drifted from what is declared (the default).
+    Changed,
+    /// Keep whatever runs (`--no-recreate`).
+    Never,
+    /// Replace it anyway (`--force-recreate`, `--replace`, `rerun`).
+    Always,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -232,6 +248,8 @@ pub enum Action {
     Clean(CleanAction),
     Ps(PsAction),
     Plan(PlanAction),
+    /// `up`: `run:all` (Compose's spelling); the same options.
+    Up(RunAction),
     Shell(ShellAction),
     Logs(LogsAction),
     Info(TargetAction),
@@ -255,6 +273,7 @@ impl Action {
             Action::Clean(_) => "clean",
             Action::Ps(_) => "ps",
             Action::Plan(_) => "plan",
+            Action::Up(_) => "up",
             Action::Shell(_) => "shell",
             Action::Logs(_) => "logs",
             Action::Info(_) => "info",

@@ -11,6 +11,16 @@ pub const INSTANCE: &str = "io.dops.instance";
 pub const INSTANCE_TYPE: &str = "io.dops.instance_type";
 /// On a container: the host folder of its `/run/dops` (where dops-init writes `state.json`).
 pub const RUN_DIR: &str = "io.dops.run_dir";
+/// On a container: the run conf it was declared in (orphans are counted per run conf).
+pub const CONF: &str = "io.dops.conf";
+/// On a container: its desired state as dops created it (JSON; see `plan::desired`).
+pub const DESIRED: &str = "io.dops.desired";
+/// On a container: a hash of its desired state.
+pub const FINGERPRINT: &str = "io.dops.fingerprint";
+/// On a container: made for a run.conf entry without an instance name (a random name).
+pub const UNNAMED: &str = "io.dops.unnamed";
+/// On a project network: the address reserved for the project's DNS server.
+pub const DNS_ADDRESS: &str = "io.dops.dns_address";
 /// On an image build: a service embedded in dops (the dops DNS).
 pub const BUILTIN: &str = "io.dops.builtin";
 /// On the init carrier images (never labelled with a project: they are shared).

@@ -20,6 +20,8 @@ pub struct Observed {
     pub networks: Vec<String>,
     /// Images labelled with the project: tag → image id.
     pub images: BTreeMap<String, String>,
+    /// Network → the address it reserves for the project's DNS server (see `labels::DNS_ADDRESS`).
+    pub dns_addresses: BTreeMap<String, String>,
 }
 
 /// One container of the project, as the engine reports it.
@@ -32,6 +34,8 @@ pub struct ObservedContainer {
     pub instance: String,
     pub instance_type: String,
     pub image: String,
+    /// The id of the image it was created from.
+    pub image_id: String,
     /// Docker's state: created, running, exited, ...
     pub state: String,
     /// Docker's human status line ("Up 3 minutes (healthy)").

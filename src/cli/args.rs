@@ -100,9 +100,21 @@ pub struct RunCli {
     /// The instance properties (`--persistent-data[=BOOL]`, …), one option each.
     #[command(flatten)]
     pub props: PropsCli,
-    /// Replace instances that already run.
+    /// Replace instances that already run, changed or not (same as --force-recreate).
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
     pub replace: Option<bool>,
+    /// Replace every selected instance, changed or not.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
+    pub force_recreate: Option<bool>,
+    /// Keep instances that already run, even when they changed.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
+    pub no_recreate: Option<bool>,
+    /// Also remove this project's containers that run.conf no longer declares.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
+    pub orphans: Option<bool>,
+    /// Keep a replacement that failed (for debugging) instead of restoring the old instance.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
+    pub no_rollback: Option<bool>,
     /// Wait until every started instance is UP.
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
     pub wait: Option<bool>,
@@ -121,8 +133,6 @@ pub struct PlanCli {
     /// Which operation to plan: run (default), rerun, build or clean.
     #[arg(long, value_name = "VERB")]
     pub of: Option<String>,
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
-    pub orphans: Option<bool>,
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
     pub purge: Option<bool>,
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
@@ -247,6 +257,8 @@ pub enum VerbCli {
     Ps(PsCli),
     /// Show what run (or --of build/clean/rerun) would do.
     Plan(PlanCli),
+    /// Run every instance of run.conf (run:all), converging what runs to what is declared.
+    Up(RunCli),
     /// A shell (or a command after `--`) inside an instance.
     #[command(alias = "ssh")]
     Shell(ShellCli),
@@ -282,6 +294,7 @@ pub const VERBS: &[&str] = &[
     "clean",
     "ps",
     "plan",
+    "up",
     "shell",
     "ssh",
     "logs",

@@ -155,8 +155,11 @@ fn one_service(verb: &str, t: Target) -> Result<Target, UsageError> {
     }
 }
 
-fn run_action(verb: &str, r: RunCli, rerun: bool) -> Result<RunAction, UsageError> {
+fn run_action(verb: &str, mut r: RunCli, rerun: bool) -> Result<RunAction, UsageError> {
     let group = r.select.group.clone();
+    if verb == "up" && r.select.target.is_none() && r.select.group.is_none() {
+        r.select.target = Some("all".into());
+    }
     let target = required(verb, resolve_target(verb, r.select)?)?;
     if let Some(t) = &r.instance_type {
         if crate::project::InstanceType::parse(t).is_none() {
@@ -185,7 +188,21 @@ fn run_action(verb: &str, r: RunCli, rerun: bool) -> Result<RunAction, UsageErro
             group: group_override,
             props: r.props.0,
         },
-        replace: rerun || r.replace.unwrap_or(false),
+        recreate: match (
+            rerun || r.replace.unwrap_or(false) || r.force_recreate.unwrap_or(false),
+            r.no_recreate.unwrap_or(false),
+        ) {
+            (true, true) => {
+                return Err(UsageError::Other(format!(
+                "'{verb}': --no-recreate and --force-recreate (or --replace) contradict each other"
+            )))
+            }
+            (true, false) => Recreate::Always,
+            (false, true) => Recreate::Never,
+            (false, false) => Recreate::Changed,
+        },
+        orphans: r.orphans.unwrap_or(false),
+        rollback: !r.no_rollback.unwrap_or(false),
         wait: r.wait.unwrap_or(false),
         timeout_s: r.timeout,
         dry_run: r.dry_run.unwrap_or(false),
@@ -218,6 +235,7 @@ pub(super) fn resolve(cli: Cli) -> Result<Invocation, UsageError> {
         }
         VerbCli::Run(r) => Action::Run(run_action("run", r, false)?),
         VerbCli::Rerun(r) => Action::Rerun(run_action("rerun", r, true)?),
+        VerbCli::Up(r) => Action::Up(run_action("up", r, false)?),
         VerbCli::Plan(p) => {
             let of = match p.of.as_deref() {
                 None | Some("run") => PlanOf::Run,
@@ -235,10 +253,11 @@ pub(super) fn resolve(cli: Cli) -> Result<Invocation, UsageError> {
                     })
                 }
             };
+            let run = run_action("plan", p.run, of == PlanOf::Rerun)?;
             Action::Plan(PlanAction {
                 of,
-                run: run_action("plan", p.run, of == PlanOf::Rerun)?,
-                orphans: p.orphans.unwrap_or(false),
+                orphans: run.orphans,
+                run,
                 purge: p.purge.unwrap_or(false),
                 no_cache: p.no_cache.unwrap_or(false),
             })

@@ -103,7 +103,9 @@ pub fn execute(global: &GlobalOpts, action: &DemoAction) -> anyhow::Result<i32> 
     let run = RunAction {
         target: Target::All,
         overrides: Overrides::default(),
-        replace: false,
+        recreate: crate::action::Recreate::Changed,
+        orphans: false,
+        rollback: true,
         wait: true,
         timeout_s: Some(WAIT_S),
         dry_run: false,

@@ -102,11 +102,15 @@ fn dispatch(inv: &Invocation) -> anyhow::Result<i32> {
     let session = || Session::of(inv);
     match &inv.action {
         Action::Plan(_) => plan::run(&session()?, &inv.action),
-        Action::Run(r) | Action::Rerun(r) if r.dry_run => plan::run(&session()?, &inv.action),
+        Action::Run(r) | Action::Rerun(r) | Action::Up(r) if r.dry_run => {
+            plan::run(&session()?, &inv.action)
+        }
         Action::Build(b) if b.dry_run => plan::run(&session()?, &inv.action),
         Action::Clean(c) if c.dry_run => plan::run(&session()?, &inv.action),
         Action::Build(a) => build::execute(&session()?, &inv.action, a),
-        Action::Run(a) | Action::Rerun(a) => run::execute(&session()?, &inv.action, a),
+        Action::Run(a) | Action::Rerun(a) | Action::Up(a) => {
+            run::execute(&session()?, &inv.action, a)
+        }
         Action::Clean(a) => clean::execute(&session()?, &inv.action, a),
         Action::Ps(a) => ps::execute(&session()?, a),
         Action::Shell(a) => shell::execute(&session()?, a),

@@ -22,7 +22,8 @@ struct RunReport {
     started: Vec<String>,
     /// Interactive instances (attached to this terminal after the report).
     interactive: Vec<String>,
-    already_running: Vec<String>,
+    kept: Vec<String>,
+    replaced: Vec<String>,
     removed: Vec<String>,
 }
 
@@ -50,7 +51,8 @@ pub fn execute(s: &Session, action: &Action, run: &RunAction) -> anyhow::Result<
                 built: applied.built.iter().map(|b| b.service.clone()).collect(),
                 started: applied.started.clone(),
                 interactive: applied.interactive.clone(),
-                already_running: applied.already_running.clone(),
+                kept: applied.kept.clone(),
+                replaced: applied.replaced.clone(),
                 removed: applied.removed.clone(),
             });
         }
@@ -66,7 +68,8 @@ pub fn execute(s: &Session, action: &Action, run: &RunAction) -> anyhow::Result<
         }
         if run.wait {
             let mut waiting = applied.started.clone();
-            waiting.extend(applied.already_running.iter().cloned());
+            waiting.extend(applied.kept.iter().cloned());
+            waiting.extend(applied.replaced.iter().cloned());
             engine::wait::wait_up(
                 eng,
                 &project.name,

@@ -44,6 +44,14 @@ pub enum EngineError {
     Locked { path: PathBuf, pid: String },
     #[error("timed out after {seconds}s waiting for {waiting}")]
     Timeout { seconds: u64, waiting: String },
+    #[error("{instance} did not come up: {state}{}\nthe last lines of its log:\n{log}", if *.rolled_back { format!("\nrolled back: the previous {instance} serves again; the roll-out of its service stopped") } else { "\nkept for debugging (--no-rollback); the previous one stays aside".to_string() })]
+    RolloutFailed {
+        instance: String,
+        /// Its last lifecycle state (and error), or Docker's state.
+        state: String,
+        log: String,
+        rolled_back: bool,
+    },
     #[error("{0}")]
     Other(String),
 }

@@ -149,6 +149,30 @@ async fn follow_one(
     }
 }
 
+/// The last `n` lines a container printed (stdout and stderr together), for an error message.
+pub async fn tail(engine: &Engine, name: &str, n: usize) -> String {
+    let options = LogsOptions {
+        follow: false,
+        stdout: true,
+        stderr: true,
+        since: 0,
+        until: 0,
+        timestamps: false,
+        tail: n.to_string(),
+    };
+    let mut stream = engine.api().logs(name, Some(options));
+    let mut text = String::new();
+    while let Some(Ok(item)) = stream.next().await {
+        text.push_str(&String::from_utf8_lossy(&item.into_bytes()));
+        // Bounded: a container that floods its output mid-read can't hold us.
+        if text.len() > 64 * 1024 {
+            break;
+        }
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
 fn time_secs(ts: &str) -> i32 {
     time::OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339)
         .map(|t| t.unix_timestamp() as i32)

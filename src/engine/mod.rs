@@ -16,6 +16,7 @@
 pub mod apply;
 pub mod build;
 pub mod connect;
+pub mod container;
 pub mod context;
 mod error;
 pub mod exec;
@@ -23,8 +24,10 @@ pub mod extra_args;
 pub mod inject;
 pub mod lock;
 pub mod logs;
+pub mod network;
 pub mod observe;
 pub mod progress;
+pub mod rollout;
 mod scratch;
 pub mod seed;
 pub mod wait;

@@ -50,6 +50,15 @@ pub enum PlanError {
         service: String,
         name: String,
     },
+    #[error("{file}: line {line}: [{index}]: these instances wait for each other: {chain} (through links or depends_on)\nhint: drop one link or dependency of the cycle")]
+    Cycle {
+        file: String,
+        line: usize,
+        index: usize,
+        chain: String,
+    },
+    #[error("{instance}: update_order start-first can't work: {why}\nhint: use \"update_order\": \"stop-first\" (the default there)")]
+    StartFirst { instance: String, why: String },
     #[error("'{verb}' has no plan (plans exist for run, rerun, build and clean)")]
     NotPlannable { verb: String },
 }

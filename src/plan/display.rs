@@ -2,8 +2,9 @@
 
 use std::fmt;
 
-use super::step::{ContainerSpec, Plan, Step};
+use super::step::{ContainerSpec, Plan, Replacement, Step};
 use crate::project::env::{EnvValue, EnvVar};
+use crate::project::policies::{Condition, UpdateOrder};
 
 /// Mask the secret of a `DNS_KEY` value (`hmac-sha256:<name>:<secret>` → `hmac-sha256:<name>:****`).
 pub fn mask_secret(name: &str, value: &str) -> String {
@@ -29,9 +30,6 @@ fn write_spec(f: &mut fmt::Formatter<'_>, s: &ContainerSpec) -> fmt::Result {
     }
     if s.safemode {
         flags.push("safemode");
-    }
-    if s.replace {
-        flags.push("replace");
     }
     if !flags.is_empty() {
         writeln!(f, "{pad}flags      {}", flags.join(", "))?;
@@ -81,6 +79,8 @@ fn write_spec(f: &mut fmt::Formatter<'_>, s: &ContainerSpec) -> fmt::Result {
             p.host_ip, p.host_port, p.container_port
         )?;
     }
+    let logs: Vec<String> = s.log_opts.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    writeln!(f, "{pad}restart    {} (logs {})", s.restart, logs.join(" "))?;
     let labels: Vec<String> = s.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
     writeln!(f, "{pad}labels     {}", labels.join(" "))?;
     if let Some(d) = &s.dns {
@@ -97,6 +97,45 @@ fn value_len(v: &EnvVar) -> usize {
         EnvValue::Literal(l) => mask_secret(&v.name, l).chars().count(),
         other => other.to_string().chars().count(),
     }
+}
+
+/// `replace demo-web-one (start-first): env VERSION: "v1" → "v2"`
+fn write_replacement_head(f: &mut fmt::Formatter<'_>, r: &Replacement) -> fmt::Result {
+    let reasons: Vec<&str> = r.reasons.iter().map(|r| r.text.as_str()).collect();
+    write!(f, "replace {} ({}", r.container, r.order.as_str())?;
+    if r.wave > 0 {
+        write!(f, ", wave {}", r.wave + 1)?;
+    }
+    write!(f, "): {}", reasons.join("; "))
+}
+
+/// The sub-steps of a replacement and what happens on failure.
+fn write_replacement_sequence(f: &mut fmt::Formatter<'_>, r: &Replacement) -> fmt::Result {
+    let pad = "     ";
+    let (c, a) = (&r.container, &r.aside);
+    let wait = format!("wait until UP ({}s)", r.timeout_s);
+    let remove = format!("remove {a} (withdrawn from the DNS, drained, stopped)");
+    let then = match (r.resume, r.order) {
+        (true, _) => format!("{wait}; {remove}"),
+        (false, UpdateOrder::StartFirst) => {
+            format!("rename {c} → {a} (it keeps serving); run the new {c}; {wait}; {remove}")
+        }
+        (false, UpdateOrder::StopFirst) => {
+            format!("stop {c}, rename it {a}; run the new {c}; {wait}; {remove}")
+        }
+    };
+    writeln!(f, "{pad}then       {then}")?;
+    let on_failure = if !r.rollback {
+        format!("keep the new {c} for debugging (--no-rollback); {a} stays aside")
+    } else {
+        let restart = if r.order == UpdateOrder::StopFirst {
+            " and start it"
+        } else {
+            ""
+        };
+        format!("remove the new {c}; rename {a} back{restart} (the roll-out stops)")
+    };
+    writeln!(f, "{pad}on failure {on_failure}")
 }
 
 impl fmt::Display for Step {
@@ -119,7 +158,47 @@ impl fmt::Display for Step {
                 Ok(())
             }
             Step::Run(s) => write!(f, "run {} ({}, type {})", s.name, s.image, s.instance_type),
-            Step::AlreadyRunning { container } => write!(f, "keep {container} (already running)"),
+            Step::Keep { container, note } => match note {
+                Some(n) => write!(f, "keep {container} ({n})"),
+                None => write!(f, "keep {container} (up to date)"),
+            },
+            Step::Replace(r) => write_replacement_head(f, r),
+            Step::Restore {
+                container,
+                aside,
+                remove_current,
+                start,
+            } => {
+                write!(
+                    f,
+                    "restore {container} from {aside} (a roll-out was interrupted): "
+                )?;
+                if *remove_current {
+                    write!(f, "remove {container}, ")?;
+                }
+                write!(f, "rename {aside} back")?;
+                if *start {
+                    write!(f, ", start it")?;
+                }
+                Ok(())
+            }
+            Step::WaitFor {
+                containers,
+                condition,
+                timeout_s,
+            } => {
+                let what = match condition {
+                    Condition::Started => "started",
+                    Condition::Up => "UP",
+                    Condition::Completed => "completed (exit 0)",
+                };
+                write!(
+                    f,
+                    "wait until {} {} {what} (timeout {timeout_s}s)",
+                    containers.join(", "),
+                    if containers.len() == 1 { "is" } else { "are" }
+                )
+            }
             Step::Remove {
                 container,
                 stop_timeout_s,
@@ -148,8 +227,13 @@ impl fmt::Display for Plan {
         let w = n.to_string().len();
         for (i, step) in self.steps.iter().enumerate() {
             writeln!(f, "{:>w$}. {step}", i + 1)?;
-            if let Step::Run(spec) = step {
-                write_spec(f, spec)?;
+            match step {
+                Step::Run(spec) => write_spec(f, spec)?,
+                Step::Replace(r) => {
+                    write_replacement_sequence(f, r)?;
+                    write_spec(f, &r.spec)?;
+                }
+                _ => {}
             }
         }
         Ok(())

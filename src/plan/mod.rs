@@ -18,7 +18,9 @@
 mod build;
 mod clean;
 mod context;
+pub mod desired;
 mod display;
+mod order;
 mod run;
 mod select;
 mod spec;
@@ -27,7 +29,9 @@ pub mod step;
 mod tests;
 
 pub use context::{data_root, PlanContext, PlanError, Planned, STOP_TIMEOUT_S};
+pub use desired::{is_secret, short_hash, Desired};
 pub use display::mask_secret;
+pub use run::ROLLOUT_TIMEOUT_S;
 pub use step::*;
 
 use crate::action::{Action, PlanOf};
@@ -42,7 +46,9 @@ pub fn plan(
     ctx: &PlanContext,
 ) -> Result<Planned, PlanError> {
     match action {
-        Action::Run(r) | Action::Rerun(r) => run::plan_run(project, observed, r, ctx),
+        Action::Run(r) | Action::Rerun(r) | Action::Up(r) => {
+            run::plan_run(project, observed, r, ctx)
+        }
         Action::Build(b) => build::plan_build(project, observed, &b.target, b.no_cache, true),
         Action::Clean(c) => Ok(clean::plan_clean(
             project, observed, &c.target, c.orphans, c.purge, ctx,
@@ -51,7 +57,7 @@ pub fn plan(
             PlanOf::Run => run::plan_run(project, observed, &p.run, ctx),
             PlanOf::Rerun => {
                 let mut r = p.run.clone();
-                r.replace = true;
+                r.recreate = crate::action::Recreate::Always;
                 run::plan_run(project, observed, &r, ctx)
             }
             PlanOf::Build => build::plan_build(project, observed, &p.run.target, p.no_cache, true),

@@ -6,8 +6,10 @@ use std::path::PathBuf;
 use super::context::{labels_for, PlanContext, PlanError};
 use super::select::Chosen;
 use super::step::{ContainerSpec, DnsSettings, Mount, PortPublish};
+use crate::labels;
 use crate::project::env::{self, EnvInputs, EnvValue, EnvVar};
 use crate::project::links::{self, LinkCandidate, LinkResolution};
+use crate::project::policies::{default_log_opts, RestartPolicy};
 use crate::project::{Project, RequiredVar};
 use crate::state_file;
 
@@ -21,8 +23,6 @@ pub(super) struct SpecContext<'a> {
     pub dns: Option<(&'a str, &'a str)>,
     /// Where persistent folders live.
     pub data_root: PathBuf,
-    /// `--replace` / `rerun`.
-    pub replace: bool,
 }
 
 fn bool_str(b: bool) -> String {
@@ -41,6 +41,15 @@ impl SpecContext<'_> {
         let env = self.env(c, warnings)?;
         let mounts = self.mounts(c);
         let ports = self.ports(c, &env);
+        let mut labels = labels_for(
+            &project.name,
+            &s.service,
+            Some((&s.instance, s.instance_type.as_str())),
+        );
+        labels.insert(labels::CONF.into(), project.conf_file.clone());
+        if c.unnamed {
+            labels.insert(labels::UNNAMED.into(), "true".into());
+        }
         Ok(ContainerSpec {
             name: c.container.clone(),
             hostname: s.hostname(),
@@ -51,11 +60,7 @@ impl SpecContext<'_> {
             env,
             mounts,
             ports,
-            labels: labels_for(
-                &project.name,
-                &s.service,
-                Some((&s.instance, s.instance_type.as_str())),
-            ),
+            labels,
             network: (!s.props.nethost).then(|| project.name.clone()),
             nethost: s.props.nethost,
             interactive: s.props.interactive,
@@ -68,7 +73,16 @@ impl SpecContext<'_> {
                 _ => None,
             },
             extra_args: c.entry.extra_args.clone(),
-            replace: self.replace,
+            // Instances come back by themselves (after a crash, after the engine restarts), but
+            // for the interactive ones, whose terminal is gone.
+            restart: c.entry.restart.unwrap_or(if s.props.interactive {
+                RestartPolicy::No
+            } else {
+                RestartPolicy::UnlessStopped
+            }),
+            log_opts: c.entry.log_opts.clone().unwrap_or_else(default_log_opts),
+            pinned: c.is_dns && !s.props.nethost,
+            after: Vec::new(),
         })
     }
 

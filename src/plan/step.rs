@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::dockerfile::Protocol;
 use crate::project::env::{EnvValue, EnvVar};
+use crate::project::policies::{Condition, LogOpts, RestartPolicy, UpdateOrder};
 
 pub type Labels = BTreeMap<String, String>;
 
@@ -26,8 +27,22 @@ pub enum Step {
     Build(BuildStep),
     /// Create, seed persistent folders, and start one container.
     Run(Box<ContainerSpec>),
-    /// Nothing to do: the instance already runs (shown so the user knows why).
-    AlreadyRunning { container: String },
+    /// Nothing to do: the instance runs as declared (shown so the user knows why).
+    Keep {
+        container: String,
+        /// Why it is kept although it may differ (`--no-recreate`); empty when it is up to date.
+        note: Option<String>,
+    },
+    /// Replace a running instance by a new container (a roll-out step: see [`Replacement`]).
+    Replace(Box<Replacement>),
+    /// Put back an instance a roll-out left aside (dops stopped mid-way): remove the container
+    /// under its name if any, rename the old one back, start it if it is stopped.
+    Restore {
+        container: String,
+        aside: String,
+        remove_current: bool,
+        start: bool,
+    },
     /// Graceful stop (the init's stop timeout), then remove. Persistent data is never touched here.
     Remove {
         container: String,
@@ -37,6 +52,12 @@ pub enum Step {
     PurgeData { container: String, path: PathBuf },
     /// Remove the project network when no container uses it any more.
     RemoveNetwork { name: String },
+    /// Wait until these instances meet their condition (run.conf `depends_on`) before going on.
+    WaitFor {
+        containers: Vec<String>,
+        condition: Condition,
+        timeout_s: u64,
+    },
     /// run.conf `sleep`: wait before the next step.
     Sleep { seconds: f64 },
 }
@@ -82,8 +103,61 @@ pub struct ContainerSpec {
     pub dns: Option<DnsSettings>,
     /// run.conf `extra_args`, as given (the engine supports a documented subset).
     pub extra_args: Vec<String>,
-    /// Replace a running container of the same name (`--replace`, `rerun`).
-    pub replace: bool,
+    /// Docker's restart policy.
+    pub restart: RestartPolicy,
+    /// json-file log options (bounded by default).
+    pub log_opts: LogOpts,
+    /// Containers of this plan that must be started before this one (links, run.conf
+    /// `depends_on`): the engine never starts them together.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub after: Vec<String>,
+    /// The DNS server of the project: the engine gives it the network's reserved address, so it
+    /// keeps its address across restarts of the engine and replacements.
+    pub pinned: bool,
+}
+
+/// One instance replaced by a new container, as a roll-out does it.
+///
+/// start-first: the old container is renamed `aside` and keeps serving; the new one starts under
+/// the real name and must reach UP within `timeout_s`; then the old one is removed gracefully
+/// (its dops-init withdraws it from the DNS and drains first). stop-first: the old one is
+/// stopped and renamed aside first, then the new one starts. On failure (ERROR, exit, timeout)
+/// with `rollback`: the new one is removed and the old one renamed back (and started again in
+/// stop-first); the roll-out of the service stops there.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Replacement {
+    /// The instance's container name (the old one runs under it now, the new one after).
+    pub container: String,
+    /// The old container's name during the roll-out.
+    pub aside: String,
+    pub order: UpdateOrder,
+    pub reasons: Vec<Reason>,
+    /// The new container.
+    pub spec: ContainerSpec,
+    pub timeout_s: u64,
+    pub rollback: bool,
+    pub stop_timeout_s: u64,
+    /// Replacements of one service with the same wave go together (run.conf
+    /// `update_parallelism`); waves go one after the other.
+    pub wave: u32,
+    /// A roll-out dops was interrupted in: the old one is already aside and the new one started;
+    /// only the end is left (wait until UP, remove the old one, or roll back).
+    pub resume: bool,
+}
+
+/// Why an instance is replaced: in words (`text`) and as data.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Reason {
+    /// image, env, port, mount, setting, state, link, forced, dops
+    pub kind: String,
+    /// What changed: the variable, the port, the setting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    pub text: String,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

@@ -28,7 +28,8 @@ fn snapshot_run_all_from_nothing() {
                 SAFEMODE=False                 (fixed)
                 SERVICE=dops-dns               (fixed)
      mounts     /p/demo/.dops/run/dops-dns-master -> /run/dops
-     labels     io.dops.instance=master io.dops.instance_type=master io.dops.project=demo io.dops.service=dops-dns
+     restart    unless-stopped (logs max-file=3 max-size=10m)
+     labels     io.dops.conf=run.conf io.dops.instance=master io.dops.instance_type=master io.dops.project=demo io.dops.service=dops-dns
  7. run demo-db-master (demo/db, type master)
      hostname   db-master
      network    demo
@@ -51,7 +52,8 @@ fn snapshot_run_all_from_nothing() {
                 /p/demo/data/db-master/data -> /data (seed)
                 /p/demo/data/db-master/log -> /var/log (seed)
      ports      127.0.0.1:5432 -> 5432/tcp
-     labels     io.dops.instance=master io.dops.instance_type=master io.dops.project=demo io.dops.service=db
+     restart    unless-stopped (logs max-file=3 max-size=10m)
+     labels     io.dops.conf=run.conf io.dops.instance=master io.dops.instance_type=master io.dops.project=demo io.dops.service=db
      dns        server <ip of demo-dops-dns-master> zone local.zone
  8. sleep 2s
  9. run demo-web-one (demo/web, type standard)
@@ -75,7 +77,8 @@ fn snapshot_run_all_from_nothing() {
                 SERVICE=web                                  (fixed)
      mounts     /p/demo/.dops/run/web-one -> /run/dops
                 /p/demo/shared -> /shared (ro)
-     labels     io.dops.instance=one io.dops.instance_type=standard io.dops.project=demo io.dops.service=web
+     restart    unless-stopped (logs max-file=3 max-size=10m)
+     labels     io.dops.conf=run.conf io.dops.instance=one io.dops.instance_type=standard io.dops.project=demo io.dops.service=web
      dns        server <ip of demo-dops-dns-master> zone local.zone
 10. run demo-web-published (demo/web, type published)
      hostname   web-published
@@ -99,7 +102,8 @@ fn snapshot_run_all_from_nothing() {
      mounts     /p/demo/.dops/run/web-published -> /run/dops
      ports      192.168.1.10:80 -> 80/tcp
                 192.168.1.10:8443 -> 443/tcp
-     labels     io.dops.instance=published io.dops.instance_type=published io.dops.project=demo io.dops.service=web
+     restart    unless-stopped (logs max-file=3 max-size=10m)
+     labels     io.dops.conf=run.conf io.dops.instance=published io.dops.instance_type=published io.dops.project=demo io.dops.service=web
      dns        server <ip of demo-dops-dns-master> zone local.zone
 "#;
     assert_eq!(text, expected, "\n--- actual ---\n{text}");
