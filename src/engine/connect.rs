@@ -1,7 +1,8 @@
 //! The connection to the Docker engine.
 //!
-//! Always `connect_with_local_defaults()` then `negotiate_version()`: bollard's default API version
-//! is newer than Docker 20.10's 1.41. An engine that does not answer becomes
+//! `connect_with_defaults()` (DOCKER_HOST as the docker CLI reads it: `unix://`, `tcp://`; the
+//! local socket without it), then `negotiate_version()`: bollard's default API version is newer
+//! than Docker 20.10's 1.41. An engine that does not answer becomes
 //! `EngineError::Unreachable`, which the CLI maps to exit code 3 with a hint how to start it.
 
 use std::time::Duration;
@@ -11,7 +12,7 @@ use super::error::EngineError;
 /// Connect to the local engine (DOCKER_HOST or the unix socket) and negotiate the API version.
 pub async fn connect() -> Result<Engine, EngineError> {
     let docker =
-        bollard::Docker::connect_with_local_defaults().map_err(|e| EngineError::Unreachable {
+        bollard::Docker::connect_with_defaults().map_err(|e| EngineError::Unreachable {
             detail: e.to_string(),
         })?;
     // A dead socket must not hang the command: the version negotiation is bounded.

@@ -28,6 +28,55 @@ pub async fn run_container(
     spec: &ContainerSpec,
     project_dir: &Path,
 ) -> Result<(), EngineError> {
+    create_and_start(engine, spec, project_dir, false).await
+}
+
+/// The same, with the restart policy held back until [`release_restart`]: a replacement that
+/// fails must stay down (with its state and log) to be rolled back, not restarted by the engine.
+pub async fn run_held(
+    engine: &Engine,
+    spec: &ContainerSpec,
+    project_dir: &Path,
+) -> Result<(), EngineError> {
+    create_and_start(engine, spec, project_dir, true).await
+}
+
+/// Give a container held by [`run_held`] its restart policy.
+pub async fn release_restart(engine: &Engine, spec: &ContainerSpec) -> Result<(), EngineError> {
+    let body = bollard::models::ContainerUpdateBody {
+        restart_policy: Some(restart_policy(spec)),
+        ..Default::default()
+    };
+    engine
+        .api()
+        .update_container(&spec.name, body)
+        .await
+        .map_err(|e| EngineError::docker(format!("set the restart policy of {}", spec.name), e))
+}
+
+fn restart_policy(spec: &ContainerSpec) -> RestartPolicy {
+    RestartPolicy {
+        name: Some(match spec.restart.name() {
+            "always" => RestartPolicyNameEnum::ALWAYS,
+            "unless-stopped" => RestartPolicyNameEnum::UNLESS_STOPPED,
+            "on-failure" => RestartPolicyNameEnum::ON_FAILURE,
+            _ => RestartPolicyNameEnum::NO,
+        }),
+        maximum_retry_count: match spec.restart {
+            crate::project::policies::RestartPolicy::OnFailure { max } if max > 0 => {
+                Some(i64::from(max))
+            }
+            _ => None,
+        },
+    }
+}
+
+async fn create_and_start(
+    engine: &Engine,
+    spec: &ContainerSpec,
+    project_dir: &Path,
+    hold_restart: bool,
+) -> Result<(), EngineError> {
     let network = if spec.nethost {
         None
     } else {
@@ -104,19 +153,13 @@ pub async fn run_container(
     }
     let mut host_config = HostConfig {
         binds: Some(binds),
-        restart_policy: Some(RestartPolicy {
-            name: Some(match spec.restart.name() {
-                "always" => RestartPolicyNameEnum::ALWAYS,
-                "unless-stopped" => RestartPolicyNameEnum::UNLESS_STOPPED,
-                "on-failure" => RestartPolicyNameEnum::ON_FAILURE,
-                _ => RestartPolicyNameEnum::NO,
-            }),
-            maximum_retry_count: match spec.restart {
-                crate::project::policies::RestartPolicy::OnFailure { max } if max > 0 => {
-                    Some(i64::from(max))
-                }
-                _ => None,
-            },
+        restart_policy: Some(if hold_restart {
+            RestartPolicy {
+                name: Some(RestartPolicyNameEnum::NO),
+                maximum_retry_count: None,
+            }
+        } else {
+            restart_policy(spec)
         }),
         log_config: Some(HostConfigLogConfig {
             typ: Some("json-file".into()),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::connect::Engine;
 use super::container::{
-    remove_container, rename_container, run_container, start_container, stop_container,
+    release_restart, remove_container, rename_container, run_held, start_container, stop_container,
 };
 use super::error::EngineError;
 use super::progress::{Progress, Reporter};
@@ -37,7 +37,7 @@ pub async fn replace(
             stop_container(engine, name, r.stop_timeout_s).await?;
         }
         rename_container(engine, name, aside).await?;
-        if let Err(e) = run_container(engine, &r.spec, project_dir).await {
+        if let Err(e) = run_held(engine, &r.spec, project_dir).await {
             // Nothing new runs under the name: the old one goes back at once.
             let _ = remove_container(engine, name, 0).await;
             restore(engine, name, aside, r.order == UpdateOrder::StopFirst).await?;
@@ -49,6 +49,7 @@ pub async fn replace(
     let timeout = Some(Duration::from_secs(r.timeout_s));
     match super::wait::wait_up(engine, project, std::slice::from_ref(name), timeout, report).await {
         Ok(()) => {
+            release_restart(engine, &r.spec).await?;
             say(format!("{name} is UP; removing {aside}"));
             remove_container(engine, aside, r.stop_timeout_s).await?;
             Ok(())

@@ -27,7 +27,9 @@ fn judge(c: Option<&crate::observed::ObservedContainer>) -> Waiting {
     };
     if !c.is_running() {
         return match c.state.as_str() {
-            "created" | "restarting" => Waiting::Pending(c.state.clone()),
+            "created" => Waiting::Pending(c.state.clone()),
+            // It exited, and the engine's restart policy runs it again: it did not come up.
+            "restarting" => Waiting::Failed(format!("exited and restarting ({})", c.status)),
             _ => Waiting::Failed(format!("{} ({})", c.state, c.status)),
         };
     }
@@ -37,6 +39,8 @@ fn judge(c: Option<&crate::observed::ObservedContainer>) -> Waiting {
             Some(e) => format!("ERROR: {e}"),
             None => "ERROR".into(),
         }),
+        // Its main program ended: it is going down, not up.
+        Some(l) if l.state == "STOPPED" => Waiting::Failed("STOPPED".into()),
         Some(l) => Waiting::Pending(l.state),
         None => match c.health.as_deref() {
             None | Some("healthy") => Waiting::Up("running".into()),

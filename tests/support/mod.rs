@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 mod eventually;
+mod second_engine;
 mod test;
 
 use std::path::{Path, PathBuf};
@@ -13,6 +14,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[allow(unused_imports)]
 pub use eventually::{eventually, within};
+#[allow(unused_imports)]
+pub use second_engine::SecondEngine;
 #[allow(unused_imports)]
 pub use test::Test;
 
