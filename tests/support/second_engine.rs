@@ -13,6 +13,8 @@ use super::eventually;
 pub struct SecondEngine {
     pub dir: PathBuf,
     pub netns: String,
+    /// The dockerd this value started (waited for when it stops).
+    daemon: std::sync::Mutex<Option<std::process::Child>>,
     _tmp: tempfile::TempDir,
 }
 
@@ -31,11 +33,12 @@ impl SecondEngine {
         let engine = SecondEngine {
             dir: tmp.path().to_path_buf(),
             netns,
+            daemon: std::sync::Mutex::new(None),
             _tmp: tmp,
         };
         engine.start_daemon();
         // The images come from the shared engine.
-        let save = Command::new("docker")
+        let mut save = Command::new("docker")
             .args(["save", "dops-test/busybox"])
             .env_remove("DOCKER_HOST")
             .stdout(Stdio::piped())
@@ -44,10 +47,14 @@ impl SecondEngine {
         let load = Command::new("docker")
             .args(["load", "-q"])
             .env("DOCKER_HOST", engine.host())
-            .stdin(save.stdout.expect("pipe"))
+            .stdin(save.stdout.take().expect("pipe"))
             .output()
             .expect("docker load");
-        assert!(load.status.success(), "docker load: {load:?}");
+        let saved = save.wait().expect("docker save");
+        assert!(
+            saved.success() && load.status.success(),
+            "docker load: {load:?}"
+        );
         engine
     }
 
@@ -86,7 +93,7 @@ impl SecondEngine {
         // Detached (its own session, no pipe of ours), as any daemon a test starts.
         // nsenter enters the network namespace only: `ip netns exec` would also remount /sys and
         // hide the cgroups dockerd needs.
-        Command::new("setsid")
+        let child = Command::new("setsid")
             .args([
                 "nsenter",
                 &format!("--net=/var/run/netns/{}", self.netns),
@@ -99,6 +106,7 @@ impl SecondEngine {
             .stderr(log)
             .spawn()
             .expect("start dockerd");
+        *self.daemon.lock().unwrap_or_else(|e| e.into_inner()) = Some(child);
         let up = eventually(Duration::from_secs(60), || self.answers());
         assert!(up, "the second dockerd did not answer:\n{}", self.log());
     }
@@ -114,6 +122,10 @@ impl SecondEngine {
         if !gone {
             // SAFETY: as above.
             unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        if let Some(mut child) = self.daemon.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 
