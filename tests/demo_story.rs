@@ -6,7 +6,10 @@
 //! 4. `dops clean:web,instance=one` → withdrawn and dropped by the balancer before its container
 //!    stops, with no failed request;
 //! 5. `docker kill` of web two → dropped within the DNS lease (6 s) + the watch's interval;
-//! 6. the database's data survives `dops rerun:postgres`.
+//! 6. the database's data survives `dops rerun:postgres`;
+//! 7. a change rolled out: with HAProxy's retries turned off (so the drain does the work, not
+//!    the retries), the page of web is changed, `dops build:web && dops run:all` replaces web one
+//!    and two one at a time (start-first) while the load runs: no failed request.
 //!
 //! A small HTTP load runs from step 2 to step 5 and every response is logged with its time, so
 //! the figures printed at the end are measured, not assumed. Every wait is bounded.
@@ -454,6 +457,69 @@ fn the_demo_story() {
     );
     assert_eq!(back, id, "the row written before rerun");
     println!("demo: rerun:postgres {rerun_s:.1} s, row {id} still there");
+
+    // 7. a rolling update with HAProxy's retries off.
+    let tpl = p.path("services/lb/config/haproxy.cfg.hb");
+    let cfg = std::fs::read_to_string(&tpl).unwrap();
+    let no_retries = cfg
+        .replace("    retries 3\n", "    retries 0\n")
+        .replace("    option redispatch 1\n", "")
+        .replace("    retry-on conn-failure empty-response\n", "");
+    assert!(no_retries.contains("retries 0") && !no_retries.contains("redispatch"));
+    std::fs::write(&tpl, no_retries).unwrap();
+    dops(&p, 300, &["build:lb"]);
+    // Back to what run.conf declares (web one and two; three, run by hand, is an orphan).
+    dops(
+        &p,
+        320,
+        &["run:all", "--orphans", "--wait", "--timeout=300"],
+    );
+    let site = published(&p, 80);
+    let load = Load::start(site, 2);
+    within(20.0, "web one and two served (retries off)", || {
+        (load.first("one").is_some() && load.first("two").is_some()).then_some(())
+    });
+    let serve = p.path("services/web/web-serve");
+    let script = std::fs::read_to_string(&serve).unwrap();
+    std::fs::write(
+        &serve,
+        script.replace("'%s %s (%s)\\n'", "'%s %s (%s) v2\\n'"),
+    )
+    .unwrap();
+    assert!(std::fs::read_to_string(&serve).unwrap().contains("v2"));
+    dops(&p, 300, &["build:web"]);
+    let r0 = now();
+    let out = dops(&p, 300, &["run:all"]);
+    let r1 = now();
+    std::thread::sleep(Duration::from_millis(1500));
+    let hits = load.finish();
+    let log = String::from_utf8_lossy(&out.stderr).to_string();
+    let at = |needle: &str| {
+        log.find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} not in the run:all output:\n{log}"))
+    };
+    let (one, two) = (p.container("web", "one"), p.container("web", "two"));
+    // One at a time: web one is UP (and its old one removed) before web two is touched.
+    assert!(
+        at(&format!("{one} is UP")) < at(&format!("replacing {two}")),
+        "not one at a time:\n{log}"
+    );
+    assert!(log.contains("image rebuilt"), "{log}");
+    let failed: Vec<_> = hits.iter().filter(|h| h.result.is_err()).collect();
+    println!(
+        "demo: rolling update of web (start-first, HAProxy retries off) {:.1} s; load {}",
+        r1 - r0,
+        summary(&hits)
+    );
+    assert!(
+        failed.is_empty(),
+        "failed requests during the roll-out: {failed:?}"
+    );
+    let mut body = String::new();
+    let mut s = TcpStream::connect_timeout(&site, Duration::from_secs(2)).unwrap();
+    s.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    let _ = s.read_to_string(&mut body);
+    assert!(body.contains(" v2"), "the new page is served: {body}");
     println!(
         "demo: the whole story took {:.1} s",
         t_all.elapsed().as_secs_f64()
