@@ -22,7 +22,10 @@ pub use instance::{settings, InstanceSettings};
 pub use instance_type::{InstanceType, TypeDefaults};
 pub use links::{LinkSpec, LinkTarget};
 pub use load::{load, name_of};
-pub use runconf::{ConfigError, DnsPolicy, RunConfEntry, VolumeSpec};
+pub use runconf::{
+    ConfigError, Dependency, DependsCondition, DependsTarget, DnsPolicy, RestartPolicy,
+    RunConfEntry, VolumeSpec,
+};
 
 pub use model::{
     name_from_dir, Project, ProjectError, ProjectFiles, Service, ServiceFiles, DEFAULT_ZONE,

@@ -145,6 +145,100 @@ pub struct VolumeSpec {
     pub read_only: bool,
 }
 
+/// run.conf `restart`: Docker's restart policy names (serialized as written in run.conf).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestartPolicy {
+    No,
+    Always,
+    UnlessStopped,
+    /// `on-failure` (None) or `on-failure:N`.
+    OnFailure(Option<u32>),
+}
+
+impl RestartPolicy {
+    /// `no`, `always`, `unless-stopped`, `on-failure`, `on-failure:N`.
+    pub fn parse(s: &str) -> Option<RestartPolicy> {
+        match s {
+            "no" => Some(RestartPolicy::No),
+            "always" => Some(RestartPolicy::Always),
+            "unless-stopped" => Some(RestartPolicy::UnlessStopped),
+            "on-failure" => Some(RestartPolicy::OnFailure(None)),
+            _ => {
+                let n = s.strip_prefix("on-failure:")?;
+                if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                n.parse().ok().map(|n| RestartPolicy::OnFailure(Some(n)))
+            }
+        }
+    }
+}
+
+impl fmt::Display for RestartPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RestartPolicy::No => f.write_str("no"),
+            RestartPolicy::Always => f.write_str("always"),
+            RestartPolicy::UnlessStopped => f.write_str("unless-stopped"),
+            RestartPolicy::OnFailure(None) => f.write_str("on-failure"),
+            RestartPolicy::OnFailure(Some(n)) => write!(f, "on-failure:{n}"),
+        }
+    }
+}
+
+impl Serialize for RestartPolicy {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// What a run.conf `depends_on` entry waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DependsCondition {
+    /// The dependency's container was started.
+    Started,
+    /// Its lifecycle is UP (dops-init's state).
+    Up,
+    /// It exited with status 0.
+    Completed,
+}
+
+impl DependsCondition {
+    pub const NAMES: &'static [&'static str] = &["started", "up", "completed"];
+
+    pub fn parse(s: &str) -> Option<DependsCondition> {
+        match s {
+            "started" => Some(DependsCondition::Started),
+            "up" => Some(DependsCondition::Up),
+            "completed" => Some(DependsCondition::Completed),
+            _ => None,
+        }
+    }
+}
+
+/// Which instances a `depends_on` entry names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "form", rename_all = "snake_case")]
+pub enum DependsTarget {
+    /// A string: `"db"` (a service) or `"db-master"` (`<service>-<instance>`).
+    Name(String),
+    /// `{"service": "db", "instance": null}`: None = every instance of the service.
+    Service {
+        service: String,
+        instance: Option<String>,
+    },
+}
+
+/// One run.conf `depends_on` entry: this entry starts after its target meets the condition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Dependency {
+    pub target: DependsTarget,
+    pub condition: DependsCondition,
+    #[serde(skip)]
+    pub pos: Pos,
+}
+
 /// One entry of run.conf.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunConfEntry {
@@ -174,6 +268,12 @@ pub struct RunConfEntry {
     /// Passed to the instance as `CFG` (JSON).
     pub cfg: Option<serde_json::Value>,
     pub dns_update_policy: Option<DnsPolicy>,
+    /// Docker's restart policy for the container (None: Docker's default, `no`).
+    pub restart: Option<RestartPolicy>,
+    /// Options of the container's log driver (`max-size`, `max-file`, …), in file order.
+    pub log_opts: Vec<(String, String)>,
+    /// What must be started (or UP, or completed) before this entry starts.
+    pub depends_on: Vec<Dependency>,
 }
 
 impl RunConfEntry {
@@ -196,6 +296,9 @@ impl RunConfEntry {
             extra_args: Vec::new(),
             cfg: None,
             dns_update_policy: None,
+            restart: None,
+            log_opts: Vec::new(),
+            depends_on: Vec::new(),
         }
     }
 }
@@ -214,6 +317,9 @@ pub const KEYS: &[&str] = &[
     "extra_args",
     "cfg",
     "dns_update_policy",
+    "restart",
+    "log_opts",
+    "depends_on",
 ];
 
 /// Every key an entry may have.
@@ -405,6 +511,39 @@ fn entry(cx: &Ctx, i: usize, n: &Node) -> Result<RunConfEntry, ConfigError> {
                     )
                 })?);
             }
+            "restart" => {
+                let s = cx.string(v, &path)?;
+                e.restart = Some(RestartPolicy::parse(s).ok_or_else(|| {
+                    cx.err(
+                        v.pos,
+                        &path,
+                        format!(
+                            "expected one of no, always, unless-stopped, on-failure, on-failure:N, found {}",
+                            v.found()
+                        ),
+                    )
+                })?);
+            }
+            "log_opts" => {
+                for opt in cx.object(v, &path)? {
+                    let p = format!("{path}.{}", opt.key);
+                    if opt.key.is_empty() {
+                        return Err(cx.err(opt.key_pos, &p, "empty log option name"));
+                    }
+                    let value = match &opt.value.value {
+                        Value::Str(s) => s.clone(),
+                        Value::Num(_, raw) => raw.clone(),
+                        _ => return Err(cx.expected(&opt.value, &p, "a string")),
+                    };
+                    e.log_opts.push((opt.key.clone(), value));
+                }
+            }
+            "depends_on" => {
+                for (j, d) in cx.list(v, &path)?.iter().enumerate() {
+                    e.depends_on
+                        .push(dependency(cx, d, &format!("{path}[{j}]"))?);
+                }
+            }
             other => {
                 let hint = crate::suggest::closest(other, all_keys())
                     .map(|c| format!(" (did you mean {c:?}?)"))
@@ -473,6 +612,77 @@ fn link(cx: &Ctx, n: &Node, path: &str) -> Result<LinkSpec, ConfigError> {
             n,
             path,
             "\"service-instance:NAME\" or {\"name\", \"service\", \"instance\"}",
+        )),
+    }
+}
+
+fn dependency(cx: &Ctx, n: &Node, path: &str) -> Result<Dependency, ConfigError> {
+    match &n.value {
+        Value::Str(s) => {
+            check_name(s, false).map_err(|msg| cx.err(n.pos, path, msg))?;
+            Ok(Dependency {
+                target: DependsTarget::Name(s.clone()),
+                condition: DependsCondition::Started,
+                pos: n.pos,
+            })
+        }
+        Value::Obj(members) => {
+            let mut service = None;
+            let mut instance = None;
+            let mut condition = DependsCondition::Started;
+            for m in members {
+                let p = format!("{path}.{}", m.key);
+                match m.key.as_str() {
+                    "service" => {
+                        let s = cx.string(&m.value, &p)?;
+                        check_name(s, true).map_err(|msg| cx.err(m.value.pos, &p, msg))?;
+                        service = Some(s.to_string());
+                    }
+                    "instance" => {
+                        instance = cx.opt_string(&m.value, &p)?;
+                        if let Some(s) = &instance {
+                            check_name(s, false).map_err(|msg| cx.err(m.value.pos, &p, msg))?;
+                        }
+                    }
+                    "condition" => {
+                        let s = cx.string(&m.value, &p)?;
+                        condition = DependsCondition::parse(s).ok_or_else(|| {
+                            let hint =
+                                crate::suggest::closest(s, DependsCondition::NAMES.iter().copied())
+                                    .map(|c| format!(" (did you mean {c:?}?)"))
+                                    .unwrap_or_default();
+                            cx.err(
+                                m.value.pos,
+                                &p,
+                                format!(
+                                    "expected one of started, up, completed, found {}{hint}",
+                                    m.value.found()
+                                ),
+                            )
+                        })?;
+                    }
+                    other => {
+                        let hint =
+                            crate::suggest::closest(other, ["service", "instance", "condition"])
+                                .map(|c| format!(" (did you mean {c:?}?)"))
+                                .unwrap_or_else(|| {
+                                    " (a dependency has service, instance, condition)".into()
+                                });
+                        return Err(cx.err(m.key_pos, &p, format!("unknown key{hint}")));
+                    }
+                }
+            }
+            let service = service.ok_or_else(|| cx.err(n.pos, path, "missing key \"service\""))?;
+            Ok(Dependency {
+                target: DependsTarget::Service { service, instance },
+                condition,
+                pos: n.pos,
+            })
+        }
+        _ => Err(cx.expected(
+            n,
+            path,
+            "\"service\", \"service-instance\" or {\"service\", \"instance\", \"condition\"}",
         )),
     }
 }
@@ -664,6 +874,102 @@ mod tests {
         assert_eq!(
             e("[{\"service\": \"web\",}\n# comment \"x\n{}]"),
             "run.conf: line 3, col 1: expected ',' or ']', found '{'"
+        );
+    }
+
+    #[test]
+    fn restart_log_opts_and_depends_on() {
+        let entries = parse(
+            "run.conf",
+            r#"[
+ {"service": "db", "instance": "1", "restart": "unless-stopped",
+  "log_opts": {"max-size": "10m", "max-file": 3}},
+ {"service": "web", "restart": "on-failure:5",
+  "depends_on": ["db", "db-1", {"service": "db", "instance": null, "condition": "up"},
+                 {"service": "init", "condition": "completed"}]}
+]"#,
+        )
+        .unwrap();
+        assert_eq!(entries[0].restart, Some(RestartPolicy::UnlessStopped));
+        assert_eq!(
+            entries[0].log_opts,
+            vec![
+                ("max-size".into(), "10m".into()),
+                ("max-file".into(), "3".into())
+            ]
+        );
+        let w = &entries[1];
+        assert_eq!(w.restart, Some(RestartPolicy::OnFailure(Some(5))));
+        assert_eq!(w.restart.unwrap().to_string(), "on-failure:5");
+        let d: Vec<(DependsTarget, DependsCondition)> = w
+            .depends_on
+            .iter()
+            .map(|d| (d.target.clone(), d.condition))
+            .collect();
+        assert_eq!(
+            d,
+            vec![
+                (DependsTarget::Name("db".into()), DependsCondition::Started),
+                (
+                    DependsTarget::Name("db-1".into()),
+                    DependsCondition::Started
+                ),
+                (
+                    DependsTarget::Service {
+                        service: "db".into(),
+                        instance: None
+                    },
+                    DependsCondition::Up
+                ),
+                (
+                    DependsTarget::Service {
+                        service: "init".into(),
+                        instance: None
+                    },
+                    DependsCondition::Completed
+                ),
+            ]
+        );
+        assert_eq!(w.depends_on[0].pos.line, 5);
+        for (policy, ok) in [
+            ("no", true),
+            ("always", true),
+            ("on-failure", true),
+            ("on-failure:0", true),
+            ("on-failure:", false),
+            ("on-failure:-1", false),
+            ("sometimes", false),
+            ("Always", false),
+        ] {
+            assert_eq!(RestartPolicy::parse(policy).is_some(), ok, "{policy}");
+        }
+    }
+
+    #[test]
+    fn restart_log_opts_and_depends_on_errors() {
+        assert_eq!(
+            e(r#"[{"service": "web", "restart": "sometimes"}]"#),
+            "run.conf: line 1, col 32: [0].restart: expected one of no, always, unless-stopped, on-failure, on-failure:N, found \"sometimes\""
+        );
+        assert_eq!(
+            e(r#"[{"service": "web", "log_opts": {"max-size": true}}]"#),
+            "run.conf: line 1, col 46: [0].log_opts.max-size: expected a string, found true"
+        );
+        assert_eq!(
+            e(r#"[{"service": "web", "depends_on": [{"service": "db", "condition": "healthy"}]}]"#),
+            "run.conf: line 1, col 67: [0].depends_on[0].condition: expected one of started, up, completed, found \"healthy\""
+        );
+        assert_eq!(
+            e(r#"[{"service": "web", "depends_on": [{"condition": "up"}]}]"#),
+            "run.conf: line 1, col 36: [0].depends_on[0]: missing key \"service\""
+        );
+        assert_eq!(
+            e(r#"[{"service": "web", "depends_on": [{"service": "db", "wait": 1}]}]"#),
+            "run.conf: line 1, col 54: [0].depends_on[0].wait: unknown key (a dependency has service, instance, condition)"
+        );
+        assert_eq!(
+            e(r#"[{"service": "web", "depends_on": "db"}]"#),
+            "run.conf: line 1, col 35: [0].depends_on: expected a list, found \"db\""
         );
     }
 
