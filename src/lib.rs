@@ -7,6 +7,7 @@ pub mod action;
 pub mod build_order;
 pub mod cli;
 pub mod commands;
+pub mod compose;
 pub mod dns;
 pub mod dockerfile;
 pub mod dockerignore;

@@ -1,0 +1,5 @@
+//! `dops import compose`: a Compose file → a dops project.
+
+pub mod dotenv;
+pub mod interpolate;
+pub mod yaml;
