@@ -270,6 +270,15 @@ pub fn import(input: &Input) -> Result<Imported, ComposeError> {
         mode: 0o644,
     });
     findings.append(&mut g.findings);
+    // in file order: the Compose file first, then the other files
+    findings.sort_by(|a, b| {
+        (a.file != file_name, &a.file, a.line, a.col).cmp(&(
+            b.file != file_name,
+            &b.file,
+            b.line,
+            b.col,
+        ))
+    });
     let instances = g.entries.len();
     let services = compose
         .services
