@@ -186,6 +186,26 @@ pub fn rewrite_froms(text: &str, images: &BTreeMap<String, String>) -> String {
         .collect()
 }
 
+/// `FROM <project>/x` means a project service to dops: an image that only happens to start with
+/// the project's name (`gitea/gitea` in a project named gitea) is written `docker.io/gitea/gitea`,
+/// the same image, so dops does not take it for one. `keep`: the project images meant.
+pub fn qualify_hub_images(text: &str, project: &str, keep: &[String]) -> String {
+    let prefix = format!("{project}/");
+    let mut map = BTreeMap::new();
+    for (_, words) in froms(text) {
+        if let Some(image) = words.first() {
+            if image.starts_with(&prefix)
+                && !keep
+                    .iter()
+                    .any(|k| image == k || image.starts_with(&format!("{k}:")))
+            {
+                map.insert(image.clone(), format!("docker.io/{image}"));
+            }
+        }
+    }
+    rewrite_froms(text, &map)
+}
+
 /// BuildKit-only syntax dops' classic builder cannot build: (line, what).
 pub fn buildkit_only(text: &str) -> Vec<(usize, String)> {
     let mut out = Vec::new();
@@ -280,6 +300,18 @@ COPY --from=build /app/dist /usr/share/nginx/html
         assert_eq!(
             out,
             "FROM shop/base AS b\nRUN x\nFROM --platform=linux/amd64 shop/base\n"
+        );
+    }
+
+    #[test]
+    fn images_named_like_the_project_are_qualified() {
+        assert_eq!(
+            qualify_hub_images(
+                "FROM gitea/gitea:1.22\nFROM gitea/base\n",
+                "gitea",
+                &["gitea/base".into()]
+            ),
+            "FROM docker.io/gitea/gitea:1.22\nFROM gitea/base\n"
         );
     }
 

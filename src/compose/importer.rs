@@ -8,7 +8,8 @@ use serde::Serialize;
 use serde_json::{json, Map, Value as Json};
 
 use super::dockerfile_gen::{
-    buildkit_only, cut_at_stage, exec_form, quoted, rewrite_froms, set_arg_defaults,
+    buildkit_only, cut_at_stage, exec_form, qualify_hub_images, quoted, rewrite_froms,
+    set_arg_defaults,
 };
 use super::dotenv;
 use super::health;
@@ -375,6 +376,13 @@ impl<'a> Gen<'a> {
         let base = format!("services.{}", s.name);
         let folder = format!("services/{name}");
         let mut dockerfile = self.base_dockerfile(s, &base, &folder)?;
+        let project_images: Vec<String> = self
+            .compose
+            .services
+            .iter()
+            .map(|o| format!("{}/{}", self.project, dops_name(&o.name)))
+            .collect();
+        dockerfile = qualify_hub_images(&dockerfile, &self.project, &project_images);
         let mut extra = String::new();
         let mut gen_files: Vec<(String, String, u32)> = Vec::new();
 

@@ -264,8 +264,10 @@ pub fn read(r: &mut Reader, root: &Node) -> Res<Compose> {
                 for n in r.opt_map(&e.value, "networks")? {
                     let nk = format!("networks.{}", n.key);
                     for o in r.opt_map(&n.value, &nk)? {
-                        if !o.key.starts_with("x-") {
-                            let ok = format!("{nk}.{}", o.key);
+                        let ok = format!("{nk}.{}", o.key);
+                        let no_op = matches!(o.key.as_str(), "external" | "internal" | "attachable")
+                            && !r.boolean(&o.value, &ok)?;
+                        if !o.key.starts_with("x-") && !no_op {
                             r.dropped(o, &ok, "every instance is on the project network dops makes");
                         }
                     }
