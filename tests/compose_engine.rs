@@ -102,7 +102,10 @@ fn an_imported_compose_app_runs_answers_and_is_up_only_once_healthy() {
     let out = p.dops_ok(&["run:all", "--wait", "--timeout", "90"]);
     let progress = stderr(&out);
     assert!(!progress.contains("error"), "{progress}");
-    assert!(progress.contains("api-1: WARMUP"), "held in WARMUP until healthy: {progress}");
+    assert!(
+        progress.contains("api-1: WARMUP"),
+        "held in WARMUP until healthy: {progress}"
+    );
 
     // the app answers on its published port (busybox httpd serving the bind-mounted folder)
     let body = get(port).unwrap_or_default();

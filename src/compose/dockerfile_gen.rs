@@ -85,9 +85,10 @@ pub fn set_arg_defaults(text: &str, args: &[(String, String)]) -> (String, Vec<S
     for line in text.split_inclusive('\n') {
         let body = line.trim_end_matches(['\n', '\r']);
         let trimmed = body.trim_start();
-        let is_arg = trimmed.len() > 4
-            && trimmed[..3].eq_ignore_ascii_case("ARG")
-            && trimmed[3..].starts_with([' ', '\t'])
+        let is_arg = trimmed
+            .get(..3)
+            .is_some_and(|w| w.eq_ignore_ascii_case("ARG"))
+            && trimmed.get(3..).is_some_and(|r| r.starts_with([' ', '\t']))
             && !body.trim_end().ends_with('\\');
         if !is_arg {
             out.push_str(line);
@@ -96,7 +97,7 @@ pub fn set_arg_defaults(text: &str, args: &[(String, String)]) -> (String, Vec<S
         let indent = &body[..body.len() - trimmed.len()];
         let mut words: Vec<String> = Vec::new();
         let mut changed = false;
-        for w in split_arg_words(trimmed[3..].trim()) {
+        for w in split_arg_words(trimmed.get(3..).unwrap_or_default().trim()) {
             let name = w.split('=').next().unwrap_or_default().to_string();
             match args.iter().find(|(n, _)| *n == name) {
                 Some((n, v)) => {

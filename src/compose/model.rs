@@ -365,15 +365,20 @@ fn service(r: &mut Reader, s: &Entry) -> Res<Service> {
             "ports" => {
                 for (i, p) in r.list(v, &k)?.iter().enumerate() {
                     svc.ports.extend(port(r, p, &format!("{k}[{i}]"))?);
+                    if svc.ports.len() > usize::from(MAX_RANGE) {
+                        return Err(r.err(p.pos, &k, format!("more than {MAX_RANGE} ports")));
+                    }
                 }
             }
             "expose" => {
                 for (text, pos) in r.strings(v, &k)? {
                     let (range, proto) = split_proto(&text);
                     let proto = protocol(r, proto, pos, &k)?;
-                    let (a, b) = port_range(range).ok_or_else(|| {
-                        r.err(pos, &k, format!("expected a port, found {text:?}"))
-                    })?;
+                    let (a, b) = port_range(range)
+                        .filter(|(a, b)| b - a < MAX_RANGE)
+                        .ok_or_else(|| {
+                            r.err(pos, &k, format!("expected a port or a range of at most {MAX_RANGE}, found {text:?}"))
+                        })?;
                     for p in a..=b {
                         svc.expose.push((p, proto, pos));
                     }
@@ -584,6 +589,9 @@ fn protocol(r: &Reader, p: &str, pos: Pos, k: &str) -> Res<Protocol> {
     }
 }
 
+/// The most ports one `ports` or `expose` item may name.
+const MAX_RANGE: u16 = 1000;
+
 /// `80` or `8000-8010`.
 fn port_range(s: &str) -> Option<(u16, u16)> {
     let s = s.trim();
@@ -665,6 +673,13 @@ fn port(r: &mut Reader, n: &Node, k: &str) -> Res<Vec<Port>> {
         Some(h) => Some(port_range(h).ok_or_else(|| bad("host", h))?),
         None => None,
     };
+    if c2 - c1 >= MAX_RANGE {
+        return Err(r.err(
+            pos,
+            k,
+            format!("a range of {} ports: at most {MAX_RANGE}", c2 - c1 + 1),
+        ));
+    }
     let mut out = Vec::new();
     match hosts {
         Some((h1, h2)) if h2 - h1 == c2 - c1 => {

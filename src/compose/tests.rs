@@ -577,3 +577,48 @@ fn an_image_another_service_builds_is_built_here_too() {
     assert_eq!(i.copies.len(), 3);
     i.loads();
 }
+
+/// No input panics: prefixes of realistic files (cut every few characters) and a few mangled
+/// ones import or fail with an error.
+#[test]
+fn no_input_panics() {
+    let texts = [
+        include_str!("../../tests/compose/voting-app/compose.yaml"),
+        include_str!("../../tests/compose/minio-app/compose.yaml"),
+        include_str!("../../tests/compose/env-files/compose.yaml"),
+        include_str!("../../tests/compose/secrets/compose.yaml"),
+    ];
+    for text in texts {
+        // every 7th character (each cut is a whole import; this keeps the test about a second)
+        let cuts: Vec<usize> = text.char_indices().map(|(i, _)| i).step_by(7).collect();
+        for i in cuts {
+            let _ = case(&text[..i])
+                .file("vote/Dockerfile", "FROM a AS dev\nARG ééé\nARGé\n")
+                .file("result/Dockerfile", "FROM b\n")
+                .try_import();
+        }
+        for mangled in [
+            text.replace(':', ""),
+            text.replace('-', ":"),
+            text.replace('"', "'"),
+            text.replace("  ", " "),
+            text.replace('$', "${"),
+        ] {
+            let _ = case(&mangled).try_import();
+        }
+    }
+    for odd in [
+        "services: {a: {image: x, ports: ['1-65535:1-65535/udp']}}",
+        "services: {a: {image: x, ports: ['0:0', '65536:1', '2-1:1']}}",
+        "services: {a: {image: x, deploy: {replicas: 99999999999999999999}}}",
+        "services: {a: {image: x, healthcheck: {test: [], interval: 99999999999h}}}",
+        "services: {a: {build: {context: '/', dockerfile: '../../../../x'}}}",
+        "services: {a: {image: x, volumes: [':', '::', 'a:b:c:d']}}",
+        "services: {a: {image: x, environment: {'': x, '=': y}}}",
+        "services: {? [a]: {image: x}}",
+        "services: !!binary aGVsbG8=",
+        "services: {a: {image: '${'}}",
+    ] {
+        let _ = case(odd).try_import();
+    }
+}
