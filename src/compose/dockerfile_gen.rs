@@ -187,6 +187,44 @@ pub fn rewrite_froms(text: &str, images: &BTreeMap<String, String>) -> String {
         .collect()
 }
 
+/// The `HEALTHCHECK` of the final stage: Some(Ok((test, flags, line))) with the flags as
+/// (name, value) (`interval`, `timeout`, `start-period`, `start-interval`, `retries`), the test
+/// as exec-form words or a shell line; Some(Err(line)) for `HEALTHCHECK NONE` or one not read.
+#[allow(clippy::type_complexity)]
+pub fn healthcheck(
+    text: &str,
+) -> Option<Result<(Result<Vec<String>, String>, Vec<(String, String)>, usize), usize>> {
+    let mut found = None;
+    for l in lines(text).into_iter().filter(|l| !l.is_comment) {
+        let t = l.text.trim();
+        let instr = t.split_whitespace().next().unwrap_or_default();
+        if instr.eq_ignore_ascii_case("FROM") {
+            found = None;
+        } else if instr.eq_ignore_ascii_case("HEALTHCHECK") {
+            found = Some((l.number, t[instr.len()..].trim().to_string()));
+        }
+    }
+    let (line, rest) = found?;
+    let mut rest = rest.as_str();
+    let mut flags = Vec::new();
+    while let Some(r) = rest.strip_prefix("--") {
+        let end = r.find(char::is_whitespace).unwrap_or(r.len());
+        let (name, value) = r[..end].split_once('=').unwrap_or((&r[..end], ""));
+        flags.push((name.to_string(), value.to_string()));
+        rest = r[end..].trim_start();
+    }
+    let words = rest.split_whitespace().next().unwrap_or_default();
+    if !words.eq_ignore_ascii_case("CMD") {
+        return Some(Err(line));
+    }
+    let cmd = rest[3..].trim();
+    let test = match serde_json::from_str::<Vec<String>>(cmd) {
+        Ok(words) if cmd.starts_with('[') => Ok(words),
+        _ => Err(cmd.to_string()),
+    };
+    Some(Ok((test, flags, line)))
+}
+
 /// `FROM <project>/x` means a project service to dops: an image that only happens to start with
 /// the project's name (`gitea/gitea` in a project named gitea) is written `docker.io/gitea/gitea`,
 /// the same image, so dops does not take it for one. `keep`: the project images meant.
@@ -302,6 +340,37 @@ COPY --from=build /app/dist /usr/share/nginx/html
             out,
             "FROM shop/base AS b\nRUN x\nFROM --platform=linux/amd64 shop/base\n"
         );
+    }
+
+    #[test]
+    fn the_final_stage_healthcheck() {
+        let (test, flags, line) = healthcheck(
+            "FROM a\nHEALTHCHECK CMD false\nFROM b\nHEALTHCHECK --interval=5s --retries=2 \\\n  CMD [\"curl\", \"-f\", \"http://localhost\"]\n",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            test,
+            Ok(vec![
+                "curl".to_string(),
+                "-f".into(),
+                "http://localhost".into()
+            ])
+        );
+        assert_eq!(
+            flags,
+            vec![
+                ("interval".to_string(), "5s".to_string()),
+                ("retries".into(), "2".into())
+            ]
+        );
+        assert_eq!(line, 4);
+        let (test, _, _) = healthcheck("FROM a\nHEALTHCHECK CMD pg_isready || exit 1\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(test, Err("pg_isready || exit 1".to_string()));
+        assert_eq!(healthcheck("FROM a\nHEALTHCHECK NONE\n"), Some(Err(2)));
+        assert_eq!(healthcheck("FROM a\nHEALTHCHECK CMD x\nFROM b\n"), None);
     }
 
     #[test]

@@ -257,12 +257,20 @@ pub fn import(input: &Input) -> Result<Imported, ComposeError> {
         copies: Vec::new(),
         findings: Vec::new(),
         entries: Vec::new(),
+        healthy: BTreeSet::new(),
+        wants_health: Vec::new(),
+        dockerfile_health: None,
     };
     g.check_names()?;
     for s in &compose.services {
         g.service(s)?;
     }
     g.networks();
+    for (dep, pos, key) in std::mem::take(&mut g.wants_health) {
+        if !g.healthy.contains(&dep) {
+            g.finding(pos, &key, format!("{dep} has no healthcheck here: \"up\" waits for its lifecycle UP (an image's own HEALTHCHECK is replaced by dops-init's)"));
+        }
+    }
     let order = g.order()?;
     let run_conf = g.run_conf(&order);
     g.files.push(OutFile {
@@ -320,6 +328,12 @@ struct Gen<'a> {
     copies: Vec<ContextCopy>,
     findings: Vec<Finding>,
     entries: Vec<Entry>,
+    /// Services with a healthcheck (Compose's, or their Dockerfile's).
+    healthy: BTreeSet<String>,
+    /// `service_healthy` on these: (dependency, position, key), checked once all are read.
+    wants_health: Vec<(String, Pos, String)>,
+    /// A Dockerfile HEALTHCHECK read by `base_dockerfile`.
+    dockerfile_health: Option<model::Health>,
 }
 
 impl<'a> Gen<'a> {
@@ -489,11 +503,23 @@ impl<'a> Gen<'a> {
         if let Some(c) = &s.command {
             extra.push_str(&format!("CMD {}\n", exec_form(c)));
         }
-        if let Some(h) = &s.healthcheck {
-            let origin = format!(
-                "{}:{}:{} ({base}.healthcheck)",
-                self.file, h.pos.line, h.pos.col
-            );
+        let dockerfile_health = self.dockerfile_health.take();
+        let health = match (&s.healthcheck, &dockerfile_health) {
+            (Some(h), _) => Some((
+                h,
+                format!(
+                    "{}:{}:{} ({base}.healthcheck)",
+                    self.file, h.pos.line, h.pos.col
+                ),
+            )),
+            (None, Some(h)) => Some((
+                h,
+                format!("the Dockerfile's HEALTHCHECK (line {})", h.pos.line),
+            )),
+            (None, None) => None,
+        };
+        if let Some((h, origin)) = health {
+            self.healthy.insert(s.name.clone());
             gen_files.push((
                 "dops-compose/healthcheck".into(),
                 health::script(h, &origin),
@@ -613,9 +639,8 @@ impl<'a> Gen<'a> {
             let condition = match d.condition {
                 Condition::Started => "started",
                 Condition::Healthy => {
-                    if target.healthcheck.is_none() {
-                        self.finding(d.pos, &d.key, format!("{} has no healthcheck here: \"up\" waits for its lifecycle UP (an image's own HEALTHCHECK is replaced by dops-init's)", d.service));
-                    }
+                    self.wants_health
+                        .push((target.name.clone(), d.pos, d.key.clone()));
                     "up"
                 }
                 Condition::Completed => "completed",
@@ -766,6 +791,10 @@ impl<'a> Gen<'a> {
         }
         let (t, _unused) = set_arg_defaults(&text, &args);
         text = t;
+        // the image's HEALTHCHECK: dops-init's replaces it, so it becomes the lifecycle's too
+        if s.healthcheck.is_none() {
+            self.dockerfile_health = self.dockerfile_healthcheck(&text, &df_shown);
+        }
         // FROM an image another service builds → that service's dops image (built first).
         let images: BTreeMap<String, String> = self
             .compose
@@ -815,6 +844,45 @@ impl<'a> Gen<'a> {
             skip,
         });
         Ok(text)
+    }
+
+    fn dockerfile_healthcheck(&mut self, text: &str, shown: &str) -> Option<model::Health> {
+        let (test, flags, line) = match super::dockerfile_gen::healthcheck(text)? {
+            Ok(h) => h,
+            Err(_) => return None,
+        };
+        let pos = Pos { line, col: 1 };
+        let mut h = model::Health {
+            test: match test {
+                Ok(words) => model::HealthTest::Cmd(words),
+                Err(line) => model::HealthTest::Shell(line),
+            },
+            interval: 30.0,
+            timeout: 30.0,
+            retries: 3,
+            start_period: 0.0,
+            start_interval: 5.0,
+            pos,
+        };
+        for (name, value) in flags {
+            let secs = super::reader::parse_duration(&value);
+            match (name.as_str(), secs) {
+                ("interval", Some(v)) => h.interval = v,
+                ("timeout", Some(v)) => h.timeout = v,
+                ("start-period", Some(v)) => h.start_period = v,
+                ("start-interval", Some(v)) => h.start_interval = v,
+                ("retries", _) if value.parse::<u64>().is_ok() => {
+                    h.retries = value.parse().unwrap_or(3)
+                }
+                _ => self.findings.push(Finding::new(
+                    shown,
+                    pos,
+                    "HEALTHCHECK",
+                    format!("not carried over: --{name}={value}"),
+                )),
+            }
+        }
+        Some(h)
     }
 
     fn profiles(&mut self, s: &Service, base: &str) -> (Option<String>, bool) {

@@ -622,3 +622,26 @@ fn no_input_panics() {
         let _ = case(odd).try_import();
     }
 }
+
+#[test]
+fn a_dockerfile_healthcheck_becomes_the_lifecycle_too() {
+    let i = case(
+        "services:\n  api:\n    build: .\n  web:\n    image: w\n    depends_on: {api: {condition: service_healthy}}\n",
+    )
+    .file(
+        "Dockerfile",
+        "FROM python\nHEALTHCHECK --interval=7s --retries=4 --foo=1 CMD curl -f http://localhost/ || exit 1\n",
+    )
+    .import();
+    let script = i.file("services/api/dops-compose/healthcheck");
+    assert!(
+        script.contains("the Dockerfile's HEALTHCHECK (line 2)"),
+        "{script}"
+    );
+    assert!(script.contains("/bin/sh -c 'curl -f http://localhost/ || exit 1'"));
+    assert!(script.contains("INTERVAL=7000\n") && script.contains("RETRIES=4\n"));
+    assert_eq!(
+        i.findings(),
+        vec!["Dockerfile:2:1: HEALTHCHECK: not carried over: --foo=1"]
+    );
+}
