@@ -1,5 +1,6 @@
 //! A Compose file using only local images (`dops-test/busybox`), imported, built and run on the
-//! real engine with `dops run:all --wait`: the app answers on its published port, and the
+//! real engine with `dops run:all --wait`: the app answers on its published port, a secret file
+//! is mounted read-only, and the
 //! healthcheck holds its instance in WARMUP until it passes (so `depends_on: service_healthy`,
 //! mapped to run.conf `"condition": "up"`, has a lifecycle state to wait for).
 
@@ -35,6 +36,10 @@ const COMPOSE: &str = r#"services:
       retries: 3
       start_period: 20s
       start_interval: 500ms
+    secrets: [token]
+secrets:
+  token:
+    file: ./token.txt
 "#;
 
 /// Import the Compose file into the (empty) project folder of `p`, the web port given.
@@ -85,6 +90,7 @@ fn an_imported_compose_app_runs_answers_and_is_up_only_once_healthy() {
     std::fs::write(src.path().join("compose.yaml"), COMPOSE).unwrap();
     std::fs::create_dir_all(src.path().join("www")).unwrap();
     std::fs::write(src.path().join("www/index.html"), "hello from compose\n").unwrap();
+    std::fs::write(src.path().join("token.txt"), "s3cret\n").unwrap();
     let port = free_port();
     import(&p, src.path(), port);
 
@@ -127,6 +133,19 @@ fn an_imported_compose_app_runs_answers_and_is_up_only_once_healthy() {
         "UP {:.1} s after the start",
         up - started
     );
+    // the secret file is mounted read-only at /run/secrets/<name>
+    let api_c = p.container("api", "1");
+    assert_eq!(
+        stdout(&docker(&["exec", &api_c, "cat", "/run/secrets/token"])),
+        "s3cret\n"
+    );
+    assert_ne!(
+        docker(&["exec", &api_c, "sh", "-c", "echo x > /run/secrets/token"])
+            .status
+            .code(),
+        Some(0),
+        "read-only"
+    );
     // and the monitor runs the healthcheck while UP
     let healthy = support::eventually(Duration::from_secs(20), || {
         state(&p, "api-1")["last_stats"]["health"] == "healthy"
@@ -145,6 +164,7 @@ fn depends_on_service_healthy_starts_the_dependent_once_the_dependency_is_up() {
     std::fs::write(src.path().join("compose.yaml"), COMPOSE).unwrap();
     std::fs::create_dir_all(src.path().join("www")).unwrap();
     std::fs::write(src.path().join("www/index.html"), "hi\n").unwrap();
+    std::fs::write(src.path().join("token.txt"), "s3cret\n").unwrap();
     import(&p, src.path(), free_port());
     p.dops_ok(&["run:all", "--wait", "--timeout", "90"]);
     let api_up = state(&p, "api-1")["since_epoch"].as_f64().unwrap();
