@@ -1,8 +1,8 @@
 //! A Compose file using only local images (`dops-test/busybox`), imported, built and run on the
 //! real engine with `dops run:all --wait`: the app answers on its published port, a secret file
-//! is mounted read-only, and the
-//! healthcheck holds its instance in WARMUP until it passes (so `depends_on: service_healthy`,
-//! mapped to run.conf `"condition": "up"`, has a lifecycle state to wait for).
+//! is mounted read-only, and the healthcheck holds its instance in WARMUP until it passes (so
+//! `depends_on: service_healthy`, mapped to run.conf `"condition": "up"`, has a lifecycle state to
+//! wait for).
 
 mod engine_support;
 mod support;
