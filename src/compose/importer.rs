@@ -20,7 +20,8 @@ use super::yaml::{self, Pos};
 use crate::dockerfile::Protocol;
 use crate::dockerignore::Ignore;
 use crate::project::env::FIXED;
-use crate::project::runconf::{check_env_name, check_name, RestartPolicy};
+use crate::project::policies::RestartPolicy;
+use crate::project::runconf::{check_env_name, check_name};
 use crate::project::DNS_SERVICE;
 
 /// The files the importer may read (the Compose file's folder, build contexts, env files).
@@ -652,7 +653,7 @@ impl<'a> Gen<'a> {
             entry.insert("depends_on".into(), Json::Array(depends));
         }
         if let Some((policy, pos)) = &s.restart {
-            if RestartPolicy::parse(policy).is_none() {
+            if RestartPolicy::parse(policy).is_err() {
                 return Err(self.err(*pos, &format!("{base}.restart"), format!("expected no, always, unless-stopped, on-failure or on-failure:N, found {policy:?}")));
             }
             entry.insert("restart".into(), json!(policy));

@@ -12,6 +12,7 @@ pub mod json;
 pub mod links;
 mod load;
 mod model;
+pub mod policies;
 pub mod props;
 pub mod runconf;
 
@@ -22,10 +23,7 @@ pub use instance::{settings, InstanceSettings};
 pub use instance_type::{InstanceType, TypeDefaults};
 pub use links::{LinkSpec, LinkTarget};
 pub use load::{load, name_of};
-pub use runconf::{
-    ConfigError, Dependency, DependsCondition, DependsTarget, DnsPolicy, RestartPolicy,
-    RunConfEntry, VolumeSpec,
-};
+pub use runconf::{ConfigError, DnsPolicy, RunConfEntry, VolumeSpec};
 
 pub use model::{
     name_from_dir, Project, ProjectError, ProjectFiles, Service, ServiceFiles, DEFAULT_ZONE,

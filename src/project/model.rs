@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::hostconf::{self, HostConf, RequiredVar};
+use super::policies::Dependency;
 use super::runconf::{self, ConfigError, RunConfEntry};
 use crate::build_order::{self, BuildOrderError, ParentRef};
 use crate::dockerfile;
@@ -209,6 +210,32 @@ impl Project {
             .map(String::as_str)
             .chain([DNS_SERVICE])
             .collect();
+        let mut entries = entries;
+        for e in &mut entries {
+            // `depends_on: "db-master"` names an instance of `db` when there is no service
+            // `db-master`; a dependency on a service dops does not know is an error.
+            for (j, d) in e.depends_on.iter_mut().enumerate() {
+                if d.instance.is_none() && !known.contains(d.service.as_str()) {
+                    let resolved = Dependency::from_name(&d.service, &|s| known.contains(s));
+                    if known.contains(resolved.service.as_str()) {
+                        d.service = resolved.service;
+                        d.instance = resolved.instance;
+                    }
+                }
+                if !known.contains(d.service.as_str()) {
+                    let hint = crate::suggest::closest(&d.service, known.iter().copied())
+                        .map(|c| format!(" (did you mean {c:?}?)"))
+                        .unwrap_or_default();
+                    return Err(cx
+                        .err(
+                            e.pos,
+                            &format!("[{}].depends_on[{j}]", e.index),
+                            format!("unknown service {:?}{hint}", d.service),
+                        )
+                        .into());
+                }
+            }
+        }
         for e in &entries {
             if !known.contains(e.service.as_str()) {
                 let hint = match crate::suggest::closest(&e.service, known.iter().copied()) {

@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::instance_type::InstanceType;
 use super::json::{self, Node, Pos, Value};
 use super::links::{LinkSpec, LinkTarget};
+use super::policies::{Condition, Dependency, LogOpts, RestartPolicy, UpdateOrder};
 use super::props::Overrides;
 
 /// An error in a configuration file: `run.conf: line 12, col 5: [3].instance_type: expected ...`.
@@ -145,100 +146,6 @@ pub struct VolumeSpec {
     pub read_only: bool,
 }
 
-/// run.conf `restart`: Docker's restart policy names (serialized as written in run.conf).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RestartPolicy {
-    No,
-    Always,
-    UnlessStopped,
-    /// `on-failure` (None) or `on-failure:N`.
-    OnFailure(Option<u32>),
-}
-
-impl RestartPolicy {
-    /// `no`, `always`, `unless-stopped`, `on-failure`, `on-failure:N`.
-    pub fn parse(s: &str) -> Option<RestartPolicy> {
-        match s {
-            "no" => Some(RestartPolicy::No),
-            "always" => Some(RestartPolicy::Always),
-            "unless-stopped" => Some(RestartPolicy::UnlessStopped),
-            "on-failure" => Some(RestartPolicy::OnFailure(None)),
-            _ => {
-                let n = s.strip_prefix("on-failure:")?;
-                if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
-                    return None;
-                }
-                n.parse().ok().map(|n| RestartPolicy::OnFailure(Some(n)))
-            }
-        }
-    }
-}
-
-impl fmt::Display for RestartPolicy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RestartPolicy::No => f.write_str("no"),
-            RestartPolicy::Always => f.write_str("always"),
-            RestartPolicy::UnlessStopped => f.write_str("unless-stopped"),
-            RestartPolicy::OnFailure(None) => f.write_str("on-failure"),
-            RestartPolicy::OnFailure(Some(n)) => write!(f, "on-failure:{n}"),
-        }
-    }
-}
-
-impl Serialize for RestartPolicy {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-/// What a run.conf `depends_on` entry waits for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DependsCondition {
-    /// The dependency's container was started.
-    Started,
-    /// Its lifecycle is UP (dops-init's state).
-    Up,
-    /// It exited with status 0.
-    Completed,
-}
-
-impl DependsCondition {
-    pub const NAMES: &'static [&'static str] = &["started", "up", "completed"];
-
-    pub fn parse(s: &str) -> Option<DependsCondition> {
-        match s {
-            "started" => Some(DependsCondition::Started),
-            "up" => Some(DependsCondition::Up),
-            "completed" => Some(DependsCondition::Completed),
-            _ => None,
-        }
-    }
-}
-
-/// Which instances a `depends_on` entry names.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "form", rename_all = "snake_case")]
-pub enum DependsTarget {
-    /// A string: `"db"` (a service) or `"db-master"` (`<service>-<instance>`).
-    Name(String),
-    /// `{"service": "db", "instance": null}`: None = every instance of the service.
-    Service {
-        service: String,
-        instance: Option<String>,
-    },
-}
-
-/// One run.conf `depends_on` entry: this entry starts after its target meets the condition.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Dependency {
-    pub target: DependsTarget,
-    pub condition: DependsCondition,
-    #[serde(skip)]
-    pub pos: Pos,
-}
-
 /// One entry of run.conf.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunConfEntry {
@@ -268,11 +175,15 @@ pub struct RunConfEntry {
     /// Passed to the instance as `CFG` (JSON).
     pub cfg: Option<serde_json::Value>,
     pub dns_update_policy: Option<DnsPolicy>,
-    /// Docker's restart policy for the container (None: Docker's default, `no`).
+    /// Docker's restart policy; None = the type's default (see `plan`).
     pub restart: Option<RestartPolicy>,
-    /// Options of the container's log driver (`max-size`, `max-file`, …), in file order.
-    pub log_opts: Vec<(String, String)>,
-    /// What must be started (or UP, or completed) before this entry starts.
+    /// json-file log options; None = bounded defaults.
+    pub log_opts: Option<LogOpts>,
+    /// How a change is rolled out; None = start-first where it can work.
+    pub update_order: Option<UpdateOrder>,
+    /// How many instances of the service are replaced at once (default 1).
+    pub update_parallelism: Option<u32>,
+    /// What must run before this entry.
     pub depends_on: Vec<Dependency>,
 }
 
@@ -297,7 +208,9 @@ impl RunConfEntry {
             cfg: None,
             dns_update_policy: None,
             restart: None,
-            log_opts: Vec::new(),
+            log_opts: None,
+            update_order: None,
+            update_parallelism: None,
             depends_on: Vec::new(),
         }
     }
@@ -319,6 +232,8 @@ pub const KEYS: &[&str] = &[
     "dns_update_policy",
     "restart",
     "log_opts",
+    "update_order",
+    "update_parallelism",
     "depends_on",
 ];
 
@@ -513,30 +428,28 @@ fn entry(cx: &Ctx, i: usize, n: &Node) -> Result<RunConfEntry, ConfigError> {
             }
             "restart" => {
                 let s = cx.string(v, &path)?;
-                e.restart = Some(RestartPolicy::parse(s).ok_or_else(|| {
-                    cx.err(
-                        v.pos,
-                        &path,
-                        format!(
-                            "expected one of no, always, unless-stopped, on-failure, on-failure:N, found {}",
-                            v.found()
-                        ),
-                    )
-                })?);
+                e.restart = Some(RestartPolicy::parse(s).map_err(|msg| cx.err(v.pos, &path, msg))?);
             }
             "log_opts" => {
-                for opt in cx.object(v, &path)? {
-                    let p = format!("{path}.{}", opt.key);
-                    if opt.key.is_empty() {
-                        return Err(cx.err(opt.key_pos, &p, "empty log option name"));
-                    }
-                    let value = match &opt.value.value {
-                        Value::Str(s) => s.clone(),
-                        Value::Num(_, raw) => raw.clone(),
-                        _ => return Err(cx.expected(&opt.value, &p, "a string")),
-                    };
-                    e.log_opts.push((opt.key.clone(), value));
+                let mut opts = LogOpts::new();
+                for o in cx.object(v, &path)? {
+                    opts.insert(
+                        o.key.clone(),
+                        cx.scalar(&o.value, &format!("{path}.{}", o.key))?,
+                    );
                 }
+                e.log_opts = Some(opts);
+            }
+            "update_order" => {
+                let s = cx.string(v, &path)?;
+                e.update_order =
+                    Some(UpdateOrder::parse(s).map_err(|msg| cx.err(v.pos, &path, msg))?);
+            }
+            "update_parallelism" => {
+                e.update_parallelism = Some(match &v.value {
+                    Value::Num(f, _) if *f >= 1.0 && *f <= 1000.0 && f.fract() == 0.0 => *f as u32,
+                    _ => return Err(cx.expected(v, &path, "a whole number from 1 to 1000")),
+                })
             }
             "depends_on" => {
                 for (j, d) in cx.list(v, &path)?.iter().enumerate() {
@@ -561,6 +474,62 @@ fn entry(cx: &Ctx, i: usize, n: &Node) -> Result<RunConfEntry, ConfigError> {
         return Err(cx.err(n.pos, &base, "missing key \"service\""));
     }
     Ok(e)
+}
+
+/// `"db"`, `"db-master"` (resolved against the services by the project model) or
+/// `{"service": "db", "instance": null, "condition": "started" | "up" | "completed"}`.
+fn dependency(cx: &Ctx, n: &Node, path: &str) -> Result<Dependency, ConfigError> {
+    match &n.value {
+        Value::Str(s) => {
+            check_name(s, true).map_err(|msg| cx.err(n.pos, path, msg))?;
+            Ok(Dependency {
+                service: s.to_string(),
+                instance: None,
+                condition: Condition::Started,
+            })
+        }
+        Value::Obj(members) => {
+            let mut service = None;
+            let mut instance = None;
+            let mut condition = Condition::Started;
+            for m in members {
+                let p = format!("{path}.{}", m.key);
+                match m.key.as_str() {
+                    "service" => {
+                        let s = cx.string(&m.value, &p)?;
+                        check_name(s, true).map_err(|msg| cx.err(m.value.pos, &p, msg))?;
+                        service = Some(s.to_string());
+                    }
+                    "instance" => instance = cx.opt_string(&m.value, &p)?,
+                    "condition" => {
+                        let s = cx.string(&m.value, &p)?;
+                        condition =
+                            Condition::parse(s).map_err(|msg| cx.err(m.value.pos, &p, msg))?;
+                    }
+                    other => {
+                        let hint =
+                            crate::suggest::closest(other, ["service", "instance", "condition"])
+                                .map(|c| format!(" (did you mean {c:?}?)"))
+                                .unwrap_or_else(|| {
+                                    " (a dependency has service, instance, condition)".into()
+                                });
+                        return Err(cx.err(m.key_pos, &p, format!("unknown key{hint}")));
+                    }
+                }
+            }
+            let service = service.ok_or_else(|| cx.err(n.pos, path, "missing key \"service\""))?;
+            Ok(Dependency {
+                service,
+                instance,
+                condition,
+            })
+        }
+        _ => Err(cx.expected(
+            n,
+            path,
+            "\"service\", \"service-instance\" or {\"service\", \"instance\", \"condition\"}",
+        )),
+    }
 }
 
 fn link(cx: &Ctx, n: &Node, path: &str) -> Result<LinkSpec, ConfigError> {
@@ -612,77 +581,6 @@ fn link(cx: &Ctx, n: &Node, path: &str) -> Result<LinkSpec, ConfigError> {
             n,
             path,
             "\"service-instance:NAME\" or {\"name\", \"service\", \"instance\"}",
-        )),
-    }
-}
-
-fn dependency(cx: &Ctx, n: &Node, path: &str) -> Result<Dependency, ConfigError> {
-    match &n.value {
-        Value::Str(s) => {
-            check_name(s, false).map_err(|msg| cx.err(n.pos, path, msg))?;
-            Ok(Dependency {
-                target: DependsTarget::Name(s.clone()),
-                condition: DependsCondition::Started,
-                pos: n.pos,
-            })
-        }
-        Value::Obj(members) => {
-            let mut service = None;
-            let mut instance = None;
-            let mut condition = DependsCondition::Started;
-            for m in members {
-                let p = format!("{path}.{}", m.key);
-                match m.key.as_str() {
-                    "service" => {
-                        let s = cx.string(&m.value, &p)?;
-                        check_name(s, true).map_err(|msg| cx.err(m.value.pos, &p, msg))?;
-                        service = Some(s.to_string());
-                    }
-                    "instance" => {
-                        instance = cx.opt_string(&m.value, &p)?;
-                        if let Some(s) = &instance {
-                            check_name(s, false).map_err(|msg| cx.err(m.value.pos, &p, msg))?;
-                        }
-                    }
-                    "condition" => {
-                        let s = cx.string(&m.value, &p)?;
-                        condition = DependsCondition::parse(s).ok_or_else(|| {
-                            let hint =
-                                crate::suggest::closest(s, DependsCondition::NAMES.iter().copied())
-                                    .map(|c| format!(" (did you mean {c:?}?)"))
-                                    .unwrap_or_default();
-                            cx.err(
-                                m.value.pos,
-                                &p,
-                                format!(
-                                    "expected one of started, up, completed, found {}{hint}",
-                                    m.value.found()
-                                ),
-                            )
-                        })?;
-                    }
-                    other => {
-                        let hint =
-                            crate::suggest::closest(other, ["service", "instance", "condition"])
-                                .map(|c| format!(" (did you mean {c:?}?)"))
-                                .unwrap_or_else(|| {
-                                    " (a dependency has service, instance, condition)".into()
-                                });
-                        return Err(cx.err(m.key_pos, &p, format!("unknown key{hint}")));
-                    }
-                }
-            }
-            let service = service.ok_or_else(|| cx.err(n.pos, path, "missing key \"service\""))?;
-            Ok(Dependency {
-                target: DependsTarget::Service { service, instance },
-                condition,
-                pos: n.pos,
-            })
-        }
-        _ => Err(cx.expected(
-            n,
-            path,
-            "\"service\", \"service-instance\" or {\"service\", \"instance\", \"condition\"}",
         )),
     }
 }
@@ -746,6 +644,44 @@ mod tests {
 
     fn e(text: &str) -> String {
         parse("run.conf", text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn lifecycle_and_rollout_keys() {
+        let entries = parse(
+            "run.conf",
+            r#"[{"service": "web", "instance": "one", "restart": "on-failure:3",
+                 "log_opts": {"max-size": "1m", "max-file": 2}, "update_order": "stop-first",
+                 "update_parallelism": 2,
+                 "depends_on": ["db", {"service": "cache", "instance": "a", "condition": "up"}]}]"#,
+        )
+        .unwrap();
+        let w = &entries[0];
+        assert_eq!(w.restart, Some(RestartPolicy::OnFailure { max: 3 }));
+        assert_eq!(
+            w.log_opts
+                .as_ref()
+                .unwrap()
+                .get("max-file")
+                .map(String::as_str),
+            Some("2")
+        );
+        assert_eq!(w.update_order, Some(UpdateOrder::StopFirst));
+        assert_eq!(w.update_parallelism, Some(2));
+        assert_eq!(w.depends_on.len(), 2);
+        assert_eq!(w.depends_on[1].condition, Condition::Up);
+        assert_eq!(
+            e(r#"[{"service": "web", "restart": "sometimes"}]"#),
+            "run.conf: line 1, col 32: [0].restart: expected one of no, always, unless-stopped, on-failure[:N], found \"sometimes\""
+        );
+        assert_eq!(
+            e(r#"[{"service": "web", "update_parallelism": 0}]"#),
+            "run.conf: line 1, col 43: [0].update_parallelism: expected a whole number from 1 to 1000, found 0"
+        );
+        assert!(
+            e(r#"[{"service": "web", "depends_on": [{"service": "db", "when": "up"}]}]"#)
+                .contains("[0].depends_on[0].when: unknown key")
+        );
     }
 
     #[test]
@@ -874,102 +810,6 @@ mod tests {
         assert_eq!(
             e("[{\"service\": \"web\",}\n# comment \"x\n{}]"),
             "run.conf: line 3, col 1: expected ',' or ']', found '{'"
-        );
-    }
-
-    #[test]
-    fn restart_log_opts_and_depends_on() {
-        let entries = parse(
-            "run.conf",
-            r#"[
- {"service": "db", "instance": "1", "restart": "unless-stopped",
-  "log_opts": {"max-size": "10m", "max-file": 3}},
- {"service": "web", "restart": "on-failure:5",
-  "depends_on": ["db", "db-1", {"service": "db", "instance": null, "condition": "up"},
-                 {"service": "init", "condition": "completed"}]}
-]"#,
-        )
-        .unwrap();
-        assert_eq!(entries[0].restart, Some(RestartPolicy::UnlessStopped));
-        assert_eq!(
-            entries[0].log_opts,
-            vec![
-                ("max-size".into(), "10m".into()),
-                ("max-file".into(), "3".into())
-            ]
-        );
-        let w = &entries[1];
-        assert_eq!(w.restart, Some(RestartPolicy::OnFailure(Some(5))));
-        assert_eq!(w.restart.unwrap().to_string(), "on-failure:5");
-        let d: Vec<(DependsTarget, DependsCondition)> = w
-            .depends_on
-            .iter()
-            .map(|d| (d.target.clone(), d.condition))
-            .collect();
-        assert_eq!(
-            d,
-            vec![
-                (DependsTarget::Name("db".into()), DependsCondition::Started),
-                (
-                    DependsTarget::Name("db-1".into()),
-                    DependsCondition::Started
-                ),
-                (
-                    DependsTarget::Service {
-                        service: "db".into(),
-                        instance: None
-                    },
-                    DependsCondition::Up
-                ),
-                (
-                    DependsTarget::Service {
-                        service: "init".into(),
-                        instance: None
-                    },
-                    DependsCondition::Completed
-                ),
-            ]
-        );
-        assert_eq!(w.depends_on[0].pos.line, 5);
-        for (policy, ok) in [
-            ("no", true),
-            ("always", true),
-            ("on-failure", true),
-            ("on-failure:0", true),
-            ("on-failure:", false),
-            ("on-failure:-1", false),
-            ("sometimes", false),
-            ("Always", false),
-        ] {
-            assert_eq!(RestartPolicy::parse(policy).is_some(), ok, "{policy}");
-        }
-    }
-
-    #[test]
-    fn restart_log_opts_and_depends_on_errors() {
-        assert_eq!(
-            e(r#"[{"service": "web", "restart": "sometimes"}]"#),
-            "run.conf: line 1, col 32: [0].restart: expected one of no, always, unless-stopped, on-failure, on-failure:N, found \"sometimes\""
-        );
-        assert_eq!(
-            e(r#"[{"service": "web", "log_opts": {"max-size": true}}]"#),
-            "run.conf: line 1, col 46: [0].log_opts.max-size: expected a string, found true"
-        );
-        assert_eq!(
-            e(r#"[{"service": "web", "depends_on": [{"service": "db", "condition": "healthy"}]}]"#),
-            "run.conf: line 1, col 67: [0].depends_on[0].condition: expected one of started, up, completed, found \"healthy\""
-        );
-        assert_eq!(
-            e(r#"[{"service": "web", "depends_on": [{"condition": "up"}]}]"#),
-            "run.conf: line 1, col 36: [0].depends_on[0]: missing key \"service\""
-        );
-        assert_eq!(
-            e(r#"[{"service": "web", "depends_on": [{"service": "db", "wait": 1}]}]"#),
-            "run.conf: line 1, col 54: [0].depends_on[0].wait: unknown key (a dependency has service, instance, condition)"
-        );
-        assert_eq!(
-            e(r#"[{"service": "web", "depends_on": "db"}]"#),
-            "run.conf: line 1, col 35: [0].depends_on: expected a list, found \"db\""
         );
     }
 
