@@ -238,6 +238,22 @@ pub enum DnsAction {
     },
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "sub", rename_all = "snake_case")]
+pub enum ImportAction {
+    /// `dops import compose`: a Compose file → a dops project.
+    Compose {
+        /// `--file PATH`; None = Compose's own lookup in the current folder.
+        file: Option<PathBuf>,
+        /// `--into DIR`; None = beside the file, named after the Compose project.
+        into: Option<PathBuf>,
+        /// Write into a folder that already has files.
+        force: bool,
+        /// Any finding is an error.
+        strict: bool,
+    },
+}
+
 /// A verb with everything it needs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "verb", rename_all = "snake_case")]
@@ -261,6 +277,7 @@ pub enum Action {
     InstallDemo(DemoAction),
     Demo(DemoAction),
     Dns(DnsAction),
+    Import(ImportAction),
 }
 
 impl Action {
@@ -285,6 +302,7 @@ impl Action {
             Action::InstallDemo(_) => "install_demo",
             Action::Demo(_) => "demo",
             Action::Dns(_) => "dns",
+            Action::Import(_) => "import",
         }
     }
 }

@@ -244,6 +244,26 @@ pub enum DnsCli {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum ImportCli {
+    /// Make a dops project from a Compose file.
+    Compose {
+        /// The Compose file (default: compose.yaml, compose.yml, docker-compose.yaml or
+        /// docker-compose.yml in the current folder).
+        #[arg(long, value_name = "PATH")]
+        file: Option<PathBuf>,
+        /// The project folder to make (default: beside the file, named after the Compose project).
+        #[arg(long, value_name = "DIR")]
+        into: Option<PathBuf>,
+        /// Write into a folder that already has files (they are overwritten).
+        #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
+        force: Option<bool>,
+        /// Fail (exit 2, nothing written) when anything does not carry over.
+        #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
+        strict: Option<bool>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum VerbCli {
     /// Build service images (parents first).
     Build(BuildCli),
@@ -284,6 +304,9 @@ pub enum VerbCli {
     /// The project's DNS.
     #[command(subcommand)]
     Dns(DnsCli),
+    /// Make a dops project from another tool's files.
+    #[command(subcommand)]
+    Import(ImportCli),
 }
 
 /// Every verb name the user may type (aliases included).
@@ -308,6 +331,7 @@ pub const VERBS: &[&str] = &[
     "install-demo",
     "demo",
     "dns",
+    "import",
 ];
 
 pub(super) const GLOBAL_VALUE_OPTS: &[&str] = &["--project", "--conf"];

@@ -331,6 +331,17 @@ pub(super) fn resolve(cli: Cli) -> Result<Invocation, UsageError> {
         VerbCli::Dns(DnsCli::Records { server, zone }) => {
             Action::Dns(DnsAction::Records { server, zone })
         }
+        VerbCli::Import(ImportCli::Compose {
+            file,
+            into,
+            force,
+            strict,
+        }) => Action::Import(ImportAction::Compose {
+            file,
+            into,
+            force: force.unwrap_or(false),
+            strict: strict.unwrap_or(false),
+        }),
     };
     Ok(Invocation { global, action })
 }

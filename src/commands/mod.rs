@@ -7,6 +7,7 @@ pub mod demo;
 pub mod dns;
 pub mod examine;
 pub mod getip;
+pub mod import;
 pub mod info;
 pub mod install_demo;
 pub mod instances;
@@ -71,6 +72,8 @@ pub fn exit_code(e: &anyhow::Error) -> i32 {
         || e.downcast_ref::<crate::project::ProjectError>().is_some()
         || e.downcast_ref::<session::NotLoaded>().is_some()
         || e.downcast_ref::<crate::plan::PlanError>().is_some()
+        || e.downcast_ref::<crate::compose::ComposeError>().is_some()
+        || e.downcast_ref::<import::ImportError>().is_some()
     {
         2
     } else {
@@ -148,5 +151,6 @@ fn dispatch(inv: &Invocation) -> anyhow::Result<i32> {
         // No project folder needed: they make one.
         Action::InstallDemo(a) => install_demo::execute(&inv.global, a),
         Action::Demo(a) => demo::execute(&inv.global, a),
+        Action::Import(a) => import::execute(&inv.global, a),
     }
 }

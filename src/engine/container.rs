@@ -127,7 +127,11 @@ async fn create_and_start(
         binds.push(format!("{}:{RUN_DIR_IN_CONTAINER}", run.display()));
     }
     for m in &spec.mounts {
-        std::fs::create_dir_all(&m.host).map_err(|e| EngineError::io(&m.host, e))?;
+        // A missing host path becomes a folder (as `docker run -v` does); an existing file is
+        // mounted as the file it is (a secret, a config).
+        if !m.host.exists() {
+            std::fs::create_dir_all(&m.host).map_err(|e| EngineError::io(&m.host, e))?;
+        }
         if m.seed {
             seed_mount(engine, &spec.image, &project, m).await?;
         }

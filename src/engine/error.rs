@@ -86,6 +86,12 @@ impl EngineError {
     }
 }
 
+impl From<crate::dockerignore::IgnoreError> for EngineError {
+    fn from(e: crate::dockerignore::IgnoreError) -> Self {
+        EngineError::io(e.path, e.source)
+    }
+}
+
 /// Errors that mean "nobody answers on the socket" rather than "Docker said no".
 pub(crate) fn is_unreachable(e: &bollard::errors::Error) -> bool {
     use bollard::errors::Error as E;
