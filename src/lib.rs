@@ -10,6 +10,7 @@ pub mod commands;
 pub mod dns;
 pub mod dockerfile;
 pub mod engine;
+pub mod host_env;
 pub mod init;
 pub mod labels;
 pub mod local_addr;

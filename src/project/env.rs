@@ -16,7 +16,7 @@
 //! Then a required variable still unset is an error, and a `*_IP` value `from_<iface>` becomes the
 //! IPv4 address of that host interface (the addresses are an input: no I/O here).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
 use serde::Serialize;
@@ -79,8 +79,10 @@ impl EnvOrigin {
 /// What the planner knows about the host, captured by the command layer (the only I/O).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct HostContext {
-    /// The host environment of the dops process.
+    /// The host environment of the dops process (the variables that are UTF-8).
     pub env: BTreeMap<String, String>,
+    /// Host variables whose value is not UTF-8: an error if resolution would use one.
+    pub env_not_utf8: BTreeSet<String>,
     pub hostname: String,
     /// IPv4 address of each host interface (first one per interface).
     pub interfaces: BTreeMap<String, Ipv4Addr>,
@@ -116,6 +118,8 @@ pub enum EnvError {
         iface: String,
         found: String,
     },
+    #[error("{instance}: {name} from the host environment is not valid UTF-8\nhint: set it to UTF-8 text, or unset it")]
+    HostNotUtf8 { instance: String, name: String },
 }
 
 /// Everything env resolution reads, already gathered by the planner.
@@ -184,6 +188,12 @@ pub fn resolve(inp: &EnvInputs) -> Result<Vec<EnvVar>, EnvError> {
         .filter(|n| !FIXED.contains(&n.as_str()))
         .collect();
     for name in defined {
+        if inp.host.env_not_utf8.contains(&name) {
+            return Err(EnvError::HostNotUtf8 {
+                instance: inp.instance.to_string(),
+                name,
+            });
+        }
         if let Some(v) = inp.host.env.get(&name) {
             set(&mut vars, &name, lit(v), EnvOrigin::HostEnv);
         }
