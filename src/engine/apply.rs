@@ -404,7 +404,7 @@ pub async fn run_container(
             .or_insert_with(|| Some(Vec::new()))
             .get_or_insert_with(Vec::new)
             .push(PortBinding {
-                host_ip: Some(p.host_ip.clone()),
+                host_ip: Some(p.host_ip.to_string()),
                 host_port: Some(p.host_port.to_string()),
             });
     }

@@ -50,6 +50,13 @@ pub enum PlanError {
         service: String,
         name: String,
     },
+    #[error("{instance}: {name} (from {origin}): {why}")]
+    BadValue {
+        instance: String,
+        name: String,
+        origin: String,
+        why: String,
+    },
     #[error("'{verb}' has no plan (plans exist for run, rerun, build and clean)")]
     NotPlannable { verb: String },
 }

@@ -77,8 +77,9 @@ fn write_spec(f: &mut fmt::Formatter<'_>, s: &ContainerSpec) -> fmt::Result {
         let proto = p.protocol.as_str();
         writeln!(
             f,
-            "{pad}{label}{}:{} -> {}/{proto}",
-            p.host_ip, p.host_port, p.container_port
+            "{pad}{label}{} -> {}/{proto}",
+            std::net::SocketAddr::new(p.host_ip, p.host_port),
+            p.container_port
         )?;
     }
     let labels: Vec<String> = s.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();

@@ -2,6 +2,7 @@
 //! Its `Serialize` is the `--json` form of a plan (schema in the README, "Plans").
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -101,7 +102,8 @@ pub struct Mount {
 pub struct PortPublish {
     pub container_port: u16,
     pub protocol: Protocol,
-    pub host_ip: String,
+    /// Typed: an address that is not one cannot reach Docker (which would bind every interface).
+    pub host_ip: IpAddr,
     pub host_port: u16,
 }
 

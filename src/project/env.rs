@@ -110,11 +110,12 @@ pub enum EnvError {
         name: String,
         file: String,
     },
-    #[error("{instance}: {name}={value}: no host interface '{iface}' with an IPv4 address (found: {found})")]
+    #[error("{instance}: {name}={value} (from {origin}): no host interface '{iface}' with an IPv4 address (found: {found})")]
     NoInterface {
         instance: String,
         name: String,
         value: String,
+        origin: &'static str,
         iface: String,
         found: String,
     },
@@ -230,6 +231,7 @@ pub fn resolve(inp: &EnvInputs) -> Result<Vec<EnvVar>, EnvError> {
                     instance: inp.instance.to_string(),
                     name: v.name.clone(),
                     value: value.clone(),
+                    origin: v.origin.as_str(),
                     iface: iface.to_string(),
                     found: if found.is_empty() {
                         "none".to_string()
@@ -428,7 +430,7 @@ mod tests {
         fx.run_conf = vec![("SERVICE_IP".into(), "from_wlan9".into())];
         assert_eq!(
             resolve(&fx.inputs()).unwrap_err().to_string(),
-            "web-one: SERVICE_IP=from_wlan9: no host interface 'wlan9' with an IPv4 address (found: eth0, lo)"
+            "web-one: SERVICE_IP=from_wlan9 (from run.conf): no host interface 'wlan9' with an IPv4 address (found: eth0, lo)"
         );
     }
 }

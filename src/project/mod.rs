@@ -14,6 +14,7 @@ mod load;
 mod model;
 pub mod props;
 pub mod runconf;
+pub mod values;
 
 pub use crate::dockerfile::{DockerfileInfo, ExposedPort};
 pub use env::{EnvError, HostContext};

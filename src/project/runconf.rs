@@ -9,6 +9,7 @@ use super::instance_type::InstanceType;
 use super::json::{self, Node, Pos, Value};
 use super::links::{LinkSpec, LinkTarget};
 use super::props::Overrides;
+use super::values::check_env_value;
 
 /// An error in a configuration file: `run.conf: line 12, col 5: [3].instance_type: expected ...`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -347,8 +348,10 @@ fn entry(cx: &Ctx, i: usize, n: &Node) -> Result<RunConfEntry, ConfigError> {
                 for var in cx.object(v, &path)? {
                     let p = format!("{path}.{}", var.key);
                     check_env_name(&var.key).map_err(|msg| cx.err(var.key_pos, &p, msg))?;
-                    e.env_vars
-                        .push((var.key.clone(), cx.scalar(&var.value, &p)?));
+                    let value = cx.scalar(&var.value, &p)?;
+                    check_env_value(&var.key, &value)
+                        .map_err(|msg| cx.err(var.value.pos, &p, msg))?;
+                    e.env_vars.push((var.key.clone(), value));
                 }
             }
             "sleep" => {
