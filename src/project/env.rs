@@ -139,28 +139,22 @@ pub struct EnvInputs<'a> {
     pub host_conf: &'a HostConf,
 }
 
-fn set(vars: &mut Vec<EnvVar>, name: &str, value: EnvValue, origin: EnvOrigin) {
-    match vars.iter_mut().find(|v| v.name == name) {
-        Some(v) => {
-            v.value = value;
-            v.origin = origin;
-        }
-        None => vars.push(EnvVar {
-            name: name.to_string(),
-            value,
-            origin,
-        }),
-    }
-}
+/// The variables being resolved, by name (one lookup per step, whatever their number).
+type Vars = BTreeMap<String, (EnvValue, EnvOrigin)>;
 
-fn is_set(vars: &[EnvVar], name: &str) -> bool {
-    vars.iter().any(|v| v.name == name)
+fn set(vars: &mut Vars, name: &str, value: EnvValue, origin: EnvOrigin) {
+    match vars.get_mut(name) {
+        Some(v) => *v = (value, origin),
+        None => {
+            vars.insert(name.to_string(), (value, origin));
+        }
+    }
 }
 
 /// Resolve one instance's environment (sorted by name).
 pub fn resolve(inp: &EnvInputs) -> Result<Vec<EnvVar>, EnvError> {
     let lit = |s: &str| EnvValue::Literal(s.to_string());
-    let mut vars: Vec<EnvVar> = Vec::new();
+    let mut vars: Vars = BTreeMap::new();
     let mut declared: Vec<&str> = Vec::new();
     for r in inp.required {
         declared.push(&r.name);
@@ -178,13 +172,13 @@ pub fn resolve(inp: &EnvInputs) -> Result<Vec<EnvVar>, EnvError> {
         set(&mut vars, k, v.clone(), EnvOrigin::Link);
     }
     for (k, v) in &inp.dns {
-        if !is_set(&vars, k) {
+        if !vars.contains_key(k) {
             set(&mut vars, k, v.clone(), EnvOrigin::Dns);
         }
     }
-    let defined: Vec<String> = vars
-        .iter()
-        .map(|v| v.name.clone())
+    let defined: BTreeSet<String> = vars
+        .keys()
+        .cloned()
         .chain(declared.iter().map(|s| s.to_string()))
         .filter(|n| !FIXED.contains(&n.as_str()))
         .collect();
@@ -200,12 +194,12 @@ pub fn resolve(inp: &EnvInputs) -> Result<Vec<EnvVar>, EnvError> {
         }
     }
     for (k, v) in &inp.host_conf.vars {
-        if !is_set(&vars, k) {
+        if !vars.contains_key(k) {
             set(&mut vars, k, lit(v), EnvOrigin::HostConf);
         }
     }
     for name in declared {
-        if !is_set(&vars, name) {
+        if !vars.contains_key(name) {
             return Err(EnvError::MissingRequired {
                 instance: inp.instance.to_string(),
                 name: name.to_string(),
@@ -213,25 +207,25 @@ pub fn resolve(inp: &EnvInputs) -> Result<Vec<EnvVar>, EnvError> {
             });
         }
     }
-    for v in vars.iter_mut() {
-        if !v.name.ends_with("_IP") {
+    for (name, (value, origin)) in vars.iter_mut() {
+        if !name.ends_with("_IP") {
             continue;
         }
-        let EnvValue::Literal(value) = &v.value else {
+        let EnvValue::Literal(text) = value else {
             continue;
         };
-        let Some(iface) = value.strip_prefix("from_") else {
+        let Some(iface) = text.strip_prefix("from_") else {
             continue;
         };
         match inp.host.interfaces.get(iface) {
-            Some(ip) => v.value = EnvValue::Literal(ip.to_string()),
+            Some(ip) => *value = EnvValue::Literal(ip.to_string()),
             None => {
                 let found: Vec<&str> = inp.host.interfaces.keys().map(String::as_str).collect();
                 return Err(EnvError::NoInterface {
                     instance: inp.instance.to_string(),
-                    name: v.name.clone(),
-                    value: value.clone(),
-                    origin: v.origin.as_str(),
+                    name: name.clone(),
+                    value: text.clone(),
+                    origin: origin.as_str(),
                     iface: iface.to_string(),
                     found: if found.is_empty() {
                         "none".to_string()
@@ -242,8 +236,14 @@ pub fn resolve(inp: &EnvInputs) -> Result<Vec<EnvVar>, EnvError> {
             }
         }
     }
-    vars.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(vars)
+    Ok(vars
+        .into_iter()
+        .map(|(name, (value, origin))| EnvVar {
+            name,
+            value,
+            origin,
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -39,8 +39,24 @@ pub enum ProjectError {
         dir: String,
         available: Vec<String>,
     },
+    #[error("{path} is {size} bytes ({}): over the {} MiB limit of a dops configuration file", mib(*.size), .limit / (1024 * 1024))]
+    TooLarge { path: String, size: u64, limit: u64 },
+    #[error("{path}: line {line}, col {col}: invalid UTF-8 at byte {offset} ({bytes})\nhint: dops files are UTF-8 text; convert it (e.g. iconv -f latin1 -t utf-8)")]
+    NotUtf8 {
+        path: String,
+        line: usize,
+        col: usize,
+        offset: usize,
+        bytes: String,
+    },
+    #[error("{path} is not a regular file")]
+    NotAFile { path: String },
     #[error("cannot derive a project name from {dir:?}: set \"PROJECT\" in host.conf")]
     NoName { dir: String },
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
 /// One service: `services/<name>/` with a Dockerfile, or a built-in one.

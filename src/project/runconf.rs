@@ -265,6 +265,13 @@ pub fn check_env_name(s: &str) -> Result<(), String> {
     }
 }
 
+/// The most entries a run conf may have: a project network is a Linux bridge, which takes at most
+/// 1024 containers, so more could never run together (and planning stays fast).
+pub const MAX_ENTRIES: usize = 1024;
+
+/// The most links a run conf may have in all (each is resolved against every instance).
+pub const MAX_LINKS: usize = 8192;
+
 /// Parse a whole run conf. `file` is the name used in messages (e.g. `run.conf`).
 pub fn parse(file: &str, text: &str) -> Result<Vec<RunConfEntry>, ConfigError> {
     let cx = Ctx { file };
@@ -273,14 +280,34 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<RunConfEntry>, ConfigError> {
         Value::Arr(a) => a,
         _ => return Err(cx.expected(&root, "", "a list of instance entries")),
     };
+    if let Some(over) = items.get(MAX_ENTRIES) {
+        return Err(cx.err(
+            over.pos,
+            &format!("[{MAX_ENTRIES}]"),
+            format!(
+                "more than {MAX_ENTRIES} entries ({} in all): a project network holds at most {MAX_ENTRIES} containers",
+                items.len()
+            ),
+        ));
+    }
+    let mut links = 0usize;
     let mut out: Vec<RunConfEntry> = Vec::with_capacity(items.len());
+    // (service, instance) → its index in `out`: duplicates found in constant time.
+    let mut seen: std::collections::HashMap<(String, String), usize> =
+        std::collections::HashMap::new();
     for (i, item) in items.iter().enumerate() {
         let entry = entry(&cx, i, item)?;
+        links += entry.links.len();
+        if links > MAX_LINKS {
+            return Err(cx.err(
+                entry.pos,
+                &format!("[{i}].links"),
+                format!("more than {MAX_LINKS} links in all"),
+            ));
+        }
         if let Some(inst) = &entry.instance {
-            if let Some(prev) = out
-                .iter()
-                .find(|e| e.service == entry.service && e.instance.as_ref() == Some(inst))
-            {
+            let key = (entry.service.clone(), inst.clone());
+            if let Some(prev) = seen.get(&key).map(|&j| &out[j]) {
                 return Err(cx.err(
                     entry.pos,
                     &format!("[{i}]"),
@@ -290,6 +317,7 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<RunConfEntry>, ConfigError> {
                     ),
                 ));
             }
+            seen.insert(key, out.len());
         }
         out.push(entry);
     }
