@@ -26,8 +26,8 @@ pub use load::{load, name_of};
 pub use runconf::{ConfigError, DnsPolicy, RunConfEntry, VolumeSpec};
 
 pub use model::{
-    name_from_dir, Project, ProjectError, ProjectFiles, Service, ServiceFiles, DEFAULT_ZONE,
-    DNS_INSTANCE, DNS_SERVICE,
+    name_from_dir, LoadWarning, Project, ProjectError, ProjectFiles, Service, ServiceFiles,
+    DEFAULT_ZONE, DNS_INSTANCE, DNS_SERVICE,
 };
 
 #[cfg(test)]

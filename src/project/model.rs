@@ -87,6 +87,17 @@ pub struct Project {
     #[serde(skip)]
     pub graph: BTreeMap<String, Vec<ParentRef>>,
     pub host_conf: HostConf,
+    /// What the files say that dops cannot use but that does not stop it (a port it will not
+    /// publish), for the plans that involve the service.
+    pub warnings: Vec<LoadWarning>,
+}
+
+/// A load-time warning, about one service's files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LoadWarning {
+    pub service: String,
+    /// `services/web/Dockerfile:3: EXPOSE 99999: …`
+    pub text: String,
 }
 
 /// The raw files of a project (what `load` reads).
@@ -144,8 +155,13 @@ impl Project {
         let mut infos: BTreeMap<String, DockerfileInfo> = BTreeMap::new();
         let mut graph: BTreeMap<String, Vec<ParentRef>> = BTreeMap::new();
         let prefix = format!("{name}/");
+        let mut warnings = Vec::new();
         for sf in &files.services {
             let info = dockerfile::parse(&sf.dockerfile);
+            warnings.extend(info.warnings.iter().map(|w| LoadWarning {
+                service: sf.name.clone(),
+                text: format!("services/{}/Dockerfile:{}: {}", sf.name, w.line, w.msg),
+            }));
             let mut parents: Vec<ParentRef> = Vec::new();
             for f in info.external_bases() {
                 if let Some(rest) = f.image.strip_prefix(&prefix) {
@@ -253,6 +269,7 @@ impl Project {
             build_order: order,
             graph,
             host_conf,
+            warnings,
         })
     }
 
