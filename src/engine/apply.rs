@@ -422,7 +422,7 @@ pub async fn run_container(
         host_config.dns = Some(vec![resolve(engine, &dns.server, network).await?]);
         host_config.dns_search = Some(vec![dns.zone.clone()]);
     }
-    apply_extra_args(&spec.extra_args, &mut host_config)?;
+    apply_extra_args(&spec.extra_args, &mut host_config);
     let mut container_labels: HashMap<String, String> = spec
         .labels
         .iter()

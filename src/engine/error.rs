@@ -38,8 +38,6 @@ pub enum EngineError {
     NotRunning { name: String },
     #[error("cannot resolve the address of {name}: it has no IPv4 address on a network")]
     NoAddress { name: String },
-    #[error("unsupported extra_args entry {arg:?}\nhint: supported: --privileged, --cap-add=CAP, --cap-drop=CAP, --add-host=HOST:IP, --device=PATH, --shm-size=BYTES, --init, --read-only, -v/--volume=HOST:CTR[:ro]")]
-    ExtraArg { arg: String },
     #[error("another dops command (pid {pid}) holds the project lock {path}\nhint: wait for it to finish; the lock is released when that process exits")]
     Locked { path: PathBuf, pid: String },
     #[error("timed out after {seconds}s waiting for {waiting}")]
@@ -72,7 +70,6 @@ impl EngineError {
     pub fn exit_code(&self) -> i32 {
         match self {
             EngineError::Unreachable { .. } => 3,
-            EngineError::ExtraArg { .. } => 2,
             _ => 1,
         }
     }

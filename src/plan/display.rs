@@ -88,7 +88,7 @@ fn write_spec(f: &mut fmt::Formatter<'_>, s: &ContainerSpec) -> fmt::Result {
         writeln!(f, "{pad}dns        server {} zone {}", d.server, d.zone)?;
     }
     if !s.extra_args.is_empty() {
-        writeln!(f, "{pad}extra args {}", s.extra_args.join(" "))?;
+        writeln!(f, "{pad}extra args {}", s.extra_args.args.join(" "))?;
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::dockerfile::Protocol;
 use crate::project::env::{EnvValue, EnvVar};
+use crate::project::ExtraArgs;
 
 pub type Labels = BTreeMap<String, String>;
 
@@ -81,8 +82,8 @@ pub struct ContainerSpec {
     pub safemode: bool,
     /// Resolver settings when the project runs the dops DNS.
     pub dns: Option<DnsSettings>,
-    /// run.conf `extra_args`, as given (the engine supports a documented subset).
-    pub extra_args: Vec<String>,
+    /// run.conf `extra_args`, checked and typed at load time (serialized as written).
+    pub extra_args: ExtraArgs,
     /// Replace a running container of the same name (`--replace`, `rerun`).
     pub replace: bool,
 }

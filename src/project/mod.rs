@@ -5,6 +5,7 @@
 //! tests).
 
 pub mod env;
+pub mod extra_args;
 pub mod hostconf;
 pub mod instance;
 pub mod instance_type;
@@ -18,6 +19,7 @@ pub mod values;
 
 pub use crate::dockerfile::{DockerfileInfo, ExposedPort};
 pub use env::{EnvError, HostContext};
+pub use extra_args::ExtraArgs;
 pub use hostconf::{HostConf, RequiredVar};
 pub use instance::{settings, InstanceSettings};
 pub use instance_type::{InstanceType, TypeDefaults};

@@ -5,6 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+use super::extra_args::{self, ExtraArgs};
 use super::instance_type::InstanceType;
 use super::json::{self, Node, Pos, Value};
 use super::links::{LinkSpec, LinkTarget};
@@ -171,7 +172,8 @@ pub struct RunConfEntry {
     pub group: Option<String>,
     /// false: `run:all` skips this entry (it still runs when named).
     pub autorun: bool,
-    pub extra_args: Vec<String>,
+    /// Parsed when loading: an option dops cannot pass on is a load error.
+    pub extra_args: ExtraArgs,
     /// Passed to the instance as `CFG` (JSON).
     pub cfg: Option<serde_json::Value>,
     pub dns_update_policy: Option<DnsPolicy>,
@@ -194,7 +196,7 @@ impl RunConfEntry {
             volumes: Vec::new(),
             group: None,
             autorun: true,
-            extra_args: Vec::new(),
+            extra_args: ExtraArgs::default(),
             cfg: None,
             dns_update_policy: None,
         }
@@ -411,16 +413,31 @@ fn entry(cx: &Ctx, i: usize, n: &Node) -> Result<RunConfEntry, ConfigError> {
                 }
             }
             "extra_args" => {
-                e.extra_args = match &v.value {
-                    Value::Str(s) => s.split_whitespace().map(str::to_string).collect(),
+                // Each argument with where it is written (a string's words share its position).
+                let args: Vec<(String, Pos)> = match &v.value {
+                    Value::Str(s) => s
+                        .split_whitespace()
+                        .map(|w| (w.to_string(), v.pos))
+                        .collect(),
                     Value::Arr(items) => items
                         .iter()
                         .enumerate()
-                        .map(|(j, a)| cx.string(a, &format!("{path}[{j}]")).map(str::to_string))
+                        .map(|(j, a)| {
+                            cx.string(a, &format!("{path}[{j}]"))
+                                .map(|s| (s.to_string(), a.pos))
+                        })
                         .collect::<Result<_, _>>()?,
                     Value::Null => Vec::new(),
                     _ => return Err(cx.expected(v, &path, "a list of strings")),
-                }
+                };
+                let words: Vec<String> = args.iter().map(|(w, _)| w.clone()).collect();
+                e.extra_args = extra_args::parse(&words).map_err(|err| {
+                    cx.err(
+                        args[err.index].1,
+                        &format!("{path}[{}]", err.index),
+                        err.msg,
+                    )
+                })?;
             }
             "cfg" => {
                 cx.object(v, &path)?;
@@ -628,7 +645,8 @@ mod tests {
         assert_eq!(d.dns_update_policy, Some(DnsPolicy::Replace));
         assert!(d.volumes[0].read_only);
         assert_eq!(d.volumes[1].container, "/t");
-        assert_eq!(d.extra_args, vec!["--privileged", "--init"]);
+        assert_eq!(d.extra_args.args, vec!["--privileged", "--init"]);
+        assert!(d.extra_args.privileged && d.extra_args.init);
         assert!(!d.autorun);
         assert_eq!(d.group.as_deref(), Some("front"));
         assert_eq!(d.pos.line, 17);

@@ -119,7 +119,7 @@ pub fn standard_instance_spec(
         interactive: false,
         safemode: false,
         dns: None,
-        extra_args: vec![],
+        extra_args: Default::default(),
         replace: false,
     }
 }
