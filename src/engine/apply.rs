@@ -26,6 +26,7 @@ use super::connect::Engine;
 use super::error::{is_not_found, is_not_modified, EngineError};
 use super::extra_args::apply_extra_args;
 use super::progress::{Progress, Reporter};
+use super::purge::purge_data;
 use super::seed::seed_mount;
 use crate::labels;
 use crate::plan::{ContainerSpec, Plan, Step};
@@ -155,8 +156,12 @@ pub async fn apply(
                 applied.already_running.push(container.clone());
             }
             Step::Remove { .. } => {}
-            Step::PurgeData { container, path } => {
-                purge(path)?;
+            Step::PurgeData {
+                container,
+                path,
+                data_root,
+            } => {
+                purge_data(path, data_root)?;
                 ctx.done(format!(
                     "deleted the persistent data of {container} ({})",
                     path.display()
@@ -289,14 +294,6 @@ pub async fn remove_container(
             status_code: 409, ..
         }) => Ok(true),
         Err(e) => Err(EngineError::docker(format!("remove {name}"), e)),
-    }
-}
-
-fn purge(path: &Path) -> Result<(), EngineError> {
-    match std::fs::remove_dir_all(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(EngineError::io(path, e)),
     }
 }
 

@@ -38,6 +38,12 @@ pub enum EngineError {
     NotRunning { name: String },
     #[error("cannot resolve the address of {name}: it has no IPv4 address on a network")]
     NoAddress { name: String },
+    #[error("refusing to delete {}: {why} (only folders of the data folder {} are purged); nothing was deleted", path.display(), root.display())]
+    UnsafePurge {
+        path: PathBuf,
+        root: PathBuf,
+        why: String,
+    },
     #[error("another dops command (pid {pid}) holds the project lock {path}\nhint: wait for it to finish; the lock is released when that process exits")]
     Locked { path: PathBuf, pid: String },
     #[error("timed out after {seconds}s waiting for {waiting}")]

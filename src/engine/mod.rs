@@ -25,6 +25,7 @@ pub mod lock;
 pub mod logs;
 pub mod observe;
 pub mod progress;
+pub mod purge;
 mod scratch;
 pub mod seed;
 pub mod wait;

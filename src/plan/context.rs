@@ -57,6 +57,8 @@ pub enum PlanError {
         origin: String,
         why: String,
     },
+    #[error("refusing to purge the data of {container}: {why}; nothing was deleted")]
+    UnsafePurge { container: String, why: String },
     #[error("'{verb}' has no plan (plans exist for run, rerun, build and clean)")]
     NotPlannable { verb: String },
 }

@@ -125,7 +125,9 @@ impl fmt::Display for Step {
                 container,
                 stop_timeout_s,
             } => write!(f, "remove {container} (stop timeout {stop_timeout_s}s)"),
-            Step::PurgeData { container, path } => {
+            Step::PurgeData {
+                container, path, ..
+            } => {
                 write!(f, "purge data of {container}: {}", path.display())
             }
             Step::RemoveNetwork { name } => write!(f, "remove network {name}"),

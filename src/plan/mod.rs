@@ -77,9 +77,9 @@ fn plan_action(
     match action {
         Action::Run(r) | Action::Rerun(r) => run::plan_run(project, observed, r, ctx),
         Action::Build(b) => build::plan_build(project, observed, &b.target, b.no_cache, true),
-        Action::Clean(c) => Ok(clean::plan_clean(
-            project, observed, &c.target, c.orphans, c.purge, ctx,
-        )),
+        Action::Clean(c) => {
+            clean::plan_clean(project, observed, &c.target, c.orphans, c.purge, ctx)
+        }
         Action::Plan(p) => match p.of {
             PlanOf::Run => run::plan_run(project, observed, &p.run, ctx),
             PlanOf::Rerun => {
@@ -88,14 +88,9 @@ fn plan_action(
                 run::plan_run(project, observed, &r, ctx)
             }
             PlanOf::Build => build::plan_build(project, observed, &p.run.target, p.no_cache, true),
-            PlanOf::Clean => Ok(clean::plan_clean(
-                project,
-                observed,
-                &p.run.target,
-                p.orphans,
-                p.purge,
-                ctx,
-            )),
+            PlanOf::Clean => {
+                clean::plan_clean(project, observed, &p.run.target, p.orphans, p.purge, ctx)
+            }
         },
         other => Err(PlanError::NotPlannable {
             verb: other.verb().to_string(),

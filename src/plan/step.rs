@@ -35,8 +35,14 @@ pub enum Step {
         container: String,
         stop_timeout_s: u64,
     },
-    /// Delete an instance's persistent folders: only planned for `clean --purge`.
-    PurgeData { container: String, path: PathBuf },
+    /// Delete an instance's persistent folders: only planned for `clean --purge`. `path` is
+    /// `<data_root>/<service>-<instance>`; the engine deletes it only if it really is inside
+    /// `data_root` (symlinks resolved).
+    PurgeData {
+        container: String,
+        path: PathBuf,
+        data_root: PathBuf,
+    },
     /// Remove the project network when no container uses it any more.
     RemoveNetwork { name: String },
     /// run.conf `sleep`: wait before the next step.
