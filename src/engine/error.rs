@@ -44,6 +44,13 @@ pub enum EngineError {
         root: PathBuf,
         why: String,
     },
+    #[error("seeding {} from {from} failed: {what}\nhint: nothing was marked as seeded: the next run tries again", host.display())]
+    Seed {
+        host: PathBuf,
+        /// `image:/path`
+        from: String,
+        what: String,
+    },
     #[error("another dops command (pid {pid}) holds the project lock {path}\nhint: wait for it to finish; the lock is released when that process exits")]
     Locked { path: PathBuf, pid: String },
     #[error("timed out after {seconds}s waiting for {waiting}")]

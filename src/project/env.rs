@@ -61,6 +61,12 @@ impl std::fmt::Display for EnvValue {
     }
 }
 
+impl std::fmt::Display for EnvOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl EnvOrigin {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -110,13 +116,12 @@ pub enum EnvError {
         name: String,
         file: String,
     },
-    #[error("{instance}: {name}={value} (from {origin}): no host interface '{iface}' with an IPv4 address (found: {found})")]
+    #[error("{instance}: {name}={value} (from {origin}): no host interface '{}' with an IPv4 address (found: {found})", .value.strip_prefix("from_").unwrap_or(.value))]
     NoInterface {
         instance: String,
         name: String,
         value: String,
-        origin: &'static str,
-        iface: String,
+        origin: EnvOrigin,
         found: String,
     },
     #[error("{instance}: {name} from the host environment is not valid UTF-8\nhint: set it to UTF-8 text, or unset it")]
@@ -225,8 +230,7 @@ pub fn resolve(inp: &EnvInputs) -> Result<Vec<EnvVar>, EnvError> {
                     instance: inp.instance.to_string(),
                     name: name.clone(),
                     value: text.clone(),
-                    origin: origin.as_str(),
-                    iface: iface.to_string(),
+                    origin: *origin,
                     found: if found.is_empty() {
                         "none".to_string()
                     } else {
