@@ -7,9 +7,22 @@ use std::path::{Path, PathBuf};
 use super::error::EngineError;
 
 /// Delete `path` (a folder directly inside `data_root`) and everything in it. Missing is fine.
-/// Refused, deleting nothing, when `path` resolves outside `data_root` or to `data_root` itself
-/// (a symbolic link on the way, or the folder itself a link).
+/// Refused, deleting nothing, when [`check`] refuses it.
 pub fn purge_data(path: &Path, data_root: &Path) -> Result<(), EngineError> {
+    let Some(real) = check(path, data_root)? else {
+        return Ok(());
+    };
+    match std::fs::remove_dir_all(&real) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(EngineError::io(&real, e)),
+    }
+}
+
+/// The real folder `path` names, if it exists, when it may be purged: it must resolve to a folder
+/// directly inside `data_root` (symbolic links resolved, `data_root` itself may be one) and not
+/// be a symbolic link itself. Checked before anything is done (`clean` checks every purge first).
+pub fn check(path: &Path, data_root: &Path) -> Result<Option<PathBuf>, EngineError> {
     let refuse = |why: String| EngineError::UnsafePurge {
         path: path.to_path_buf(),
         root: data_root.to_path_buf(),
@@ -17,7 +30,7 @@ pub fn purge_data(path: &Path, data_root: &Path) -> Result<(), EngineError> {
     };
     let meta = match std::fs::symlink_metadata(path) {
         Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(EngineError::io(path, e)),
     };
     if meta.file_type().is_symlink() {
@@ -32,11 +45,7 @@ pub fn purge_data(path: &Path, data_root: &Path) -> Result<(), EngineError> {
             root.display()
         )));
     }
-    match std::fs::remove_dir_all(&real) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(EngineError::io(&real, e)),
-    }
+    Ok(Some(real))
 }
 
 fn canonical(p: &Path) -> Result<PathBuf, EngineError> {
