@@ -329,3 +329,29 @@ fn purge_refuses_a_symbolic_link_out_of_the_data_folder() {
         "keep me"
     );
 }
+
+// --- dops-init's own environment --------------------------------------------------------------
+
+#[test]
+fn dops_init_refuses_its_variables_when_not_utf8() {
+    let root = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(support::test_init())
+        .args(["--", "true"])
+        .env("DOPS_INIT_ROOT", root.path())
+        .env("CFG", os(b"{\"a\": \"\xff\"}"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        support::stderr(&out),
+        "dops-init: environment variable CFG is not valid UTF-8: \"{\\\"a\\\": \\\"\\xff\\\"}\"\nhint: set it to UTF-8 text, or unset it\n"
+    );
+    // a variable that is not its own is none of its business
+    let out = std::process::Command::new(support::test_init())
+        .args(["--", "true"])
+        .env("DOPS_INIT_ROOT", root.path())
+        .env("WEIRD", os(b"\xff"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", support::stderr(&out));
+}
