@@ -12,6 +12,7 @@ pub mod dns;
 pub mod dockerfile;
 pub mod dockerignore;
 pub mod engine;
+pub mod host_env;
 pub mod init;
 pub mod labels;
 pub mod local_addr;

@@ -32,6 +32,15 @@ pub fn execute(s: &Session, action: &Action, clean: &CleanAction) -> anyhow::Res
             seed: 0,
         };
         let planned = plan::plan(project, &observed, action, &ctx)?;
+        // Every folder to purge is checked before anything is stopped or deleted.
+        for step in &planned.plan.steps {
+            if let Step::PurgeData {
+                path, data_root, ..
+            } = step
+            {
+                engine::purge::check(path, data_root)?;
+            }
+        }
         let purges: Vec<String> = planned
             .plan
             .steps

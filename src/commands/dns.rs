@@ -63,6 +63,19 @@ impl From<TsigKey> for SharedKey {
     }
 }
 
+/// The variables [`serve_config`] reads.
+const SERVE_ENV: &[&str] = &[
+    "DNS_KEY",
+    "DNS_LEASE",
+    "DNS_LISTEN",
+    "DNS_RECORDS_FILE",
+    "DNS_THREADS",
+    "DNS_TTL",
+    "DNS_UPSTREAM",
+    "DNS_ZONE",
+    "SERVICE_IP",
+];
+
 /// Resolve the server configuration from the arguments, then `env`, then defaults.
 pub fn serve_config(
     args: &ServeArgs,
@@ -175,6 +188,8 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .try_init();
+    // What the server reads from its environment: refused when it does not decode.
+    crate::host_env::check(SERVE_ENV)?;
     let config = serve_config(&args, |k| std::env::var(k).ok())?;
     tracing::info!(
         zone = %config.zone,

@@ -42,6 +42,11 @@ pub fn run(args: Vec<OsString>) -> i32 {
             return 2;
         }
     };
+    // dops' own variables: refused when they do not decode, never taken as unset.
+    if let Err(e) = crate::host_env::check(crate::host_env::OWN) {
+        output::error(&e);
+        return 2;
+    }
     init_tracing(inv.global.verbose);
     tracing::debug!(?inv, "invocation");
     // A command whose output goes into a closed pipe (`dops ps | head`) ends quietly, as Unix
@@ -74,6 +79,7 @@ pub fn exit_code(e: &anyhow::Error) -> i32 {
         || e.downcast_ref::<crate::plan::PlanError>().is_some()
         || e.downcast_ref::<crate::compose::ComposeError>().is_some()
         || e.downcast_ref::<import::ImportError>().is_some()
+        || e.downcast_ref::<crate::host_env::NotUtf8>().is_some()
     {
         2
     } else {

@@ -91,9 +91,13 @@ impl Session {
 
     /// What the planner needs to know about the host: the environment, the hostname, and each
     /// interface's first IPv4 address (for `from_<iface>` values).
+    /// Variables that are not UTF-8 never panic: they are set aside, and an error only if an
+    /// instance's environment would take one (see `project::env`).
     pub fn host(&self) -> HostContext {
+        let env = crate::host_env::Snapshot::capture();
         HostContext {
-            env: std::env::vars().collect(),
+            env: env.vars,
+            env_not_utf8: env.not_utf8,
             hostname: nix::unistd::gethostname()
                 .map(|h| h.to_string_lossy().into_owned())
                 .unwrap_or_default(),

@@ -13,7 +13,7 @@
 //! - `Restore`: put back an instance an interrupted roll-out left aside.
 //! - `WaitFor`: wait for `depends_on` conditions (UP, completed).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::build::{build_all, BuildOptions, Built};
@@ -21,6 +21,7 @@ use super::connect::Engine;
 use super::container::{remove_container, run_container};
 use super::error::EngineError;
 use super::progress::{Progress, Reporter};
+use super::purge::purge_data;
 use super::{network, rollout};
 use crate::plan::{ContainerSpec, Plan, Replacement, Step};
 use crate::project::env::EnvValue;
@@ -202,8 +203,12 @@ pub async fn apply(
                 .await?;
             }
             Step::Remove { .. } => {}
-            Step::PurgeData { container, path } => {
-                purge(path)?;
+            Step::PurgeData {
+                container,
+                path,
+                data_root,
+            } => {
+                purge_data(path, data_root)?;
                 ctx.done(format!(
                     "deleted the persistent data of {container} ({})",
                     path.display()
@@ -256,13 +261,5 @@ async fn run_batch(
     match first_err {
         Some(e) => Err(e),
         None => Ok(()),
-    }
-}
-
-fn purge(path: &Path) -> Result<(), EngineError> {
-    match std::fs::remove_dir_all(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(EngineError::io(path, e)),
     }
 }

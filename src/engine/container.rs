@@ -151,7 +151,7 @@ async fn create_and_start(
             .or_insert_with(|| Some(Vec::new()))
             .get_or_insert_with(Vec::new)
             .push(PortBinding {
-                host_ip: Some(p.host_ip.clone()),
+                host_ip: Some(p.host_ip.to_string()),
                 host_port: Some(p.host_port.to_string()),
             });
     }
@@ -186,7 +186,7 @@ async fn create_and_start(
         host_config.dns = Some(vec![value_of(&dns.server)]);
         host_config.dns_search = Some(vec![dns.zone.clone()]);
     }
-    apply_extra_args(&spec.extra_args, &mut host_config)?;
+    apply_extra_args(&spec.extra_args, &mut host_config);
     let mut container_labels: HashMap<String, String> = spec
         .labels
         .iter()

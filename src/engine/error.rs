@@ -38,8 +38,19 @@ pub enum EngineError {
     NotRunning { name: String },
     #[error("cannot resolve the address of {name}: it has no IPv4 address on a network")]
     NoAddress { name: String },
-    #[error("unsupported extra_args entry {arg:?}\nhint: supported: --privileged, --cap-add=CAP, --cap-drop=CAP, --add-host=HOST:IP, --device=PATH, --shm-size=BYTES, --init, --read-only, -v/--volume=HOST:CTR[:ro]")]
-    ExtraArg { arg: String },
+    #[error("refusing to delete {}: {why} (only folders of the data folder {} are purged); nothing was deleted", path.display(), root.display())]
+    UnsafePurge {
+        path: PathBuf,
+        root: PathBuf,
+        why: String,
+    },
+    #[error("seeding {} from {from} failed: {what}\nhint: nothing was marked as seeded: the next run tries again", host.display())]
+    Seed {
+        host: PathBuf,
+        /// `image:/path`
+        from: String,
+        what: String,
+    },
     #[error("another dops command (pid {pid}) holds the project lock {path}\nhint: wait for it to finish; the lock is released when that process exits")]
     Locked { path: PathBuf, pid: String },
     #[error("timed out after {seconds}s waiting for {waiting}")]
@@ -80,7 +91,6 @@ impl EngineError {
     pub fn exit_code(&self) -> i32 {
         match self {
             EngineError::Unreachable { .. } => 3,
-            EngineError::ExtraArg { .. } => 2,
             _ => 1,
         }
     }

@@ -27,6 +27,7 @@ pub mod logs;
 pub mod network;
 pub mod observe;
 pub mod progress;
+pub mod purge;
 pub mod rollout;
 mod scratch;
 pub mod seed;

@@ -71,9 +71,30 @@ pub struct Registrar {
     pub timeout: Duration,
 }
 
+/// The variables a registration reads.
+const ENV: [&str; 9] = [
+    "DNS_SERVICE_IP",
+    "DNS_KEY",
+    "DNS_ZONE",
+    "DNS_PORT",
+    "DNS_LEASE",
+    "DNS_UPDATE_POLICY",
+    "SERVICE_IP",
+    "SERVICE",
+    "INSTANCE",
+];
+
 impl Registrar {
     /// From the environment the engine gives every instance; `None` without `DNS_SERVICE_IP`.
     pub fn from_env() -> Result<Option<Registrar>, RegisterError> {
+        for var in ENV {
+            if crate::host_env::var(var).is_err() {
+                return Err(RegisterError::BadEnv {
+                    var,
+                    why: "not valid UTF-8".into(),
+                });
+            }
+        }
         Self::from_vars(|k| std::env::var(k).ok())
     }
 

@@ -59,6 +59,15 @@ pub enum PlanError {
     },
     #[error("{instance}: update_order start-first can't work: {why}\nhint: use \"update_order\": \"stop-first\" (the default there)")]
     StartFirst { instance: String, why: String },
+    #[error("{instance}: {name} (from {origin}): {why}")]
+    BadValue {
+        instance: String,
+        name: String,
+        origin: String,
+        why: String,
+    },
+    #[error("refusing to purge the data of {container}: {why}; nothing was deleted")]
+    UnsafePurge { container: String, why: String },
     #[error("'{verb}' has no plan (plans exist for run, rerun, build and clean)")]
     NotPlannable { verb: String },
 }

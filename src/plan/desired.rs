@@ -112,7 +112,7 @@ impl Desired {
                 .map(|d| format!("{} {}", value(&d.server), d.zone)),
             interactive: spec.interactive,
             safemode: spec.safemode,
-            extra_args: spec.extra_args.clone(),
+            extra_args: spec.extra_args.args.clone(),
             restart: spec.restart.to_string(),
             log_opts: spec.log_opts.clone(),
         }

@@ -75,8 +75,9 @@ fn write_spec(f: &mut fmt::Formatter<'_>, s: &ContainerSpec) -> fmt::Result {
         let proto = p.protocol.as_str();
         writeln!(
             f,
-            "{pad}{label}{}:{} -> {}/{proto}",
-            p.host_ip, p.host_port, p.container_port
+            "{pad}{label}{} -> {}/{proto}",
+            std::net::SocketAddr::new(p.host_ip, p.host_port),
+            p.container_port
         )?;
     }
     let logs: Vec<String> = s.log_opts.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -87,7 +88,7 @@ fn write_spec(f: &mut fmt::Formatter<'_>, s: &ContainerSpec) -> fmt::Result {
         writeln!(f, "{pad}dns        server {} zone {}", d.server, d.zone)?;
     }
     if !s.extra_args.is_empty() {
-        writeln!(f, "{pad}extra args {}", s.extra_args.join(" "))?;
+        writeln!(f, "{pad}extra args {}", s.extra_args.args.join(" "))?;
     }
     Ok(())
 }
@@ -203,7 +204,9 @@ impl fmt::Display for Step {
                 container,
                 stop_timeout_s,
             } => write!(f, "remove {container} (stop timeout {stop_timeout_s}s)"),
-            Step::PurgeData { container, path } => {
+            Step::PurgeData {
+                container, path, ..
+            } => {
                 write!(f, "purge data of {container}: {}", path.display())
             }
             Step::RemoveNetwork { name } => write!(f, "remove network {name}"),

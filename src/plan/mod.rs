@@ -45,14 +45,47 @@ pub fn plan(
     action: &Action,
     ctx: &PlanContext,
 ) -> Result<Planned, PlanError> {
+    let mut planned = plan_action(project, observed, action, ctx)?;
+    add_load_warnings(project, &mut planned);
+    Ok(planned)
+}
+
+/// The project's load-time warnings (a port a Dockerfile declares that dops will not publish)
+/// about the services this plan builds or runs, first.
+fn add_load_warnings(project: &Project, planned: &mut Planned) {
+    let involved: std::collections::BTreeSet<&str> = planned
+        .plan
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Build(b) => Some(b.service.as_str()),
+            Step::Run(r) => Some(r.service.as_str()),
+            _ => None,
+        })
+        .collect();
+    let load: Vec<String> = project
+        .warnings
+        .iter()
+        .filter(|w| involved.contains(w.service.as_str()))
+        .map(|w| w.text.clone())
+        .collect();
+    planned.warnings.splice(0..0, load);
+}
+
+fn plan_action(
+    project: &Project,
+    observed: &Observed,
+    action: &Action,
+    ctx: &PlanContext,
+) -> Result<Planned, PlanError> {
     match action {
         Action::Run(r) | Action::Rerun(r) | Action::Up(r) => {
             run::plan_run(project, observed, r, ctx)
         }
         Action::Build(b) => build::plan_build(project, observed, &b.target, b.no_cache, true),
-        Action::Clean(c) => Ok(clean::plan_clean(
-            project, observed, &c.target, c.orphans, c.purge, ctx,
-        )),
+        Action::Clean(c) => {
+            clean::plan_clean(project, observed, &c.target, c.orphans, c.purge, ctx)
+        }
         Action::Plan(p) => match p.of {
             PlanOf::Run => run::plan_run(project, observed, &p.run, ctx),
             PlanOf::Rerun => {
@@ -61,14 +94,9 @@ pub fn plan(
                 run::plan_run(project, observed, &r, ctx)
             }
             PlanOf::Build => build::plan_build(project, observed, &p.run.target, p.no_cache, true),
-            PlanOf::Clean => Ok(clean::plan_clean(
-                project,
-                observed,
-                &p.run.target,
-                p.orphans,
-                p.purge,
-                ctx,
-            )),
+            PlanOf::Clean => {
+                clean::plan_clean(project, observed, &p.run.target, p.orphans, p.purge, ctx)
+            }
         },
         other => Err(PlanError::NotPlannable {
             verb: other.verb().to_string(),

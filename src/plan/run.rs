@@ -498,7 +498,7 @@ fn orphans<'a>(
 /// Two instances of the plan publishing the same host address and port: the second would fail to
 /// start, so say it before.
 fn port_conflicts(steps: &[Step], warnings: &mut Vec<String>) {
-    let mut seen: BTreeMap<(String, u16, Protocol), String> = BTreeMap::new();
+    let mut seen: BTreeMap<(std::net::IpAddr, u16, Protocol), String> = BTreeMap::new();
     for step in steps {
         let spec = match step {
             Step::Run(spec) => spec.as_ref(),
@@ -506,7 +506,7 @@ fn port_conflicts(steps: &[Step], warnings: &mut Vec<String>) {
             _ => continue,
         };
         for p in &spec.ports {
-            let key = (p.host_ip.clone(), p.host_port, p.protocol);
+            let key = (p.host_ip, p.host_port, p.protocol);
             match seen.get(&key) {
                 Some(first) => warnings.push(format!(
                     "{} and {first} both publish {}:{}/{}; the second will fail to start (set \"publish_ports\": false on one)",

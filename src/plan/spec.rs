@@ -1,6 +1,7 @@
 //! One instance's container, fully resolved: environment (with origins), mounts, ports, labels,
 //! network and resolver. Pure; values known only at apply time stay `EnvValue::IpOf`.
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
 use super::context::{labels_for, PlanContext, PlanError};
@@ -10,6 +11,7 @@ use crate::labels;
 use crate::project::env::{self, EnvInputs, EnvValue, EnvVar};
 use crate::project::links::{self, LinkCandidate, LinkResolution};
 use crate::project::policies::{default_log_opts, RestartPolicy};
+use crate::project::values::{check_env_value, ADDRESS_VARS};
 use crate::project::{Project, RequiredVar};
 use crate::state_file;
 
@@ -39,8 +41,9 @@ impl SpecContext<'_> {
         let s = &c.settings;
         let project = self.project;
         let env = self.env(c, warnings)?;
+        check_values(&s.hostname(), &env)?;
         let mounts = self.mounts(c);
-        let ports = self.ports(c, &env);
+        let ports = self.ports(c, &env)?;
         let mut labels = labels_for(
             &project.name,
             &s.service,
@@ -225,32 +228,62 @@ impl SpecContext<'_> {
         mounts
     }
 
-    /// The image's ports on `PUBLISH_ON_IP`, else `SERVICE_IP`, else loopback.
-    fn ports(&self, c: &Chosen, env: &[EnvVar]) -> Vec<PortPublish> {
+    /// The image's ports on `PUBLISH_ON_IP`, else `SERVICE_IP`, else loopback. A value that is
+    /// not an address is an error (never a wider bind than asked).
+    fn ports(&self, c: &Chosen, env: &[EnvVar]) -> Result<Vec<PortPublish>, PlanError> {
         let s = &c.settings;
-        let literal = |name: &str| {
-            env.iter()
-                .find(|v| v.name == name)
-                .and_then(|v| match &v.value {
-                    EnvValue::Literal(s) if !s.is_empty() => Some(s.clone()),
-                    _ => None,
-                })
-        };
-        let host_ip = literal("PUBLISH_ON_IP")
-            .or_else(|| literal("SERVICE_IP"))
-            .unwrap_or_else(|| "127.0.0.1".to_string());
-        match self.project.services.get(&s.service) {
+        let host_ip = publish_address(&s.hostname(), env)?;
+        Ok(match self.project.services.get(&s.service) {
             Some(svc) if s.props.publish_ports && !s.props.nethost => svc
                 .ports
                 .iter()
                 .map(|p| PortPublish {
                     container_port: p.container,
                     protocol: p.protocol,
-                    host_ip: host_ip.clone(),
+                    host_ip,
                     host_port: p.host,
                 })
                 .collect(),
             _ => Vec::new(),
+        })
+    }
+}
+
+/// The values dops acts on, once resolved (the host environment may have overridden what the
+/// files say; the files' own values were checked at load time, with their line).
+fn check_values(instance: &str, env: &[EnvVar]) -> Result<(), PlanError> {
+    for v in env {
+        if let EnvValue::Literal(value) = &v.value {
+            check_env_value(&v.name, value).map_err(|why| PlanError::BadValue {
+                instance: instance.to_string(),
+                name: v.name.clone(),
+                origin: v.origin.as_str().to_string(),
+                why,
+            })?;
         }
     }
+    Ok(())
+}
+
+/// Where published ports bind: `PUBLISH_ON_IP`, else `SERVICE_IP` (non-empty literals), else
+/// 127.0.0.1.
+fn publish_address(instance: &str, env: &[EnvVar]) -> Result<IpAddr, PlanError> {
+    for name in ADDRESS_VARS {
+        let Some(v) = env.iter().find(|v| v.name == *name) else {
+            continue;
+        };
+        let EnvValue::Literal(value) = &v.value else {
+            continue;
+        };
+        if value.is_empty() {
+            continue;
+        }
+        return value.parse().map_err(|_| PlanError::BadValue {
+            instance: instance.to_string(),
+            name: v.name.clone(),
+            origin: v.origin.as_str().to_string(),
+            why: format!("{value:?} is not an IP address"),
+        });
+    }
+    Ok(IpAddr::V4(Ipv4Addr::LOCALHOST))
 }

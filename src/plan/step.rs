@@ -2,6 +2,7 @@
 //! Its `Serialize` is the `--json` form of a plan (schema in the README, "Plans").
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -9,6 +10,7 @@ use serde::Serialize;
 use crate::dockerfile::Protocol;
 use crate::project::env::{EnvValue, EnvVar};
 use crate::project::policies::{Condition, LogOpts, RestartPolicy, UpdateOrder};
+use crate::project::ExtraArgs;
 
 pub type Labels = BTreeMap<String, String>;
 
@@ -48,8 +50,14 @@ pub enum Step {
         container: String,
         stop_timeout_s: u64,
     },
-    /// Delete an instance's persistent folders: only planned for `clean --purge`.
-    PurgeData { container: String, path: PathBuf },
+    /// Delete an instance's persistent folders: only planned for `clean --purge`. `path` is
+    /// `<data_root>/<service>-<instance>`; the engine deletes it only if it really is inside
+    /// `data_root` (symlinks resolved).
+    PurgeData {
+        container: String,
+        path: PathBuf,
+        data_root: PathBuf,
+    },
     /// Remove the project network when no container uses it any more.
     RemoveNetwork { name: String },
     /// Wait until these instances meet their condition (run.conf `depends_on`) before going on.
@@ -101,8 +109,8 @@ pub struct ContainerSpec {
     pub safemode: bool,
     /// Resolver settings when the project runs the dops DNS.
     pub dns: Option<DnsSettings>,
-    /// run.conf `extra_args`, as given (the engine supports a documented subset).
-    pub extra_args: Vec<String>,
+    /// run.conf `extra_args`, checked and typed at load time (serialized as written).
+    pub extra_args: ExtraArgs,
     /// Docker's restart policy.
     pub restart: RestartPolicy,
     /// json-file log options (bounded by default).
@@ -175,7 +183,8 @@ pub struct Mount {
 pub struct PortPublish {
     pub container_port: u16,
     pub protocol: Protocol,
-    pub host_ip: String,
+    /// Typed: an address that is not one cannot reach Docker (which would bind every interface).
+    pub host_ip: IpAddr,
     pub host_port: u16,
 }
 

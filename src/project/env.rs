@@ -16,7 +16,7 @@
 //! Then a required variable still unset is an error, and a `*_IP` value `from_<iface>` becomes the
 //! IPv4 address of that host interface (the addresses are an input: no I/O here).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
 use serde::Serialize;
@@ -61,6 +61,12 @@ impl std::fmt::Display for EnvValue {
     }
 }
 
+impl std::fmt::Display for EnvOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl EnvOrigin {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -79,8 +85,10 @@ impl EnvOrigin {
 /// What the planner knows about the host, captured by the command layer (the only I/O).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct HostContext {
-    /// The host environment of the dops process.
+    /// The host environment of the dops process (the variables that are UTF-8).
     pub env: BTreeMap<String, String>,
+    /// Host variables whose value is not UTF-8: an error if resolution would use one.
+    pub env_not_utf8: BTreeSet<String>,
     pub hostname: String,
     /// IPv4 address of each host interface (first one per interface).
     pub interfaces: BTreeMap<String, Ipv4Addr>,
@@ -108,14 +116,16 @@ pub enum EnvError {
         name: String,
         file: String,
     },
-    #[error("{instance}: {name}={value}: no host interface '{iface}' with an IPv4 address (found: {found})")]
+    #[error("{instance}: {name}={value} (from {origin}): no host interface '{}' with an IPv4 address (found: {found})", .value.strip_prefix("from_").unwrap_or(.value))]
     NoInterface {
         instance: String,
         name: String,
         value: String,
-        iface: String,
+        origin: EnvOrigin,
         found: String,
     },
+    #[error("{instance}: {name} from the host environment is not valid UTF-8\nhint: set it to UTF-8 text, or unset it")]
+    HostNotUtf8 { instance: String, name: String },
 }
 
 /// Everything env resolution reads, already gathered by the planner.
@@ -134,28 +144,22 @@ pub struct EnvInputs<'a> {
     pub host_conf: &'a HostConf,
 }
 
-fn set(vars: &mut Vec<EnvVar>, name: &str, value: EnvValue, origin: EnvOrigin) {
-    match vars.iter_mut().find(|v| v.name == name) {
-        Some(v) => {
-            v.value = value;
-            v.origin = origin;
-        }
-        None => vars.push(EnvVar {
-            name: name.to_string(),
-            value,
-            origin,
-        }),
-    }
-}
+/// The variables being resolved, by name (one lookup per step, whatever their number).
+type Vars = BTreeMap<String, (EnvValue, EnvOrigin)>;
 
-fn is_set(vars: &[EnvVar], name: &str) -> bool {
-    vars.iter().any(|v| v.name == name)
+fn set(vars: &mut Vars, name: &str, value: EnvValue, origin: EnvOrigin) {
+    match vars.get_mut(name) {
+        Some(v) => *v = (value, origin),
+        None => {
+            vars.insert(name.to_string(), (value, origin));
+        }
+    }
 }
 
 /// Resolve one instance's environment (sorted by name).
 pub fn resolve(inp: &EnvInputs) -> Result<Vec<EnvVar>, EnvError> {
     let lit = |s: &str| EnvValue::Literal(s.to_string());
-    let mut vars: Vec<EnvVar> = Vec::new();
+    let mut vars: Vars = BTreeMap::new();
     let mut declared: Vec<&str> = Vec::new();
     for r in inp.required {
         declared.push(&r.name);
@@ -173,28 +177,34 @@ pub fn resolve(inp: &EnvInputs) -> Result<Vec<EnvVar>, EnvError> {
         set(&mut vars, k, v.clone(), EnvOrigin::Link);
     }
     for (k, v) in &inp.dns {
-        if !is_set(&vars, k) {
+        if !vars.contains_key(k) {
             set(&mut vars, k, v.clone(), EnvOrigin::Dns);
         }
     }
-    let defined: Vec<String> = vars
-        .iter()
-        .map(|v| v.name.clone())
+    let defined: BTreeSet<String> = vars
+        .keys()
+        .cloned()
         .chain(declared.iter().map(|s| s.to_string()))
         .filter(|n| !FIXED.contains(&n.as_str()))
         .collect();
     for name in defined {
+        if inp.host.env_not_utf8.contains(&name) {
+            return Err(EnvError::HostNotUtf8 {
+                instance: inp.instance.to_string(),
+                name,
+            });
+        }
         if let Some(v) = inp.host.env.get(&name) {
             set(&mut vars, &name, lit(v), EnvOrigin::HostEnv);
         }
     }
     for (k, v) in &inp.host_conf.vars {
-        if !is_set(&vars, k) {
+        if !vars.contains_key(k) {
             set(&mut vars, k, lit(v), EnvOrigin::HostConf);
         }
     }
     for name in declared {
-        if !is_set(&vars, name) {
+        if !vars.contains_key(name) {
             return Err(EnvError::MissingRequired {
                 instance: inp.instance.to_string(),
                 name: name.to_string(),
@@ -202,25 +212,25 @@ pub fn resolve(inp: &EnvInputs) -> Result<Vec<EnvVar>, EnvError> {
             });
         }
     }
-    for v in vars.iter_mut() {
-        if !v.name.ends_with("_IP") {
+    for (name, (value, origin)) in vars.iter_mut() {
+        if !name.ends_with("_IP") {
             continue;
         }
-        let EnvValue::Literal(value) = &v.value else {
+        let EnvValue::Literal(text) = value else {
             continue;
         };
-        let Some(iface) = value.strip_prefix("from_") else {
+        let Some(iface) = text.strip_prefix("from_") else {
             continue;
         };
         match inp.host.interfaces.get(iface) {
-            Some(ip) => v.value = EnvValue::Literal(ip.to_string()),
+            Some(ip) => *value = EnvValue::Literal(ip.to_string()),
             None => {
                 let found: Vec<&str> = inp.host.interfaces.keys().map(String::as_str).collect();
                 return Err(EnvError::NoInterface {
                     instance: inp.instance.to_string(),
-                    name: v.name.clone(),
-                    value: value.clone(),
-                    iface: iface.to_string(),
+                    name: name.clone(),
+                    value: text.clone(),
+                    origin: *origin,
                     found: if found.is_empty() {
                         "none".to_string()
                     } else {
@@ -230,8 +240,14 @@ pub fn resolve(inp: &EnvInputs) -> Result<Vec<EnvVar>, EnvError> {
             }
         }
     }
-    vars.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(vars)
+    Ok(vars
+        .into_iter()
+        .map(|(name, (value, origin))| EnvVar {
+            name,
+            value,
+            origin,
+        })
+        .collect())
 }
 
 #[cfg(test)]
@@ -418,7 +434,7 @@ mod tests {
         fx.run_conf = vec![("SERVICE_IP".into(), "from_wlan9".into())];
         assert_eq!(
             resolve(&fx.inputs()).unwrap_err().to_string(),
-            "web-one: SERVICE_IP=from_wlan9: no host interface 'wlan9' with an IPv4 address (found: eth0, lo)"
+            "web-one: SERVICE_IP=from_wlan9 (from run.conf): no host interface 'wlan9' with an IPv4 address (found: eth0, lo)"
         );
     }
 }

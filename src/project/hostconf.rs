@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use super::json::Value;
 use super::runconf::{check_env_name, check_name, ConfigError, Ctx};
+use super::values::check_env_value;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HostConf {
@@ -68,7 +69,9 @@ pub fn parse(file: &str, text: &str) -> Result<HostConf, ConfigError> {
             }
             key => {
                 check_env_name(key).map_err(|msg| cx.err(m.key_pos, &path, msg))?;
-                hc.vars.push((key.to_string(), cx.scalar(&m.value, &path)?));
+                let value = cx.scalar(&m.value, &path)?;
+                check_env_value(key, &value).map_err(|msg| cx.err(m.value.pos, &path, msg))?;
+                hc.vars.push((key.to_string(), value));
             }
         }
     }
@@ -104,7 +107,12 @@ pub fn parse_required(file: &str, text: &str) -> Result<Vec<RequiredVar>, Config
                 check_env_name(&m.key).map_err(|msg| cx.err(m.key_pos, &m.key, msg))?;
                 let default = match &m.value.value {
                     Value::Null => None,
-                    _ => Some(cx.scalar(&m.value, &m.key)?),
+                    _ => {
+                        let value = cx.scalar(&m.value, &m.key)?;
+                        check_env_value(&m.key, &value)
+                            .map_err(|msg| cx.err(m.value.pos, &m.key, msg))?;
+                        Some(value)
+                    }
                 };
                 out.push(RequiredVar {
                     name: m.key.clone(),

@@ -5,11 +5,13 @@ use std::fmt;
 
 use serde::Serialize;
 
+use super::extra_args::{self, ExtraArgs};
 use super::instance_type::InstanceType;
 use super::json::{self, Node, Pos, Value};
 use super::links::{LinkSpec, LinkTarget};
 use super::policies::{Condition, Dependency, LogOpts, RestartPolicy, UpdateOrder};
 use super::props::Overrides;
+use super::values::check_env_value;
 
 /// An error in a configuration file: `run.conf: line 12, col 5: [3].instance_type: expected ...`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -171,7 +173,8 @@ pub struct RunConfEntry {
     pub group: Option<String>,
     /// false: `run:all` skips this entry (it still runs when named).
     pub autorun: bool,
-    pub extra_args: Vec<String>,
+    /// Parsed when loading: an option dops cannot pass on is a load error.
+    pub extra_args: ExtraArgs,
     /// Passed to the instance as `CFG` (JSON).
     pub cfg: Option<serde_json::Value>,
     pub dns_update_policy: Option<DnsPolicy>,
@@ -204,7 +207,7 @@ impl RunConfEntry {
             volumes: Vec::new(),
             group: None,
             autorun: true,
-            extra_args: Vec::new(),
+            extra_args: ExtraArgs::default(),
             cfg: None,
             dns_update_policy: None,
             restart: None,
@@ -285,6 +288,13 @@ pub fn check_env_name(s: &str) -> Result<(), String> {
     }
 }
 
+/// The most entries a run conf may have: a project network is a Linux bridge, which takes at most
+/// 1024 containers, so more could never run together (and planning stays fast).
+pub const MAX_ENTRIES: usize = 1024;
+
+/// The most links a run conf may have in all (each is resolved against every instance).
+pub const MAX_LINKS: usize = 8192;
+
 /// Parse a whole run conf. `file` is the name used in messages (e.g. `run.conf`).
 pub fn parse(file: &str, text: &str) -> Result<Vec<RunConfEntry>, ConfigError> {
     let cx = Ctx { file };
@@ -293,14 +303,34 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<RunConfEntry>, ConfigError> {
         Value::Arr(a) => a,
         _ => return Err(cx.expected(&root, "", "a list of instance entries")),
     };
+    if let Some(over) = items.get(MAX_ENTRIES) {
+        return Err(cx.err(
+            over.pos,
+            &format!("[{MAX_ENTRIES}]"),
+            format!(
+                "more than {MAX_ENTRIES} entries ({} in all): a project network holds at most {MAX_ENTRIES} containers",
+                items.len()
+            ),
+        ));
+    }
+    let mut links = 0usize;
     let mut out: Vec<RunConfEntry> = Vec::with_capacity(items.len());
+    // (service, instance) → its index in `out`: duplicates found in constant time.
+    let mut seen: std::collections::HashMap<(String, String), usize> =
+        std::collections::HashMap::new();
     for (i, item) in items.iter().enumerate() {
         let entry = entry(&cx, i, item)?;
+        links += entry.links.len();
+        if links > MAX_LINKS {
+            return Err(cx.err(
+                entry.pos,
+                &format!("[{i}].links"),
+                format!("more than {MAX_LINKS} links in all"),
+            ));
+        }
         if let Some(inst) = &entry.instance {
-            if let Some(prev) = out
-                .iter()
-                .find(|e| e.service == entry.service && e.instance.as_ref() == Some(inst))
-            {
+            let key = (entry.service.clone(), inst.clone());
+            if let Some(prev) = seen.get(&key).map(|&j| &out[j]) {
                 return Err(cx.err(
                     entry.pos,
                     &format!("[{i}]"),
@@ -310,6 +340,7 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<RunConfEntry>, ConfigError> {
                     ),
                 ));
             }
+            seen.insert(key, out.len());
         }
         out.push(entry);
     }
@@ -368,8 +399,10 @@ fn entry(cx: &Ctx, i: usize, n: &Node) -> Result<RunConfEntry, ConfigError> {
                 for var in cx.object(v, &path)? {
                     let p = format!("{path}.{}", var.key);
                     check_env_name(&var.key).map_err(|msg| cx.err(var.key_pos, &p, msg))?;
-                    e.env_vars
-                        .push((var.key.clone(), cx.scalar(&var.value, &p)?));
+                    let value = cx.scalar(&var.value, &p)?;
+                    check_env_value(&var.key, &value)
+                        .map_err(|msg| cx.err(var.value.pos, &p, msg))?;
+                    e.env_vars.push((var.key.clone(), value));
                 }
             }
             "sleep" => {
@@ -401,16 +434,31 @@ fn entry(cx: &Ctx, i: usize, n: &Node) -> Result<RunConfEntry, ConfigError> {
                 }
             }
             "extra_args" => {
-                e.extra_args = match &v.value {
-                    Value::Str(s) => s.split_whitespace().map(str::to_string).collect(),
+                // Each argument with where it is written (a string's words share its position).
+                let args: Vec<(String, Pos)> = match &v.value {
+                    Value::Str(s) => s
+                        .split_whitespace()
+                        .map(|w| (w.to_string(), v.pos))
+                        .collect(),
                     Value::Arr(items) => items
                         .iter()
                         .enumerate()
-                        .map(|(j, a)| cx.string(a, &format!("{path}[{j}]")).map(str::to_string))
+                        .map(|(j, a)| {
+                            cx.string(a, &format!("{path}[{j}]"))
+                                .map(|s| (s.to_string(), a.pos))
+                        })
                         .collect::<Result<_, _>>()?,
                     Value::Null => Vec::new(),
                     _ => return Err(cx.expected(v, &path, "a list of strings")),
-                }
+                };
+                let words: Vec<String> = args.iter().map(|(w, _)| w.clone()).collect();
+                e.extra_args = extra_args::parse(&words).map_err(|err| {
+                    cx.err(
+                        args[err.index].1,
+                        &format!("{path}[{}]", err.index),
+                        err.msg,
+                    )
+                })?;
             }
             "cfg" => {
                 cx.object(v, &path)?;
@@ -743,7 +791,8 @@ mod tests {
         assert_eq!(d.dns_update_policy, Some(DnsPolicy::Replace));
         assert!(d.volumes[0].read_only);
         assert_eq!(d.volumes[1].container, "/t");
-        assert_eq!(d.extra_args, vec!["--privileged", "--init"]);
+        assert_eq!(d.extra_args.args, vec!["--privileged", "--init"]);
+        assert!(d.extra_args.privileged && d.extra_args.init);
         assert!(!d.autorun);
         assert_eq!(d.group.as_deref(), Some("front"));
         assert_eq!(d.pos.line, 17);

@@ -120,7 +120,7 @@ pub fn standard_instance_spec(
         interactive: false,
         safemode: false,
         dns: None,
-        extra_args: vec![],
+        extra_args: Default::default(),
         restart: RestartPolicy::No,
         log_opts: default_log_opts(),
         after: vec![],

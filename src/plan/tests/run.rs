@@ -360,5 +360,5 @@ fn data_dir_and_service_ip_for_ports() {
         PathBuf::from("/srv/data/web-master/data")
     );
     assert!(spec.mounts[1].seed);
-    assert_eq!(spec.ports[0].host_ip, "10.0.0.5");
+    assert_eq!(spec.ports[0].host_ip.to_string(), "10.0.0.5");
 }
