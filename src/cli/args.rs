@@ -100,6 +100,10 @@ pub struct RunCli {
     /// The instance properties (`--persistent-data[=BOOL]`, …), one option each.
     #[command(flatten)]
     pub props: PropsCli,
+    /// Set a variable in the selected instances' environment (repeatable); wins over run.conf,
+    /// the host environment and host.conf.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
     /// Replace instances that already run, changed or not (same as --force-recreate).
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
     pub replace: Option<bool>,

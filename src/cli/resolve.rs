@@ -155,6 +155,27 @@ fn one_service(verb: &str, t: Target) -> Result<Target, UsageError> {
     }
 }
 
+/// `--env KEY=VALUE` (`env=KEY=VALUE`): a valid name that dops does not fix itself, and a value
+/// dops can use when it acts on that name.
+fn command_line_env(kv: &str) -> Result<(String, String), UsageError> {
+    let bad = |reason: String| UsageError::BadValue {
+        key: "env".into(),
+        value: kv.to_string(),
+        reason,
+    };
+    let Some((name, value)) = kv.split_once('=') else {
+        return Err(bad("expected KEY=VALUE".into()));
+    };
+    crate::project::runconf::check_env_name(name).map_err(bad)?;
+    if crate::project::env::FIXED.contains(&name) {
+        return Err(bad(format!(
+            "{name} is set by dops from the instance's settings (command-line options like --instance-type or --persistent-data change it)"
+        )));
+    }
+    crate::project::values::check_env_value(name, value).map_err(bad)?;
+    Ok((name.to_string(), value.to_string()))
+}
+
 fn run_action(verb: &str, mut r: RunCli, rerun: bool) -> Result<RunAction, UsageError> {
     let group = r.select.group.clone();
     if verb == "up" && r.select.target.is_none() && r.select.group.is_none() {
@@ -181,12 +202,18 @@ fn run_action(verb: &str, mut r: RunCli, rerun: bool) -> Result<RunAction, Usage
         Target::Select { .. } => group,
         _ => None,
     };
+    let env = r
+        .env
+        .iter()
+        .map(|kv| command_line_env(kv))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(RunAction {
         target,
         overrides: Overrides {
             instance_type: r.instance_type,
             group: group_override,
             props: r.props.0,
+            env,
         },
         recreate: match (
             rerun || r.replace.unwrap_or(false) || r.force_recreate.unwrap_or(false),

@@ -21,6 +21,7 @@ use crate::dockerfile::Protocol;
 use crate::labels;
 use crate::observed::{Observed, ObservedContainer};
 use crate::project::env::EnvValue;
+use crate::project::values::publish_port_var;
 use crate::project::links::LinkCandidate;
 use crate::project::policies::{Condition, UpdateOrder};
 use crate::project::{Project, DNS_SERVICE};
@@ -509,11 +510,12 @@ fn port_conflicts(steps: &[Step], warnings: &mut Vec<String>) {
             let key = (p.host_ip, p.host_port, p.protocol);
             match seen.get(&key) {
                 Some(first) => warnings.push(format!(
-                    "{} and {first} both publish {}:{}/{}; the second will fail to start (set \"publish_ports\": false on one)",
+                    "{} and {first} both publish {}:{}/{}; the second will fail to start (set \"publish_ports\": false on one, or another host port with {})",
                     spec.hostname,
                     p.host_ip,
                     p.host_port,
-                    p.protocol.as_str()
+                    p.protocol.as_str(),
+                    publish_port_var(p.container_port, p.protocol)
                 )),
                 None => {
                     seen.insert(key, spec.hostname.clone());

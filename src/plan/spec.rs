@@ -11,7 +11,8 @@ use crate::labels;
 use crate::project::env::{self, EnvInputs, EnvValue, EnvVar};
 use crate::project::links::{self, LinkCandidate, LinkResolution};
 use crate::project::policies::{default_log_opts, RestartPolicy};
-use crate::project::values::{check_env_value, ADDRESS_VARS};
+use crate::dockerfile::Protocol;
+use crate::project::values::{check_env_value, host_port, publish_port_var, ADDRESS_VARS};
 use crate::project::{Project, RequiredVar};
 use crate::state_file;
 
@@ -188,6 +189,7 @@ impl SpecContext<'_> {
             dns: dns_vars,
             host: &self.ctx.host,
             host_conf: &self.project.host_conf,
+            command_line: &c.cli_env,
         })?)
     }
 
@@ -228,24 +230,31 @@ impl SpecContext<'_> {
         mounts
     }
 
-    /// The image's ports on `PUBLISH_ON_IP`, else `SERVICE_IP`, else loopback. A value that is
-    /// not an address is an error (never a wider bind than asked).
+    /// The image's ports on `PUBLISH_ON_IP`, else `SERVICE_IP`, else loopback; each on the host
+    /// port its `PUBLISH_PORT_<port>` variable names, else the Dockerfile's. A value that is not
+    /// an address or a port is an error (never a wider bind than asked).
     fn ports(&self, c: &Chosen, env: &[EnvVar]) -> Result<Vec<PortPublish>, PlanError> {
         let s = &c.settings;
-        let host_ip = publish_address(&s.hostname(), env)?;
-        Ok(match self.project.services.get(&s.service) {
-            Some(svc) if s.props.publish_ports && !s.props.nethost => svc
-                .ports
-                .iter()
-                .map(|p| PortPublish {
+        let instance = s.hostname();
+        let host_ip = publish_address(&instance, env)?;
+        let Some(svc) = self.project.services.get(&s.service) else {
+            return Ok(Vec::new());
+        };
+        if !s.props.publish_ports || s.props.nethost {
+            return Ok(Vec::new());
+        }
+        svc.ports
+            .iter()
+            .map(|p| {
+                Ok(PortPublish {
                     container_port: p.container,
                     protocol: p.protocol,
                     host_ip,
-                    host_port: p.host,
+                    host_port: chosen_host_port(&instance, env, p.container, p.protocol)?
+                        .unwrap_or(p.host),
                 })
-                .collect(),
-            _ => Vec::new(),
-        })
+            })
+            .collect()
     }
 }
 
@@ -263,6 +272,28 @@ fn check_values(instance: &str, env: &[EnvVar]) -> Result<(), PlanError> {
         }
     }
     Ok(())
+}
+
+/// The host port `PUBLISH_PORT_<port>` (`_UDP`) chooses for a container port, if set.
+fn chosen_host_port(
+    instance: &str,
+    env: &[EnvVar],
+    container_port: u16,
+    protocol: Protocol,
+) -> Result<Option<u16>, PlanError> {
+    let name = publish_port_var(container_port, protocol);
+    let Some(v) = env.iter().find(|v| v.name == name) else {
+        return Ok(None);
+    };
+    let EnvValue::Literal(value) = &v.value else {
+        return Ok(None);
+    };
+    host_port(value).map_err(|why| PlanError::BadValue {
+        instance: instance.to_string(),
+        name: v.name.clone(),
+        origin: v.origin.as_str().to_string(),
+        why,
+    })
 }
 
 /// Where published ports bind: `PUBLISH_ON_IP`, else `SERVICE_IP` (non-empty literals), else
