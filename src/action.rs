@@ -217,6 +217,8 @@ pub struct DemoAction {
     /// Where to install or run the demo; None = the current folder.
     pub dir: Option<PathBuf>,
     pub force: bool,
+    /// `dops demo --port PORT`: the site's host port.
+    pub port: Option<u16>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

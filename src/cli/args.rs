@@ -221,6 +221,15 @@ pub struct DemoCli {
     pub force: Option<bool>,
 }
 
+#[derive(Debug, Args)]
+pub struct DemoRunCli {
+    #[command(flatten)]
+    pub demo: DemoCli,
+    /// The host port of the demo's site (default: 80, or a free one when 80 is taken).
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum DnsCli {
     /// Run the DNS server (what the dops-dns container runs).
@@ -304,7 +313,7 @@ pub enum VerbCli {
     #[command(name = "install_demo", alias = "install-demo")]
     InstallDemo(DemoCli),
     /// Install, build and run the demo.
-    Demo(DemoCli),
+    Demo(DemoRunCli),
     /// The project's DNS.
     #[command(subcommand)]
     Dns(DnsCli),

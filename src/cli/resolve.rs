@@ -337,10 +337,12 @@ pub(super) fn resolve(cli: Cli) -> Result<Invocation, UsageError> {
         VerbCli::InstallDemo(d) => Action::InstallDemo(DemoAction {
             dir: d.dir,
             force: d.force.unwrap_or(false),
+            port: None,
         }),
         VerbCli::Demo(d) => Action::Demo(DemoAction {
-            dir: d.dir,
-            force: d.force.unwrap_or(false),
+            dir: d.demo.dir,
+            force: d.demo.force.unwrap_or(false),
+            port: d.port,
         }),
         VerbCli::Dns(DnsCli::Serve {
             listen,
