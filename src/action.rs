@@ -256,6 +256,13 @@ pub enum ImportAction {
     },
 }
 
+/// `dops completions SHELL`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CompletionsAction {
+    /// bash, zsh or fish.
+    pub shell: String,
+}
+
 /// A verb with everything it needs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "verb", rename_all = "snake_case")]
@@ -280,6 +287,7 @@ pub enum Action {
     Demo(DemoAction),
     Dns(DnsAction),
     Import(ImportAction),
+    Completions(CompletionsAction),
 }
 
 impl Action {
@@ -305,6 +313,7 @@ impl Action {
             Action::Demo(_) => "demo",
             Action::Dns(_) => "dns",
             Action::Import(_) => "import",
+            Action::Completions(_) => "completions",
         }
     }
 }

@@ -320,6 +320,13 @@ pub enum VerbCli {
     /// Make a dops project from another tool's files.
     #[command(subcommand)]
     Import(ImportCli),
+    /// Print the shell completion script (bash, zsh or fish): verbs, options, and the project's
+    /// services, instances and groups.
+    Completions {
+        /// bash, zsh or fish.
+        #[arg(value_parser = ["bash", "zsh", "fish"])]
+        shell: String,
+    },
 }
 
 /// Every verb name the user may type (aliases included).
@@ -345,6 +352,7 @@ pub const VERBS: &[&str] = &[
     "demo",
     "dns",
     "import",
+    "completions",
 ];
 
 pub(super) const GLOBAL_VALUE_OPTS: &[&str] = &["--project", "--conf"];

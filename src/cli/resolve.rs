@@ -58,10 +58,24 @@ pub(super) fn from_clap(err: clap::Error, verb: &str) -> UsageError {
                 .unwrap_or_default()
                 .to_string();
             let value = ctx(ContextKind::InvalidValue).unwrap_or_default();
-            let reason = err
-                .source()
-                .map(|s| s.to_string())
-                .unwrap_or_else(|| "not valid".to_string());
+            let valid: Vec<String> = match err.get(ContextKind::ValidValue) {
+                Some(ContextValue::Strings(v)) => v.clone(),
+                _ => Vec::new(),
+            };
+            let reason = match err.source() {
+                Some(s) => s.to_string(),
+                None if !valid.is_empty() => format!(
+                    "expected one of {}{}",
+                    valid.join(", "),
+                    did_you_mean(&closest(&value, valid.iter().map(String::as_str)))
+                ),
+                None => "not valid".to_string(),
+            };
+            // A positional is named `<SHELL>` by clap: `shell`, as the user reads it.
+            let key = key
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_lowercase();
             if reason.starts_with("expected one of True/False") {
                 return UsageError::BadBool { key, value };
             }
@@ -360,6 +374,7 @@ pub(super) fn resolve(cli: Cli) -> Result<Invocation, UsageError> {
         VerbCli::Dns(DnsCli::Records { server, zone }) => {
             Action::Dns(DnsAction::Records { server, zone })
         }
+        VerbCli::Completions { shell } => Action::Completions(CompletionsAction { shell }),
         VerbCli::Import(ImportCli::Compose {
             file,
             into,
