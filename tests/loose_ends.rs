@@ -137,3 +137,96 @@ fn build_metadata_describes_the_build_asked_for() {
     p.dops_ok(&["build:web", "--cause", "release-2"]);
     assert_eq!(inspect("{{.Id}}", &image), kept, "the same build again: kept");
 }
+
+/// A user of this machine for one test, in the `docker` group; deleted when dropped.
+struct TempUser {
+    name: String,
+}
+
+impl TempUser {
+    fn create(tag: &str) -> TempUser {
+        let name = format!("dt{tag}{}", std::process::id());
+        let out = Command::new("useradd")
+            .args(["--no-create-home", "--home-dir", "/nonexistent"])
+            .args(["--shell", "/usr/sbin/nologin", "--groups", "docker", &name])
+            .output()
+            .expect("useradd (the real-engine tests run as root)");
+        assert!(out.status.success(), "useradd: {out:?}");
+        TempUser { name }
+    }
+
+    /// dops as this user (runuser: no password, no login shell), in `dir`.
+    fn dops(&self, dir: &Path, args: &[&str]) -> std::process::Output {
+        Command::new("runuser")
+            .args(["-u", &self.name, "--", env!("CARGO_BIN_EXE_dops")])
+            .args(args)
+            .current_dir(dir)
+            .env("DOPS_LOG", "warn")
+            .env("DOPS_INIT_BIN", support::test_init())
+            .env_remove("DOCKER_HOST")
+            .output()
+            .expect("runuser")
+    }
+}
+
+impl Drop for TempUser {
+    fn drop(&mut self) {
+        let _ = Command::new("userdel").arg(&self.name).output();
+    }
+}
+
+/// dops works for a user in the `docker` group (not root): ps, build, run --wait, status,
+/// clean. Seeding a persistent folder with files of other owners needs root: said so.
+#[test]
+fn a_member_of_the_docker_group_uses_dops_without_root() {
+    let socket = std::fs::metadata("/var/run/docker.sock").expect("the local engine's socket");
+    let docker_gid = Command::new("getent")
+        .args(["group", "docker"])
+        .output()
+        .map(|o| stdout(&o).split(':').nth(2).unwrap_or("").trim().to_string())
+        .unwrap_or_default();
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::gid(&socket).to_string(),
+        docker_gid,
+        "the engine's socket belongs to the docker group"
+    );
+    let user = TempUser::create("nr");
+    let p = TestProject::new("le-nonroot");
+    p.write("host.conf", NO_DNS);
+    p.write(
+        "services/web/Dockerfile",
+        "FROM dops-test/busybox\nRUN mkdir -p /data && echo seeded > /data/f && chown 1234:1234 /data/f\nCMD [\"sleep\", \"3600\"]\n",
+    );
+    p.write(
+        "run.conf",
+        "[{\"service\": \"web\", \"instance\": \"one\"},\n {\"service\": \"web\", \"instance\": \"db\", \"instance_type\": \"persistent\", \"autorun\": false}]\n",
+    );
+    // The user's own project folder.
+    let parent = p.dir.parent().unwrap();
+    std::fs::set_permissions(parent, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let chown = Command::new("chown")
+        .args(["-R", &user.name])
+        .arg(&p.dir)
+        .status()
+        .unwrap();
+    assert!(chown.success());
+
+    let ok = |args: &[&str]| {
+        let out = user.dops(&p.dir, args);
+        assert!(out.status.success(), "dops {args:?} as {}: {out:?}", user.name);
+        out
+    };
+    ok(&["ps"]);
+    ok(&["run:all", "--wait", "--timeout", "60"]);
+    let status = stdout(&ok(&["status"]));
+    assert!(status.contains("UP"), "{status}");
+    ok(&["clean:all"]);
+    // A persistent folder seeded with files of another owner: root only, and the error says so.
+    let out = user.dops(&p.dir, &["run:web,instance=db", "--wait", "--timeout", "60"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        support::stderr(&out).contains("only root can give files to another user; run this command as root"),
+        "{}",
+        support::stderr(&out)
+    );
+}
