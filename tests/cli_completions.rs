@@ -44,7 +44,10 @@ fn the_helper_answers_names_or_nothing() {
         .status(1)
         .run();
     // The project the command line names, from anywhere.
-    let p = project("cmp-proj").args(&["plan:all"]).stdout_contains("plan").run();
+    let p = project("cmp-proj")
+        .args(&["plan:all"])
+        .stdout_contains("plan")
+        .run();
     let dir = p.dir.display().to_string();
     let out = Command::new(env!("CARGO_BIN_EXE_dops"))
         .args(["__complete", "--", "dops", "--project", &dir, "shell", ""])
@@ -121,14 +124,20 @@ t "dops run:web,instance=t"
 "#,
         script = script.display()
     );
-    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_dops")).parent().unwrap();
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_dops"))
+        .parent()
+        .unwrap();
     let out = Command::new("bash")
         .arg("-c")
         .arg(&driver)
         .current_dir(&p.dir)
         .env(
             "PATH",
-            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default()),
+            format!(
+                "{}:{}",
+                bin.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
         )
         .output()
         .unwrap();

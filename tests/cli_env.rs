@@ -28,9 +28,9 @@ fn block(text: &str, head: &str) -> Vec<String> {
     let mut inside = false;
     for line in text.lines() {
         let t = line.trim_start();
-        if t.starts_with(head) {
+        if let Some(rest) = t.strip_prefix(head) {
             inside = true;
-            out.push(t[head.len()..].trim().to_string());
+            out.push(rest.trim().to_string());
         } else if inside && line.starts_with("                ") {
             out.push(t.to_string());
         } else {
@@ -46,7 +46,15 @@ fn block(text: &str, head: &str) -> Vec<String> {
 fn env_on_the_command_line_wins_and_is_shown_with_its_origin() {
     for args in [
         &["plan:web,instance=one,env=A=cli,env=NEW=x y"][..],
-        &["plan", "web", "--instance", "one", "--env", "A=cli", "--env=NEW=x y"][..],
+        &[
+            "plan",
+            "web",
+            "--instance",
+            "one",
+            "--env",
+            "A=cli",
+            "--env=NEW=x y",
+        ][..],
     ] {
         let p = web("env-cli", "{\"DNS\": false, \"A\": \"host.conf\"}\n")
             .env("A", "host env")
@@ -57,7 +65,10 @@ fn env_on_the_command_line_wins_and_is_shown_with_its_origin() {
         let text = String::from_utf8_lossy(&out.stdout);
         let env = block(&text, "env");
         assert!(env.contains(&"A=cli (command line)".to_string()), "{text}");
-        assert!(env.contains(&"NEW=x y (command line)".to_string()), "{text}");
+        assert!(
+            env.contains(&"NEW=x y (command line)".to_string()),
+            "{text}"
+        );
         assert!(env.contains(&"SERVICE=web (fixed)".to_string()), "{text}");
     }
     // The JSON plan carries the origin as data.
@@ -123,7 +134,10 @@ fn env_on_the_command_line_is_checked() {
 #[test]
 fn publish_port_variables_choose_the_host_ports() {
     // The Dockerfile's ports, on their own numbers.
-    let p = web("port-none", NO_DNS).args(&["plan:web"]).stdout_contains("ports").run();
+    let p = web("port-none", NO_DNS)
+        .args(&["plan:web"])
+        .stdout_contains("ports")
+        .run();
     let text = String::from_utf8_lossy(&p.dops(&["plan:web"]).stdout).into_owned();
     assert_eq!(
         block(&text, "ports"),
@@ -152,10 +166,16 @@ fn publish_port_variables_choose_the_host_ports() {
         ],
         "{text}"
     );
-    let text =
-        String::from_utf8_lossy(&p.dops(&["plan:web", "--env", "PUBLISH_PORT_80=28080"]).stdout)
-            .into_owned();
-    assert_eq!(block(&text, "ports")[1], "127.0.0.1:28080 -> 80/tcp", "{text}");
+    let text = String::from_utf8_lossy(
+        &p.dops(&["plan:web", "--env", "PUBLISH_PORT_80=28080"])
+            .stdout,
+    )
+    .into_owned();
+    assert_eq!(
+        block(&text, "ports")[1],
+        "127.0.0.1:28080 -> 80/tcp",
+        "{text}"
+    );
     assert!(
         block(&text, "env").contains(&"PUBLISH_PORT_80=28080 (command line)".to_string()),
         "{text}"

@@ -342,12 +342,19 @@ fn the_binary_embeds_every_file_of_the_demo_folder() {
     assert!(out.status.success(), "{out:?}");
     let (mut source, mut installed) = (BTreeSet::new(), BTreeSet::new());
     walk(&demo(), &demo(), &mut source);
-    walk(&tmp.path().join("copy"), &tmp.path().join("copy"), &mut installed);
+    walk(
+        &tmp.path().join("copy"),
+        &tmp.path().join("copy"),
+        &mut installed,
+    );
     let names = |s: &BTreeSet<(String, Vec<u8>)>| -> Vec<String> {
         s.iter().map(|(n, _)| n.clone()).collect()
     };
     assert_eq!(names(&installed), names(&source));
-    assert!(installed == source, "a demo file's content differs from demo/");
+    assert!(
+        installed == source,
+        "a demo file's content differs from demo/"
+    );
     assert!(
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("build.rs"))
             .unwrap()

@@ -317,7 +317,9 @@ fn the_demo_story() {
     let demo_dir = p.dir.display().to_string();
     let out = dops(&p, 400, &["demo", &demo_dir]);
     let up_s = t.elapsed().as_secs_f64();
-    println!("demo: build:all {build_s:.1} s, dops demo (build cached, run:all --wait) {up_s:.1} s");
+    println!(
+        "demo: build:all {build_s:.1} s, dops demo (build cached, run:all --wait) {up_s:.1} s"
+    );
     let printed = String::from_utf8_lossy(&out.stdout).into_owned();
     let notes = String::from_utf8_lossy(&out.stderr).into_owned();
     let url = |what: &str| -> SocketAddr {

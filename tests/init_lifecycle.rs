@@ -84,7 +84,10 @@ fn entrypoints_run_parents_first_by_the_metadata_chain() {
     all_hooks(&r);
     let order = r.p("order");
     for name in ["entrypoint-app.sh", "entrypoint-base.sh", "a-app.sh"] {
-        r.script(&format!("entrypoints/{name}"), &format!("echo {name} >> {order}"));
+        r.script(
+            &format!("entrypoints/{name}"),
+            &format!("echo {name} >> {order}"),
+        );
     }
     let meta = |level: u32, service: &str, entrypoints: &[&str]| {
         serde_json::json!({
@@ -96,10 +99,17 @@ fn entrypoints_run_parents_first_by_the_metadata_chain() {
         })
         .to_string()
     };
-    r.write("dops/meta/00-p-base.json", &meta(0, "base", &["entrypoint-base.sh"]));
+    r.write(
+        "dops/meta/00-p-base.json",
+        &meta(0, "base", &["entrypoint-base.sh"]),
+    );
     r.write(
         "dops/meta/01-p-app.json",
-        &meta(1, "app", &["a-app.sh", "entrypoint-app.sh", "entrypoint-base.sh"]),
+        &meta(
+            1,
+            "app",
+            &["a-app.sh", "entrypoint-app.sh", "entrypoint-base.sh"],
+        ),
     );
     let run = r.spawn(&[]);
     run.wait_state("UP", secs(10.0));

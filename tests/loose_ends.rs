@@ -58,8 +58,14 @@ fn entrypoints_run_parents_first_by_image_ancestry_not_by_name() {
         "services/app/entrypoint-app.sh",
         "#!/bin/sh\necho app >> /tmp/order\n",
     );
-    p.write("services/app/0-app.sh", "#!/bin/sh\necho 0-app >> /tmp/order\n");
-    p.write("run.conf", "[{\"service\": \"app\", \"instance\": \"one\"}]\n");
+    p.write(
+        "services/app/0-app.sh",
+        "#!/bin/sh\necho 0-app >> /tmp/order\n",
+    );
+    p.write(
+        "run.conf",
+        "[{\"service\": \"app\", \"instance\": \"one\"}]\n",
+    );
     p.dops_ok(&["run:all", "--wait", "--timeout", "60"]);
     let order = docker(&["exec", &p.container("app", "one"), "cat", "/tmp/order"]);
     assert_eq!(
@@ -76,7 +82,10 @@ fn entrypoints_run_parents_first_by_image_ancestry_not_by_name() {
         "--all",
     ]));
     let chain: serde_json::Value = serde_json::from_str(&examine).unwrap();
-    assert_eq!(chain[0]["entrypoints"], serde_json::json!(["entrypoint-base.sh"]));
+    assert_eq!(
+        chain[0]["entrypoints"],
+        serde_json::json!(["entrypoint-base.sh"])
+    );
     assert_eq!(
         chain[1]["entrypoints"],
         serde_json::json!(["0-app.sh", "entrypoint-app.sh", "entrypoint-base.sh"])
@@ -92,7 +101,10 @@ fn build_metadata_describes_the_build_asked_for() {
         "services/web/Dockerfile",
         "FROM dops-test/busybox\nCMD [\"sleep\", \"3600\"]\n",
     );
-    p.write("run.conf", "[{\"service\": \"web\", \"instance\": \"one\"}]\n");
+    p.write(
+        "run.conf",
+        "[{\"service\": \"web\", \"instance\": \"one\"}]\n",
+    );
     let image = format!("{}/web", p.name);
 
     // Outside git.
@@ -102,7 +114,11 @@ fn build_metadata_describes_the_build_asked_for() {
     let created = label(&image, "org.opencontainers.image.created");
     // Nothing changed: the same image (its instances are kept).
     p.dops_ok(&["build:web"]);
-    assert_eq!(inspect("{{.Id}}", &image), first, "an unchanged build keeps the image");
+    assert_eq!(
+        inspect("{{.Id}}", &image),
+        first,
+        "an unchanged build keeps the image"
+    );
 
     // Commit, build again, nothing changed in the service: the new build's record.
     git(&p.dir, &["init", "-q"]);
@@ -118,7 +134,10 @@ fn build_metadata_describes_the_build_asked_for() {
     assert!(created2 > created, "{created2} after {created}");
     let report = stdout(&p.dops_ok(&["examine:web"]));
     assert!(report.contains(&format!("Git Hash: {commit}")), "{report}");
-    assert!(report.contains(&format!("Build Time: {created2}")), "{report}");
+    assert!(
+        report.contains(&format!("Build Time: {created2}")),
+        "{report}"
+    );
 
     // A new cause is a new record too; and in the container, `container --metadata` says it.
     p.dops_ok(&["build:web", "--cause", "release-2"]);
@@ -135,7 +154,11 @@ fn build_metadata_describes_the_build_asked_for() {
     assert_eq!(meta["cause"], "release-2");
     let kept = inspect("{{.Id}}", &image);
     p.dops_ok(&["build:web", "--cause", "release-2"]);
-    assert_eq!(inspect("{{.Id}}", &image), kept, "the same build again: kept");
+    assert_eq!(
+        inspect("{{.Id}}", &image),
+        kept,
+        "the same build again: kept"
+    );
 }
 
 /// A user of this machine for one test, in the `docker` group; deleted when dropped.
@@ -183,7 +206,14 @@ fn a_member_of_the_docker_group_uses_dops_without_root() {
     let docker_gid = Command::new("getent")
         .args(["group", "docker"])
         .output()
-        .map(|o| stdout(&o).split(':').nth(2).unwrap_or("").trim().to_string())
+        .map(|o| {
+            stdout(&o)
+                .split(':')
+                .nth(2)
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        })
         .unwrap_or_default();
     assert_eq!(
         std::os::unix::fs::MetadataExt::gid(&socket).to_string(),
@@ -213,7 +243,11 @@ fn a_member_of_the_docker_group_uses_dops_without_root() {
 
     let ok = |args: &[&str]| {
         let out = user.dops(&p.dir, args);
-        assert!(out.status.success(), "dops {args:?} as {}: {out:?}", user.name);
+        assert!(
+            out.status.success(),
+            "dops {args:?} as {}: {out:?}",
+            user.name
+        );
         out
     };
     ok(&["ps"]);
@@ -222,10 +256,14 @@ fn a_member_of_the_docker_group_uses_dops_without_root() {
     assert!(status.contains("UP"), "{status}");
     ok(&["clean:all"]);
     // A persistent folder seeded with files of another owner: root only, and the error says so.
-    let out = user.dops(&p.dir, &["run:web,instance=db", "--wait", "--timeout", "60"]);
+    let out = user.dops(
+        &p.dir,
+        &["run:web,instance=db", "--wait", "--timeout", "60"],
+    );
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(
-        support::stderr(&out).contains("only root can give files to another user; run this command as root"),
+        support::stderr(&out)
+            .contains("only root can give files to another user; run this command as root"),
         "{}",
         support::stderr(&out)
     );

@@ -54,7 +54,8 @@ fn the_plan_example_is_the_real_output() {
         ),
     };
     assert!(out.status.success(), "{out:?}");
-    let mut got = String::from_utf8_lossy(&out.stdout).replace(&home.display().to_string(), "/home/me");
+    let mut got =
+        String::from_utf8_lossy(&out.stdout).replace(&home.display().to_string(), "/home/me");
     let mut want = out_expected.join("\n") + "\n";
     if renamed {
         // Without a namespace of its own: the host name may change the column widths.
@@ -91,5 +92,8 @@ fn the_run_conf_key_list_is_complete() {
     let missing: Vec<&str> = dops::project::runconf::all_keys()
         .filter(|k| !list.contains(&format!("`{k}`")))
         .collect();
-    assert!(missing.is_empty(), "README's run.conf keys lack {missing:?}:\n{list}");
+    assert!(
+        missing.is_empty(),
+        "README's run.conf keys lack {missing:?}:\n{list}"
+    );
 }

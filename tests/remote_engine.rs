@@ -14,10 +14,10 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener};
-use std::time::Instant;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::Instant;
 
 use support::{stderr, stdout, SecondEngine, TestProject};
 
@@ -35,7 +35,13 @@ fn openssl(dir: &Path, args: &[&str]) {
 /// second CA that signed nothing: `<dir>/{ca,server-cert,server-key}.pem`,
 /// `<dir>/client/{ca,cert,key}.pem`, `<dir>/other/{ca,cert,key}.pem`.
 fn certificates(dir: &Path) {
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
     let ca = |name: &str| {
         let mut a = vec!["req", "-x509", "-days", "2", "-subj"];
         let subj = format!("/CN=dops test {name}");
@@ -63,8 +69,21 @@ fn certificates(dir: &Path) {
         openssl(
             dir,
             &[
-                "x509", "-req", "-days", "2", "-in", &csr, "-CA", "ca.pem", "-CAkey",
-                "ca-key.pem", "-CAcreateserial", "-out", &cert, "-extfile", &extfile,
+                "x509",
+                "-req",
+                "-days",
+                "2",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca-key.pem",
+                "-CAcreateserial",
+                "-out",
+                &cert,
+                "-extfile",
+                &extfile,
             ],
         );
     };
@@ -93,7 +112,9 @@ fn forward_tcp_to(socket: PathBuf, limit: usize) -> u16 {
             let Ok(unix) = UnixStream::connect(&socket) else {
                 break;
             };
-            let pipe = |mut from: Box<dyn Read + Send>, mut to: Box<dyn Write + Send>, end: Box<dyn FnOnce() + Send>| {
+            let pipe = |mut from: Box<dyn Read + Send>,
+                        mut to: Box<dyn Write + Send>,
+                        end: Box<dyn FnOnce() + Send>| {
                 std::thread::spawn(move || {
                     let _ = std::io::copy(&mut from, &mut to);
                     end();
@@ -137,7 +158,9 @@ fn dops(
     } else {
         Command::new(env!("CARGO_BIN_EXE_dops"))
     };
-    c.args(args).current_dir(dir).env("DOPS_INIT_BIN", support::test_init());
+    c.args(args)
+        .current_dir(dir)
+        .env("DOPS_INIT_BIN", support::test_init());
     for v in [
         "DOCKER_HOST",
         "DOCKER_TLS_VERIFY",
@@ -192,7 +215,10 @@ fn dops_uses_the_engine_docker_host_or_a_context_names_over_tcp_and_tls() {
         "services/web/Dockerfile",
         "FROM dops-test/busybox\nCMD [\"sleep\", \"3600\"]\n",
     );
-    p.write("run.conf", "[{\"service\": \"web\", \"instance\": \"one\"}]\n");
+    p.write(
+        "run.conf",
+        "[{\"service\": \"web\", \"instance\": \"one\"}]\n",
+    );
     // Only the second engine has this container.
     let marker = p.container("marker", "one");
     let created = docker2(&[
@@ -209,8 +235,7 @@ fn dops_uses_the_engine_docker_host_or_a_context_names_over_tcp_and_tls() {
     ]);
     assert!(created.status.success(), "{created:?}");
     let lists_marker = |out: &Output| {
-        out.status.success()
-            && stdout(out).contains(&format!("{}  marker   one", p.name))
+        out.status.success() && stdout(out).contains(&format!("{}  marker   one", p.name))
     };
 
     // Verified TLS with a client certificate, from inside the engine's namespace; -v names it.
@@ -228,7 +253,13 @@ fn dops_uses_the_engine_docker_host_or_a_context_names_over_tcp_and_tls() {
     assert!(stderr(&out).contains(&expected), "{}", stderr(&out));
     phase("ps over TLS");
     // The whole path over TLS: a build (the context uploaded), a run, its state, a clean.
-    let out = dops(&engine, true, &p.dir, &tls, &["run:all", "--wait", "--timeout", "60"]);
+    let out = dops(
+        &engine,
+        true,
+        &p.dir,
+        &tls,
+        &["run:all", "--wait", "--timeout", "60"],
+    );
     assert!(out.status.success(), "{out:?}\n{}", engine.log());
     let ps = docker2(&["ps", "--format", "{{.Names}}"]);
     assert!(stdout(&ps).contains(&p.container("web", "one")), "{ps:?}");
@@ -266,12 +297,22 @@ fn dops_uses_the_engine_docker_host_or_a_context_names_over_tcp_and_tls() {
         &["ps"],
     );
     assert_eq!(out.status.code(), Some(3), "{out:?}");
-    assert!(stderr(&out).contains("tcp://127.0.0.1:2376"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("tcp://127.0.0.1:2376"),
+        "{}",
+        stderr(&out)
+    );
 
     // Plain TCP (through the forwarder on the host's loopback).
     let port = forward_tcp_to(engine.path().join("docker.sock"), 64);
     let plain = format!("tcp://127.0.0.1:{port}");
-    let out = dops(&engine, false, &p.dir, &[("DOCKER_HOST", &plain)], &["-v", "ps", "--all"]);
+    let out = dops(
+        &engine,
+        false,
+        &p.dir,
+        &[("DOCKER_HOST", &plain)],
+        &["-v", "ps", "--all"],
+    );
     assert!(lists_marker(&out), "{out:?}");
     assert!(
         stderr(&out).contains(&format!("engine {plain} (DOCKER_HOST, plain TCP): Docker ")),
@@ -291,7 +332,13 @@ fn dops_uses_the_engine_docker_host_or_a_context_names_over_tcp_and_tls() {
             .unwrap();
         assert!(out.status.success(), "docker {args:?}: {out:?}");
     };
-    cli(&["context", "create", "dt-remote", "--docker", &format!("host={plain}")]);
+    cli(&[
+        "context",
+        "create",
+        "dt-remote",
+        "--docker",
+        &format!("host={plain}"),
+    ]);
     let cfg = config.display().to_string();
     let out = dops(
         &engine,
@@ -307,7 +354,13 @@ fn dops_uses_the_engine_docker_host_or_a_context_names_over_tcp_and_tls() {
         stderr(&out)
     );
     cli(&["context", "use", "dt-remote"]);
-    let out = dops(&engine, false, &p.dir, &[("DOCKER_CONFIG", &cfg)], &["ps", "--all"]);
+    let out = dops(
+        &engine,
+        false,
+        &p.dir,
+        &[("DOCKER_CONFIG", &cfg)],
+        &["ps", "--all"],
+    );
     assert!(lists_marker(&out), "{out:?}");
 
     // What dops cannot use: refused (exit 2), never the local socket.

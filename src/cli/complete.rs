@@ -239,8 +239,14 @@ mod tests {
 
     #[test]
     fn the_target_of_a_verb() {
-        assert_eq!(c(&["dops", "run", ""]), v(&["db", "web", "all", "group=front"]));
-        assert_eq!(c(&["dops", "run", "w"]), v(&["db", "web", "all", "group=front"]));
+        assert_eq!(
+            c(&["dops", "run", ""]),
+            v(&["db", "web", "all", "group=front"])
+        );
+        assert_eq!(
+            c(&["dops", "run", "w"]),
+            v(&["db", "web", "all", "group=front"])
+        );
         assert_eq!(c(&["dops", "build", ""]), v(&["db", "web", "all"]));
         assert_eq!(c(&["dops", "shell", ""]), v(&["db", "web"]));
         assert_eq!(
@@ -293,7 +299,11 @@ mod tests {
         );
         assert_eq!(
             c(&["dops", "clean:web,"]),
-            v(&["clean:web,instance=one", "clean:web,instance=two", "clean:web,instance="])
+            v(&[
+                "clean:web,instance=one",
+                "clean:web,instance=two",
+                "clean:web,instance="
+            ])
         );
         assert_eq!(c(&["dops", "run:web,instance=one,"]), None);
         assert_eq!(c(&["dops", "run:web,wait=tr"]), None);

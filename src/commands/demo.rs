@@ -198,7 +198,10 @@ fn keep_ports(dir: &Path, ports: DemoPorts) -> anyhow::Result<PortsVia> {
         } else {
             vec![
                 (format!("PUBLISH_PORT_{SITE_PORT}"), ports.site.to_string()),
-                (format!("PUBLISH_PORT_{STATS_PORT}"), ports.stats.to_string()),
+                (
+                    format!("PUBLISH_PORT_{STATS_PORT}"),
+                    ports.stats.to_string(),
+                ),
             ]
         }));
     }
@@ -393,7 +396,13 @@ mod tests {
             choose_ports(LO, None, DemoPorts::DEFAULT, free, picker(&[])),
             Ok(DemoPorts::DEFAULT)
         );
-        let ours = |p| if p == 80 { PortUse::Ours } else { PortUse::Free };
+        let ours = |p| {
+            if p == 80 {
+                PortUse::Ours
+            } else {
+                PortUse::Free
+            }
+        };
         assert_eq!(
             choose_ports(LO, None, DemoPorts::DEFAULT, ours, picker(&[])),
             Ok(DemoPorts::DEFAULT)
@@ -402,36 +411,87 @@ mod tests {
 
     #[test]
     fn taken_ports_are_replaced_by_free_ones() {
-        let taken = |p| if p == 80 || p == 8404 { PortUse::Taken } else { PortUse::Free };
+        let taken = |p| {
+            if p == 80 || p == 8404 {
+                PortUse::Taken
+            } else {
+                PortUse::Free
+            }
+        };
         assert_eq!(
             choose_ports(LO, None, DemoPorts::DEFAULT, taken, picker(&[40001, 40002])),
-            Ok(DemoPorts { site: 40001, stats: 40002 })
+            Ok(DemoPorts {
+                site: 40001,
+                stats: 40002
+            })
         );
         // only the site's taken; a pick equal to the other port is skipped
-        let site_taken = |p| if p == 80 { PortUse::Taken } else { PortUse::Free };
+        let site_taken = |p| {
+            if p == 80 {
+                PortUse::Taken
+            } else {
+                PortUse::Free
+            }
+        };
         assert_eq!(
-            choose_ports(LO, None, DemoPorts::DEFAULT, site_taken, picker(&[8404, 40003])),
-            Ok(DemoPorts { site: 40003, stats: 8404 })
+            choose_ports(
+                LO,
+                None,
+                DemoPorts::DEFAULT,
+                site_taken,
+                picker(&[8404, 40003])
+            ),
+            Ok(DemoPorts {
+                site: 40003,
+                stats: 8404
+            })
         );
         // what host.conf says is preferred over 80 and 8404
-        let preferred = DemoPorts { site: 40001, stats: 40002 };
+        let preferred = DemoPorts {
+            site: 40001,
+            stats: 40002,
+        };
         assert_eq!(
             choose_ports(LO, None, preferred, |_| PortUse::Free, picker(&[])),
             Ok(preferred)
         );
         assert_eq!(
-            choose_ports(LO, None, DemoPorts::DEFAULT, |_| PortUse::Taken, picker(&[])),
-            Err(DemoError::NoFreePort { ip: LO, what: "site" })
+            choose_ports(
+                LO,
+                None,
+                DemoPorts::DEFAULT,
+                |_| PortUse::Taken,
+                picker(&[])
+            ),
+            Err(DemoError::NoFreePort {
+                ip: LO,
+                what: "site"
+            })
         );
     }
 
     #[test]
     fn an_explicit_port_is_used_or_refused() {
         assert_eq!(
-            choose_ports(LO, Some(8080), DemoPorts::DEFAULT, |_| PortUse::Free, picker(&[])),
-            Ok(DemoPorts { site: 8080, stats: 8404 })
+            choose_ports(
+                LO,
+                Some(8080),
+                DemoPorts::DEFAULT,
+                |_| PortUse::Free,
+                picker(&[])
+            ),
+            Ok(DemoPorts {
+                site: 8080,
+                stats: 8404
+            })
         );
-        let taken = |p| if p == 8080 { PortUse::Taken } else { PortUse::Free };
+        let taken = |p| {
+            if p == 8080 {
+                PortUse::Taken
+            } else {
+                PortUse::Free
+            }
+        };
         let err = choose_ports(LO, Some(8080), DemoPorts::DEFAULT, taken, picker(&[])).unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -439,8 +499,17 @@ mod tests {
         );
         // the stats page's own port: the stats page moves
         assert_eq!(
-            choose_ports(LO, Some(8404), DemoPorts::DEFAULT, |_| PortUse::Free, picker(&[40005])),
-            Ok(DemoPorts { site: 8404, stats: 40005 })
+            choose_ports(
+                LO,
+                Some(8404),
+                DemoPorts::DEFAULT,
+                |_| PortUse::Free,
+                picker(&[40005])
+            ),
+            Ok(DemoPorts {
+                site: 8404,
+                stats: 40005
+            })
         );
     }
 
@@ -459,13 +528,25 @@ mod tests {
     fn the_ports_go_to_the_demos_own_host_conf_never_into_the_users() {
         let tmp = tempfile::tempdir().unwrap();
         let hc = tmp.path().join("host.conf");
-        let other = DemoPorts { site: 40001, stats: 40002 };
-        assert_eq!(keep_ports(tmp.path(), DemoPorts::DEFAULT).unwrap(), PortsVia::HostConf);
+        let other = DemoPorts {
+            site: 40001,
+            stats: 40002,
+        };
+        assert_eq!(
+            keep_ports(tmp.path(), DemoPorts::DEFAULT).unwrap(),
+            PortsVia::HostConf
+        );
         assert!(!hc.exists(), "nothing to keep, nothing written");
         assert_eq!(keep_ports(tmp.path(), other).unwrap(), PortsVia::HostConf);
         assert_eq!(std::fs::read_to_string(&hc).ok(), host_conf_text(other));
-        assert_eq!(keep_ports(tmp.path(), DemoPorts::DEFAULT).unwrap(), PortsVia::HostConf);
-        assert!(!hc.exists(), "back to the defaults: the demo's host.conf goes");
+        assert_eq!(
+            keep_ports(tmp.path(), DemoPorts::DEFAULT).unwrap(),
+            PortsVia::HostConf
+        );
+        assert!(
+            !hc.exists(),
+            "back to the defaults: the demo's host.conf goes"
+        );
         std::fs::write(&hc, "{\"DNS_ZONE\": \"my.zone\"}\n").unwrap();
         assert_eq!(
             keep_ports(tmp.path(), other).unwrap(),
@@ -474,13 +555,20 @@ mod tests {
                 ("PUBLISH_PORT_8404".into(), "40002".into())
             ])
         );
-        assert_eq!(std::fs::read_to_string(&hc).unwrap(), "{\"DNS_ZONE\": \"my.zone\"}\n");
+        assert_eq!(
+            std::fs::read_to_string(&hc).unwrap(),
+            "{\"DNS_ZONE\": \"my.zone\"}\n"
+        );
     }
 
     #[test]
     fn host_conf_keeps_ports_other_than_the_defaults() {
         assert_eq!(host_conf_text(DemoPorts::DEFAULT), None);
-        let text = host_conf_text(DemoPorts { site: 40001, stats: 8404 }).unwrap();
+        let text = host_conf_text(DemoPorts {
+            site: 40001,
+            stats: 8404,
+        })
+        .unwrap();
         assert!(text.starts_with(HOST_CONF_HEADER));
         let hc = crate::project::hostconf::parse("host.conf", &text).unwrap();
         assert_eq!(hc.get("PUBLISH_PORT_80"), Some("40001"));

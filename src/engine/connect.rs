@@ -143,15 +143,13 @@ fn bad(what: &str, why: impl Into<String>) -> EngineError {
 }
 
 /// `unix://…` or `tcp://…` (a DOCKER_HOST or a context's endpoint), `tls` for a TCP one.
-pub fn parse_host(
-    what: &str,
-    value: &str,
-    tls: Option<TlsFiles>,
-) -> Result<Endpoint, EngineError> {
+pub fn parse_host(what: &str, value: &str, tls: Option<TlsFiles>) -> Result<Endpoint, EngineError> {
     let (scheme, rest) = value.split_once("://").ok_or_else(|| {
         bad(
             what,
-            format!("{value:?} has no scheme (expected unix:///path/to/docker.sock or tcp://host:port)"),
+            format!(
+                "{value:?} has no scheme (expected unix:///path/to/docker.sock or tcp://host:port)"
+            ),
         )
     })?;
     match scheme {
@@ -339,7 +337,10 @@ fn context_endpoint(config: &Path, name: &str) -> Result<Endpoint, EngineError> 
     let text = std::fs::read_to_string(&meta).map_err(|e| {
         bad(
             &what,
-            format!("{}: {e}\nhint: `docker context ls` lists the contexts", meta.display()),
+            format!(
+                "{}: {e}\nhint: `docker context ls` lists the contexts",
+                meta.display()
+            ),
         )
     })?;
     let v: serde_json::Value = serde_json::from_str(&text)
@@ -467,15 +468,14 @@ fn tls_client(
     };
     let mut roots = rustls::RootCertStore::empty();
     for cert in certs(&tls.ca)? {
-        roots
-            .add(cert)
-            .map_err(|e| fail(&tls.ca, e.to_string()))?;
+        roots.add(cert).map_err(|e| fail(&tls.ca, e.to_string()))?;
     }
-    let builder =
-        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(|e| fail(&tls.ca, e.to_string()))?
-            .with_root_certificates(roots);
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| fail(&tls.ca, e.to_string()))?
+    .with_root_certificates(roots);
     let config = match &tls.client {
         Some((cert, key)) => {
             let key_der =
@@ -491,11 +491,9 @@ fn tls_client(
         .https_only()
         .enable_http1()
         .build();
-    let client = hyper_util::client::legacy::Client::builder(
-        hyper_util::rt::TokioExecutor::new(),
-    )
-    .pool_max_idle_per_host(0)
-    .build(https);
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .pool_max_idle_per_host(0)
+        .build(https);
     let transport = move |req: bollard::BollardRequest| {
         let client = client.clone();
         async move { Ok(client.request(req).await?) }
@@ -550,7 +548,10 @@ mod tests {
         );
         assert_eq!(ok("tcp://10.0.0.5:2375"), tcp("10.0.0.5", 2375));
         assert_eq!(ok("tcp://engine.example"), tcp("engine.example", 2375));
-        assert_eq!(ok("tcp://engine.example:4243/"), tcp("engine.example", 4243));
+        assert_eq!(
+            ok("tcp://engine.example:4243/"),
+            tcp("engine.example", 4243)
+        );
         assert_eq!(ok("tcp://[::1]:2375"), tcp("::1", 2375));
         assert_eq!(ok("tcp://[fe80::1]"), tcp("fe80::1", 2375));
         assert_eq!(ok("tcp://[::1]:2375").to_string(), "tcp://[::1]:2375");
@@ -608,7 +609,10 @@ mod tests {
         );
         let t = choose(&env(Some("tcp://127.0.0.1:2375"))).unwrap();
         assert_eq!(t.endpoint, tcp("127.0.0.1", 2375));
-        assert_eq!(t.describe(), "tcp://127.0.0.1:2375 (DOCKER_HOST, plain TCP)");
+        assert_eq!(
+            t.describe(),
+            "tcp://127.0.0.1:2375 (DOCKER_HOST, plain TCP)"
+        );
     }
 
     #[test]
@@ -648,7 +652,10 @@ mod tests {
         // a socket ignores TLS, as with the docker CLI
         e.docker_host = Some("unix:///run/d.sock".into());
         e.cert_path = Some("/nonexistent".into());
-        assert_eq!(choose(&e).unwrap().endpoint, Endpoint::Unix("/run/d.sock".into()));
+        assert_eq!(
+            choose(&e).unwrap().endpoint,
+            Endpoint::Unix("/run/d.sock".into())
+        );
         // TLS without verification: refused
         let mut e = env(Some("tcp://engine:2376"));
         e.tls = Some("1".into());

@@ -288,9 +288,8 @@ async fn probe_image(
     super::scratch::remove_unstarted_container(engine, &id).await;
     let methods = match initd? {
         None => crate::meta::Methods::default(),
-        Some(archive) => crate::meta::methods_from_initd_tar(&archive).map_err(|e| {
-            EngineError::Other(format!("{image}: {}: {e}", crate::meta::INITD_DIR))
-        })?,
+        Some(archive) => crate::meta::methods_from_initd_tar(&archive)
+            .map_err(|e| EngineError::Other(format!("{image}: {}: {e}", crate::meta::INITD_DIR)))?,
     };
     let entrypoints = match entrypoints? {
         None => Vec::new(),

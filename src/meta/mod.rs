@@ -37,9 +37,7 @@ mod model;
 mod report;
 
 pub use collect::resolve_cause;
-pub use entrypoints::{
-    ancestry_order, entrypoints_from_tar, is_entrypoint_name, ENTRYPOINTS_DIR,
-};
+pub use entrypoints::{ancestry_order, entrypoints_from_tar, is_entrypoint_name, ENTRYPOINTS_DIR};
 pub use error::MetaError;
 pub use files::read_json_files;
 pub use methods::*;

@@ -21,9 +21,9 @@ use crate::dockerfile::Protocol;
 use crate::labels;
 use crate::observed::{Observed, ObservedContainer};
 use crate::project::env::EnvValue;
-use crate::project::values::publish_port_var;
 use crate::project::links::LinkCandidate;
 use crate::project::policies::{Condition, UpdateOrder};
+use crate::project::values::publish_port_var;
 use crate::project::{Project, DNS_SERVICE};
 use crate::state_file;
 

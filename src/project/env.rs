@@ -403,9 +403,15 @@ mod tests {
         ];
         let vars = resolve(&fx.inputs()).unwrap();
         assert_eq!(get(&vars, "A"), Some((&lit("cli"), EnvOrigin::CommandLine)));
-        assert_eq!(get(&vars, "B"), Some((&lit("cli-b"), EnvOrigin::CommandLine)));
+        assert_eq!(
+            get(&vars, "B"),
+            Some((&lit("cli-b"), EnvOrigin::CommandLine))
+        );
         // a required variable may come from the command line alone
-        assert_eq!(get(&vars, "C"), Some((&lit("cli-c"), EnvOrigin::CommandLine)));
+        assert_eq!(
+            get(&vars, "C"),
+            Some((&lit("cli-c"), EnvOrigin::CommandLine))
+        );
         assert_eq!(
             get(&vars, "DB_SERVICE_IP"),
             Some((&lit("10.0.0.9"), EnvOrigin::CommandLine))
