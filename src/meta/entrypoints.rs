@@ -1,5 +1,5 @@
 //! The DockerOps entry points `/entrypoints/*.sh` by image ancestry: each image's metadata
-//! records the entry points it has ([`super::BuildMeta::entrypoints`], read at build time from
+//! records the entry points it has (`BuildMeta::entrypoints`, read at build time from
 //! the service's own image), and dops-init runs them parents first: an entry point's rank is
 //! the first image of the chain that has it, then names order one image's entry points, as
 //! DockerOps does for a single image. A child that replaces a parent's file keeps the parent's
