@@ -215,6 +215,7 @@ pub(super) fn resolve(cli: Cli) -> Result<Invocation, UsageError> {
         conf: conf_file_name(cli.conf.as_deref().unwrap_or("run")),
         json: cli.json,
         verbose: cli.verbose,
+        engine: cli.engine,
     };
     let Some(verb) = cli.verb else {
         return Err(UsageError::MissingVerb);
@@ -331,6 +332,7 @@ pub(super) fn resolve(cli: Cli) -> Result<Invocation, UsageError> {
         VerbCli::Dns(DnsCli::Records { server, zone }) => {
             Action::Dns(DnsAction::Records { server, zone })
         }
+        VerbCli::Nodes => Action::Nodes,
         VerbCli::Import(ImportCli::Compose {
             file,
             into,

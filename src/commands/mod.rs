@@ -12,6 +12,7 @@ pub mod info;
 pub mod install_demo;
 pub mod instances;
 pub mod logs;
+pub mod nodes;
 pub mod plan;
 pub mod ps;
 pub mod run;
@@ -158,5 +159,6 @@ fn dispatch(inv: &Invocation) -> anyhow::Result<i32> {
         Action::InstallDemo(a) => install_demo::execute(&inv.global, a),
         Action::Demo(a) => demo::execute(&inv.global, a),
         Action::Import(a) => import::execute(&inv.global, a),
+        Action::Nodes => nodes::execute(&session()?),
     }
 }

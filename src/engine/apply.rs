@@ -166,6 +166,11 @@ pub async fn apply(
                 }
             }
             Step::Build(_) | Step::Run(_) | Step::Replace(_) => {}
+            Step::Pin { container, .. } | Step::PurgeVolumes { container, .. } => {
+                return Err(EngineError::Other(format!(
+                    "{container}: a swarm plan (pin to a node) given to a local engine"
+                )))
+            }
             Step::Keep { container, note } => {
                 ctx.done(match note {
                     Some(n) => format!("{container} kept ({n})"),

@@ -15,6 +15,23 @@ pub async fn connect() -> Result<Engine, EngineError> {
         bollard::Docker::connect_with_defaults().map_err(|e| EngineError::Unreachable {
             detail: e.to_string(),
         })?;
+    negotiate(docker).await
+}
+
+/// Connect to the engine at `url` (`unix://…`, `tcp://…`): a swarm's build engine or one node.
+pub async fn connect_to(url: &str) -> Result<Engine, EngineError> {
+    let docker = bollard::Docker::connect_with_host(url).map_err(|e| EngineError::Unreachable {
+        detail: format!("{url}: {e}"),
+    })?;
+    negotiate(docker).await.map_err(|e| match e {
+        EngineError::Unreachable { detail } => EngineError::Unreachable {
+            detail: format!("{url}: {detail}"),
+        },
+        other => other,
+    })
+}
+
+async fn negotiate(docker: bollard::Docker) -> Result<Engine, EngineError> {
     // A dead socket must not hang the command: the version negotiation is bounded.
     let docker =
         match tokio::time::timeout(Duration::from_secs(10), docker.negotiate_version()).await {
