@@ -55,6 +55,28 @@ pub async fn apply(swarm: &Swarm, plan: &Plan, ctx: &ApplyContext) -> Result<App
                 .extend(build_all(&swarm.builder, &builds, &ctx.build, &ctx.report).await?);
             continue;
         }
+        if let Step::Remove { .. } = &plan.steps[i] {
+            // Consecutive removals go together (each task drains for its own grace period).
+            let mut batch: Vec<(&String, u64)> = Vec::new();
+            while let Some(Step::Remove {
+                container,
+                stop_timeout_s,
+            }) = plan.steps.get(i)
+            {
+                batch.push((container, *stop_timeout_s));
+                i += 1;
+            }
+            let results =
+                futures_util::future::join_all(batch.iter().map(|(c, t)| remove(swarm, c, *t)))
+                    .await;
+            for ((container, _), r) in batch.iter().zip(results) {
+                if r? {
+                    done(ctx, format!("removed service {container}"));
+                    applied.removed.push((*container).clone());
+                }
+            }
+            continue;
+        }
         if let Step::Replace(first) = &plan.steps[i] {
             // One wave of one service's roll-out: its updates go together.
             let mut wave: Vec<&Replacement> = Vec::new();
@@ -121,15 +143,7 @@ pub async fn apply(swarm: &Swarm, plan: &Plan, ctx: &ApplyContext) -> Result<App
                     "{container}: a roll-out of one engine can't be finished on a swarm"
                 )))
             }
-            Step::Remove {
-                container,
-                stop_timeout_s,
-            } => {
-                if remove(swarm, container, *stop_timeout_s).await? {
-                    done(ctx, format!("removed service {container}"));
-                    applied.removed.push(container.clone());
-                }
-            }
+            Step::Remove { .. } => {}
             Step::PurgeData { container, .. } => {
                 return Err(EngineError::Other(format!(
                     "{container}: host folders are not a swarm's persistent data"
