@@ -41,6 +41,12 @@ fn swarm_refusals(c: &Chosen, env: &[EnvVar]) -> Result<(), PlanError> {
             "drop \"nethost\", or run this project with ENGINE local",
         ));
     }
+    if s.props.interactive {
+        return Err(refuse(
+            "an interactive instance (dops attaches a terminal to a container it starts on this machine)".into(),
+            "run it with --engine local, or use `dops shell` in a running instance",
+        ));
+    }
     if !c.entry.extra_args.is_empty() {
         return Err(refuse(
             format!(

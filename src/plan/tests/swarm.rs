@@ -169,6 +169,10 @@ fn what_a_swarm_cannot_do_is_refused() {
             "web-one: on a swarm dops can't honour \"nethost\": true",
         ),
         (
+            r#"{"service": "web", "instance": "one", "interactive": true}"#,
+            "web-one: on a swarm dops can't honour an interactive instance",
+        ),
+        (
             r#"{"service": "web", "instance": "one", "extra_args": ["--privileged"]}"#,
             "web-one: on a swarm dops can't honour \"extra_args\"",
         ),
@@ -182,12 +186,13 @@ fn what_a_swarm_cannot_do_is_refused() {
         ),
     ] {
         let p = project_with(&format!("[{entry}]"), None);
-        let e = plan(&p, &Observed::default(), &run(Target::All), &swarm_ctx()).unwrap_err();
+        let one = run(sel("web", Some("one")));
+        let e = plan(&p, &Observed::default(), &one, &swarm_ctx()).unwrap_err();
         let text = e.to_string();
         assert!(text.starts_with(expected), "{text}");
         assert!(text.contains("\nhint: "), "{text}");
         // The same entry is fine on one engine.
-        plan(&p, &Observed::default(), &run(Target::All), &ctx()).unwrap();
+        plan(&p, &Observed::default(), &one, &ctx()).unwrap();
     }
 }
 
