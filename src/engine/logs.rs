@@ -40,6 +40,13 @@ pub async fn logs(
         let out = out.clone();
         set.spawn(async move { follow_one(&engine, &name, &prefix, &opts, &out).await });
     }
+    first_error(set).await
+}
+
+/// Wait for every task of the set; the first error, if any.
+pub(super) async fn first_error(
+    mut set: tokio::task::JoinSet<Result<(), EngineError>>,
+) -> Result<(), EngineError> {
     let mut first_err = None;
     while let Some(r) = set.join_next().await {
         if let Ok(Err(e)) = r {

@@ -24,7 +24,7 @@ use super::nodes::set_label;
 use super::service_spec::{service_spec, Rollout};
 use super::target::Swarm;
 use super::wait::{wait_up, wait_update};
-use crate::engine::apply::{Applied, ApplyContext};
+use crate::engine::apply::{removals_at, wave_at, Applied, ApplyContext};
 use crate::engine::build::build_all;
 use crate::engine::error::{is_not_found, EngineError};
 use crate::engine::progress::Progress;
@@ -57,15 +57,7 @@ pub async fn apply(swarm: &Swarm, plan: &Plan, ctx: &ApplyContext) -> Result<App
         }
         if let Step::Remove { .. } = &plan.steps[i] {
             // Consecutive removals go together (each task drains for its own grace period).
-            let mut batch: Vec<(&String, u64)> = Vec::new();
-            while let Some(Step::Remove {
-                container,
-                stop_timeout_s,
-            }) = plan.steps.get(i)
-            {
-                batch.push((container, *stop_timeout_s));
-                i += 1;
-            }
+            let batch = removals_at(&plan.steps, &mut i);
             let results =
                 futures_util::future::join_all(batch.iter().map(|(c, t)| remove(swarm, c, *t)))
                     .await;
@@ -79,14 +71,7 @@ pub async fn apply(swarm: &Swarm, plan: &Plan, ctx: &ApplyContext) -> Result<App
         }
         if let Step::Replace(first) = &plan.steps[i] {
             // One wave of one service's roll-out: its updates go together.
-            let mut wave: Vec<&Replacement> = Vec::new();
-            while let Some(Step::Replace(r)) = plan.steps.get(i) {
-                if r.spec.service != first.spec.service || r.wave != first.wave {
-                    break;
-                }
-                wave.push(r);
-                i += 1;
-            }
+            let wave = wave_at(&plan.steps, first, &mut i);
             for r in &wave {
                 image_for(swarm, &r.spec, &mut pushed, ctx).await?;
             }

@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 use super::target::Swarm;
 use crate::engine::connect::Engine;
 use crate::engine::error::{is_not_found, EngineError};
-use crate::engine::logs::{emit, split_ts, LogsOptionsDops, Shared};
+use crate::engine::logs::{emit, first_error, split_ts, LogsOptionsDops, Shared};
 use crate::engine::progress::Sink;
 
 /// The running container of an instance: on which node, under which id.
@@ -92,16 +92,7 @@ pub async fn logs(
         let out = out.clone();
         set.spawn(async move { one(&api, &name, &prefix, &opts, &out).await });
     }
-    let mut first_err = None;
-    while let Some(r) = set.join_next().await {
-        if let Ok(Err(e)) = r {
-            first_err.get_or_insert(e);
-        }
-    }
-    match first_err {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    first_error(set).await
 }
 
 async fn one(

@@ -2,7 +2,6 @@
 //! dops-init's health check passes), and for a service update to end (completed, or rolled
 //! back: a failure).
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use bollard::models::{ServiceUpdateStatusStateEnum, TaskState};
@@ -12,20 +11,18 @@ use futures_util::StreamExt;
 use super::observe::observe;
 use super::target::Swarm;
 use crate::engine::error::EngineError;
-use crate::engine::progress::{Progress, Reporter};
+use crate::engine::progress::Reporter;
+use crate::engine::wait::{wait_until_up, Waiting};
 use crate::observed::ObservedContainer;
 
-fn judge(c: Option<&ObservedContainer>) -> Result<Option<String>, String> {
-    let Some(c) = c else {
-        return Err("gone".into());
-    };
-    match c.state.as_str() {
-        "running" => Ok(None),
-        // Swarm replaces a failed task by itself (the restart policy): still on its way.
-        _ if c.labels.contains_key(crate::labels::PROJECT) && c.state != "exited" => {
-            Ok(Some(c.status.clone()))
-        }
-        _ => Err(c.status.clone()),
+/// A task runs only once dops-init's health check passed: running is UP. Swarm replaces a
+/// failed task by itself (the restart policy), so anything but gone or exited is on its way.
+fn judge(c: Option<&ObservedContainer>) -> Waiting {
+    match c {
+        None => Waiting::Failed("gone".into()),
+        Some(c) if c.state == "running" => Waiting::Up("UP".into()),
+        Some(c) if c.state == "exited" => Waiting::Failed(c.status.clone()),
+        Some(c) => Waiting::Pending(c.status.clone()),
     }
 }
 
@@ -37,65 +34,7 @@ pub async fn wait_up(
     timeout: Option<Duration>,
     report: &Reporter,
 ) -> Result<(), EngineError> {
-    if services.is_empty() {
-        return Ok(());
-    }
-    let result = wait_loop(swarm, project, services, timeout, report).await;
-    report(Progress::WaitOver);
-    result
-}
-
-async fn wait_loop(
-    swarm: &Swarm,
-    project: &str,
-    services: &[String],
-    timeout: Option<Duration>,
-    report: &Reporter,
-) -> Result<(), EngineError> {
-    let start = Instant::now();
-    let mut last: BTreeMap<String, String> = BTreeMap::new();
-    loop {
-        let observed = observe(swarm, project).await?;
-        let mut all_up = true;
-        for name in services {
-            let shown = match judge(observed.container(name)) {
-                Ok(None) => "UP ✓".to_string(),
-                Ok(Some(s)) => {
-                    all_up = false;
-                    s
-                }
-                Err(s) => {
-                    return Err(EngineError::Other(format!(
-                        "{name} did not come up: {s}\nhint: `dops logs:…` shows its output"
-                    )))
-                }
-            };
-            if last.get(name) != Some(&shown) {
-                report(Progress::Waiting {
-                    container: name.clone(),
-                    state: shown.clone(),
-                });
-                last.insert(name.clone(), shown);
-            }
-        }
-        if all_up {
-            return Ok(());
-        }
-        if let Some(t) = timeout {
-            if start.elapsed() >= t {
-                let pending: Vec<String> = last
-                    .iter()
-                    .filter(|(_, s)| !s.starts_with("UP"))
-                    .map(|(n, s)| format!("{n} ({s})"))
-                    .collect();
-                return Err(EngineError::Timeout {
-                    seconds: t.as_secs(),
-                    waiting: pending.join(", "),
-                });
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    wait_until_up(services, timeout, report, || observe(swarm, project), judge).await
 }
 
 /// The state of a service's last update: (state, started at, message).
