@@ -32,6 +32,8 @@ pub struct GlobalOpts {
     pub json: bool,
     /// `-v` count (0 = warnings only, 1 = info, 2 = debug, 3+ = trace).
     pub verbose: u8,
+    /// `--engine`: overrides host.conf `ENGINE`.
+    pub engine: Option<crate::project::EngineKind>,
 }
 
 impl Default for GlobalOpts {
@@ -41,6 +43,7 @@ impl Default for GlobalOpts {
             conf: "run.conf".to_string(),
             json: false,
             verbose: 0,
+            engine: None,
         }
     }
 }
@@ -288,6 +291,8 @@ pub enum Action {
     Dns(DnsAction),
     Import(ImportAction),
     Completions(CompletionsAction),
+    /// `nodes`: a swarm's nodes.
+    Nodes,
 }
 
 impl Action {
@@ -314,6 +319,7 @@ impl Action {
             Action::Dns(_) => "dns",
             Action::Import(_) => "import",
             Action::Completions(_) => "completions",
+            Action::Nodes => "nodes",
         }
     }
 }

@@ -7,6 +7,10 @@ use clap::{Arg, ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 use crate::project::props::Overrides;
 use crate::suggest::parse_bool;
 
+fn engine_kind(s: &str) -> Result<crate::project::EngineKind, String> {
+    crate::project::EngineKind::parse(s).ok_or_else(|| "expected local or swarm".to_string())
+}
+
 fn bool_value(s: &str) -> Result<bool, String> {
     parse_bool(s)
 }
@@ -28,6 +32,10 @@ pub struct Cli {
     /// Machine-readable JSON output.
     #[arg(long, global = true)]
     pub json: bool,
+    /// The engine: `local` (one Docker engine) or `swarm` (DOCKER_HOST names a manager);
+    /// overrides host.conf `ENGINE`.
+    #[arg(long, global = true, value_name = "KIND", value_parser = engine_kind)]
+    pub engine: Option<crate::project::EngineKind>,
     /// More diagnostics (repeat for more); also DOPS_LOG.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -327,6 +335,8 @@ pub enum VerbCli {
         #[arg(value_parser = ["bash", "zsh", "fish"])]
         shell: String,
     },
+    /// A swarm's nodes, their labels and the project's instances on each.
+    Nodes,
 }
 
 /// Every verb name the user may type (aliases included).
@@ -353,6 +363,7 @@ pub const VERBS: &[&str] = &[
     "dns",
     "import",
     "completions",
+    "nodes",
 ];
 
-pub(super) const GLOBAL_VALUE_OPTS: &[&str] = &["--project", "--conf"];
+pub(super) const GLOBAL_VALUE_OPTS: &[&str] = &["--project", "--conf", "--engine"];

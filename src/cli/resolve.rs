@@ -256,6 +256,7 @@ pub(super) fn resolve(cli: Cli) -> Result<Invocation, UsageError> {
         conf: conf_file_name(cli.conf.as_deref().unwrap_or("run")),
         json: cli.json,
         verbose: cli.verbose,
+        engine: cli.engine,
     };
     let Some(verb) = cli.verb else {
         return Err(UsageError::MissingVerb);
@@ -375,6 +376,7 @@ pub(super) fn resolve(cli: Cli) -> Result<Invocation, UsageError> {
             Action::Dns(DnsAction::Records { server, zone })
         }
         VerbCli::Completions { shell } => Action::Completions(CompletionsAction { shell }),
+        VerbCli::Nodes => Action::Nodes,
         VerbCli::Import(ImportCli::Compose {
             file,
             into,

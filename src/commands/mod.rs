@@ -13,6 +13,7 @@ pub mod info;
 pub mod install_demo;
 pub mod instances;
 pub mod logs;
+pub mod nodes;
 pub mod plan;
 pub mod ps;
 pub mod run;
@@ -169,5 +170,6 @@ fn dispatch(inv: &Invocation) -> anyhow::Result<i32> {
         Action::Demo(a) => demo::execute(&inv.global, a),
         Action::Import(a) => import::execute(&inv.global, a),
         Action::Completions(a) => completions::execute(a),
+        Action::Nodes => nodes::execute(&session()?),
     }
 }

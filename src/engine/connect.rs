@@ -366,7 +366,28 @@ fn context_endpoint(config: &Path, name: &str) -> Result<Endpoint, EngineError> 
 
 /// Connect to the engine the environment names and negotiate the API version.
 pub async fn connect() -> Result<Engine, EngineError> {
-    let target = choose(&HostEnv::from_process()?)?;
+    open(choose(&HostEnv::from_process()?)?).await
+}
+
+/// Connect to the engine at `url` (`unix://…`, `tcp://…`, TLS as `DOCKER_TLS_VERIFY` says, as
+/// for DOCKER_HOST): a swarm's build engine or one node (host.conf `BUILD_ENGINE`,
+/// `NODE_ENGINE`).
+pub async fn connect_to(url: &str) -> Result<Engine, EngineError> {
+    let env = HostEnv::from_process()?;
+    let tls = if url.starts_with("tcp://") {
+        tls_of_env(&env)?
+    } else {
+        None
+    };
+    open(EngineTarget {
+        endpoint: parse_host("host.conf", url, tls)?,
+        chosen_by: "host.conf".into(),
+    })
+    .await
+}
+
+/// Connect to `target` and negotiate the API version.
+async fn open(target: EngineTarget) -> Result<Engine, EngineError> {
     let unreachable = |e: &dyn std::error::Error| EngineError::Unreachable {
         detail: format!("{}: {}", target.endpoint, error_chain(e)),
     };

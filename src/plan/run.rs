@@ -13,6 +13,7 @@ use super::context::{
 };
 use super::desired::{reason, short_id, Desired};
 use super::order;
+use super::placement;
 use super::select::{aside_name, choose, Chosen};
 use super::spec::SpecContext;
 use super::step::{ContainerSpec, Plan, Reason, Replacement, Step};
@@ -24,7 +25,7 @@ use crate::project::env::EnvValue;
 use crate::project::links::LinkCandidate;
 use crate::project::policies::{Condition, UpdateOrder};
 use crate::project::values::publish_port_var;
-use crate::project::{Project, DNS_SERVICE};
+use crate::project::{EngineKind, Project, DNS_SERVICE};
 use crate::state_file;
 
 /// How long a replaced instance may take to reach UP, unless `--timeout` says otherwise.
@@ -103,9 +104,22 @@ pub(super) fn plan_run(
     // address its dependents were given.
     let mut moving: BTreeSet<String> = BTreeSet::new();
     let mut decided: Vec<(usize, Fate, ContainerSpec)> = Vec::new();
+    let mut pins = Vec::new();
+    let mut pinned_here = BTreeMap::new();
     for &i in &start_order {
         let c = &chosen[i];
         let mut spec = specs.container_spec(c, &mut warnings)?;
+        if ctx.engine == EngineKind::Swarm {
+            let (placement, pin) = placement::place(
+                &project.name,
+                c,
+                &observed.nodes,
+                &mut pinned_here,
+                &mut warnings,
+            )?;
+            spec.placement = Some(placement);
+            pins.extend(pin);
+        }
         spec.after = deps[i]
             .keys()
             .map(|d| chosen[*d].container.clone())
@@ -177,6 +191,7 @@ pub(super) fn plan_run(
             }
         }
     }
+    steps.extend(pins);
     if dns_on && ctx.dns_key.is_none() && !starting.is_empty() {
         warnings.push("the dns key is not loaded: DNS_KEY is left out of this plan".to_string());
     }
