@@ -27,13 +27,19 @@
 #              (Swarm calls a task running only once healthy); the bench then polls the same way.
 #              The stack is deployed with --detach=true (the 28.x client would otherwise wait
 #              itself) and polled from the deploy's start. Time = until the end of the first poll
-#              that sees everything ready (a poll takes POLL_S between tries).
+#              that sees everything ready (a poll takes POLL_S between tries, plus 4 docker calls).
+#              Besides, without the poll's granularity: "last task running", the latest
+#              Status.Timestamp of the running tasks as the manager recorded it (read after the
+#              readiness, outside the timed part). Both ratios are printed.
 #   between    everything removed (dops clean:all; docker stack rm), then waited for (bounded):
 #              no service, no container of it on any node, the overlay network gone.
 #   warm-up    one unmeasured run of each first (pushes, pulls of the image on every node).
 #   order      alternates: odd rounds dops first, even rounds the stack first.
 # The bed (and the bench's images on the host engine, the temp folder) is torn down at exit,
 # also on failure or Ctrl-C.
+#
+# Needs: root or a docker user, python3, the images dops-test/busybox and
+# dops/base-rootfs:bookworm (the bed's images are built from it when missing, about 30 s).
 #
 # Usage: bench/swarm.sh
 #   N=20  instances            ROUNDS=3  rounds (at least 1)          POLL_S=0.25
