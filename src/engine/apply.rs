@@ -25,6 +25,7 @@ use super::build::{build_all, BuildOptions, Built};
 use super::connect::Engine;
 use super::error::{is_not_found, is_not_modified, EngineError};
 use super::extra_args::apply_extra_args;
+use super::key_file::write_dns_key;
 use super::progress::{Progress, Reporter};
 use super::seed::seed_mount;
 use crate::labels;
@@ -374,6 +375,7 @@ pub async fn run_container(
     std::fs::create_dir_all(&run).map_err(|e| EngineError::io(&run, e))?;
     // A state file left by the previous container would look like this one's lifecycle.
     let _ = std::fs::remove_file(run.join("state.json"));
+    write_dns_key(spec)?;
     let project = spec
         .labels
         .get(labels::PROJECT)

@@ -72,6 +72,19 @@ fn write_spec(f: &mut fmt::Formatter<'_>, s: &ContainerSpec) -> fmt::Result {
             m.container
         )?;
     }
+    if let Some(k) = &s.dns_key {
+        let whose = match k.scope.as_str() {
+            "project" => "the project key",
+            _ => "its own names only",
+        };
+        writeln!(
+            f,
+            "{pad}dns key    {} -> {} (key {}: {whose}, mode 0400)",
+            k.host.display(),
+            k.container,
+            k.key_name
+        )?;
+    }
     for (i, p) in s.ports.iter().enumerate() {
         let label = if i == 0 { "ports      " } else { "           " };
         let proto = p.protocol.as_str();

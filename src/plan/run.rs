@@ -147,7 +147,10 @@ pub(super) fn plan_run(
         replace: ra.replace,
     };
     if dns_on && ctx.dns_key.is_none() && !to_start.is_empty() {
-        warnings.push("the dns key is not loaded: DNS_KEY is left out of this plan".to_string());
+        warnings.push(
+            "the dns key is not loaded: the instances' key files (DNS_KEY_FILE) are left out of this plan"
+                .to_string(),
+        );
     }
     for c in &chosen {
         let existing = observed.container(&c.container);

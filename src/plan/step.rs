@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::dockerfile::Protocol;
 use crate::project::env::{EnvValue, EnvVar};
+use crate::tsig_key::TsigKey;
 
 pub type Labels = BTreeMap<String, String>;
 
@@ -80,6 +81,8 @@ pub struct ContainerSpec {
     pub safemode: bool,
     /// Resolver settings when the project runs the dops DNS.
     pub dns: Option<DnsSettings>,
+    /// The instance's DNS key, written into its run folder before it starts (`DNS_KEY_FILE`).
+    pub dns_key: Option<DnsKeyFile>,
     /// run.conf `extra_args`, as given (the engine supports a documented subset).
     pub extra_args: Vec<String>,
     /// Replace a running container of the same name (`--replace`, `rerun`).
@@ -103,6 +106,23 @@ pub struct PortPublish {
     pub protocol: Protocol,
     pub host_ip: String,
     pub host_port: u16,
+}
+
+/// A TSIG key file the engine writes (mode 0400) before the container starts: the instance's own
+/// key (its names only), or the project key for the DNS server. The secret is never serialized
+/// nor printed.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DnsKeyFile {
+    /// The host file, in the instance's run folder (bind-mounted at `/run/dops`).
+    pub host: PathBuf,
+    /// Where the instance reads it (`DNS_KEY_FILE`).
+    pub container: String,
+    /// `<service>.<instance>.<policy>.<project key name>`, or the project key's name.
+    pub key_name: String,
+    /// `instance` (its own names) or `project` (the whole zone: the DNS server).
+    pub scope: String,
+    #[serde(skip)]
+    pub key: TsigKey,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

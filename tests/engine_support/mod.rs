@@ -119,6 +119,7 @@ pub fn standard_instance_spec(
         interactive: false,
         safemode: false,
         dns: None,
+        dns_key: None,
         extra_args: vec![],
         replace: false,
     }
