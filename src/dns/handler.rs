@@ -33,30 +33,7 @@ use super::log::DnsLog;
 use super::registry::{Registry, Rotations, Turn};
 use super::scope::{self, ZoneNames};
 use super::tsig::{ResponseSigner, Scope, TsigGuard, Verdict};
-use super::wire;
-
-/// An answer before encoding.
-pub struct Reply {
-    pub meta: Metadata,
-    pub answers: Vec<Record>,
-    pub authorities: Vec<Record>,
-    pub additionals: Vec<Record>,
-    pub edns: Option<Edns>,
-    pub signer: Option<ResponseSigner>,
-}
-
-impl Reply {
-    fn new(meta: Metadata, edns: Option<Edns>, signer: Option<ResponseSigner>) -> Reply {
-        Reply {
-            meta,
-            answers: Vec::new(),
-            authorities: Vec::new(),
-            additionals: Vec::new(),
-            edns,
-            signer,
-        }
-    }
-}
+use super::wire::{self, Reply};
 
 /// A query for a name outside the zone, waiting for the upstream resolver.
 pub struct Pending {

@@ -189,7 +189,8 @@ pub fn transfer(
     let rcode = answer.metadata.response_code;
     if rcode != ResponseCode::NoError {
         return Err(failed(format!(
-            "{rcode} (hint: is {zone} the zone it serves, and .dops/dns.key this project's key?)"
+            "{} (hint: is {zone} the zone it serves, and .dops/dns.key this project's key?)",
+            format!("{rcode:?}").to_ascii_uppercase()
         )));
     }
     verifier

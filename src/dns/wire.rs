@@ -7,14 +7,36 @@
 //! a TSIG can be included. This response contains only the question and a TSIG record, has the
 //! TC bit set, and has an RCODE of 0"); the client then asks again over TCP.
 
-use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::op::{Edns, Message, Metadata, ResponseCode};
 use hickory_proto::rr::Record;
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
 use hickory_server::server::Request;
 use hickory_server::zone_handler::MessageResponseBuilder;
 
-use super::handler::Reply;
 use super::tsig::ResponseSigner;
+
+/// An answer before encoding.
+pub struct Reply {
+    pub meta: Metadata,
+    pub answers: Vec<Record>,
+    pub authorities: Vec<Record>,
+    pub additionals: Vec<Record>,
+    pub edns: Option<Edns>,
+    pub signer: Option<ResponseSigner>,
+}
+
+impl Reply {
+    pub fn new(meta: Metadata, edns: Option<Edns>, signer: Option<ResponseSigner>) -> Reply {
+        Reply {
+            meta,
+            answers: Vec::new(),
+            authorities: Vec::new(),
+            additionals: Vec::new(),
+            edns,
+            signer,
+        }
+    }
+}
 
 /// Encode `reply` to `request` in at most `max_size` bytes.
 pub fn encode(request: &Request, reply: Reply, max_size: u16) -> Vec<u8> {
