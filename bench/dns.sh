@@ -4,6 +4,8 @@
 #
 #   bench/dns.sh          # ROUNDS=3 DURATION=10 CLIENTS=8 OUTSTANDING=100 LAT_QPS=5000 by default
 #   ROUNDS=5 DURATION=20 bench/dns.sh
+#   DOPS_BIN=/path/to/old/dops CONVERGE_BIN=/path/to/old/dns_converge bench/dns.sh
+#                         # measure another dops build (e.g. before a change) instead of building
 #
 # Prints, per server: queries/s, lost, average and p99 latency (p99 measured in a second run at a
 # fixed rate, LAT_QPS, from dnsperf -v), and the ratios dops/BIND and dops/dnsmasq. Then:
@@ -59,11 +61,13 @@ DNSMASQ=$(command -v dnsmasq || echo /usr/sbin/dnsmasq)
 
 # --- the dops DNS binary ----------------------------------------------------------------------
 cd "$ROOT"
-say "building dops (release)..."
-cargo build --release --quiet --bin dops --example dns_converge
 REL="$ROOT/target/x86_64-unknown-linux-gnu/release"
-DOPS_SERVE=("$REL/dops" dns serve)
-CONVERGE="$REL/examples/dns_converge"
+if [ -z "${DOPS_BIN:-}" ] || [ -z "${CONVERGE_BIN:-}" ]; then
+    say "building dops (release)..."
+    cargo build --release --quiet --bin dops --example dns_converge
+fi
+DOPS_SERVE=("${DOPS_BIN:-$REL/dops}" dns serve)
+CONVERGE="${CONVERGE_BIN:-$REL/examples/dns_converge}"
 
 # --- free loopback ports ------------------------------------------------------------------------
 used_ports=$(ss -Hlntu 2>/dev/null | awk '{print $5}' | sed 's/.*://' | sort -u)
@@ -263,8 +267,11 @@ for s in dops bind dnsmasq; do
     printf '  %-8s per round qps: %s\n' "$s" "$(awk '{printf "%.0f ", $1}' "$WORK/perf.$s")"
 done
 awk -v d="${QPS[dops]}" -v b="${QPS[bind]}" -v m="${QPS[dnsmasq]}" 'BEGIN {
-    printf "ratio qps dops/bind    = %.2fx (target >= 1.10x)\n", d / b
-    printf "ratio qps dops/dnsmasq = %.2fx\n", d / m
+    printf "ratio qps dops/bind    = %.2fx (target >= 1.30x)\n", d / b
+    printf "ratio qps dops/dnsmasq = %.2fx (target >= 1.00x)\n", d / m
+}'
+awk -v d="${P99[dops]}" -v b="${P99[bind]}" -v m="${P99[dnsmasq]}" 'BEGIN {
+    printf "ratio p99 dops/bind    = %.2fx, dops/dnsmasq = %.2fx (target <= 1.00x both)\n", d / b, d / m
 }'
 
 # --- convergence (the real registration client, default lease 6 s) ----------------------------------
