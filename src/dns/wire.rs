@@ -2,10 +2,12 @@
 //!
 //! Unsigned: records that do not fit are left out and TC is set (what hickory's encoder does).
 //! Signed: room is kept for the TSIG record; when the answer still does not fit, the response is
-//! only the question (and OPT) with TC set and NOERROR, signed (RFC 8945 §5.3: "If addition of the
-//! TSIG record will cause the message to be truncated, the server MUST alter the response so that
-//! a TSIG can be included. This response contains only the question and a TSIG record, has the
-//! TC bit set, and has an RCODE of 0"); the client then asks again over TCP.
+//! only the question with TC set and NOERROR, signed (RFC 8945 §5.3: "If addition of the TSIG
+//! record will cause the message to be truncated, the server MUST alter the response so that a
+//! TSIG can be included. This response contains only the question and a TSIG record, has the TC
+//! bit set, and has an RCODE of 0 (NOERROR)."); the client then asks again over TCP. The OPT
+//! record stays when the request had one (RFC 6891 §6.1.1: a responder MUST include OPT in its
+//! answer to a request with OPT).
 
 use hickory_proto::op::{Edns, Message, Metadata, ResponseCode};
 use hickory_proto::rr::Record;
