@@ -4,6 +4,10 @@
 //! project key only, several listen addresses, and `dops dns:records --server` / `dns serve
 //! --listen` on the real binary.
 
+// dns_common (the in-process server helpers) and support (the CLI test builder) both include
+// support/eventually.rs.
+#![allow(clippy::duplicate_mod)]
+
 mod dns_common;
 mod support;
 
