@@ -2,7 +2,7 @@
 # bench/dns.sh: the dops DNS side by side with BIND 9 (`named`) and dnsmasq, on loopback, with
 # dnsperf; the same records in all three; then the convergence of the dops DNS.
 #
-#   bench/dns.sh          # ROUNDS=3 DURATION=10 CLIENTS=8 OUTSTANDING=100 LAT_QPS=5000 by default
+#   bench/dns.sh          # ROUNDS=3 DURATION=10 CLIENTS=8 OUTSTANDING=100 LAT_QPS=5000 DNS_THREADS=1
 #   ROUNDS=5 DURATION=20 bench/dns.sh
 #   DOPS_BIN=/path/to/old/dops CONVERGE_BIN=/path/to/old/dns_converge bench/dns.sh
 #                         # measure another dops build (e.g. before a change) instead of building
@@ -27,7 +27,9 @@ CLIENTS=${CLIENTS:-8}
 OUTSTANDING=${OUTSTANDING:-100}
 LAT_QPS=${LAT_QPS:-5000}
 LAT_SECS=${LAT_SECS:-5}
-DNS_THREADS=${DNS_THREADS:-2}
+# One serving thread for dops and BIND, as dnsmasq: on 2 cores the other one is dnsperf's (with
+# DNS_THREADS=2 all three servers answer less here: the second thread competes with dnsperf).
+DNS_THREADS=${DNS_THREADS:-1}
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d /tmp/dops-dns-bench.XXXXXX)
@@ -268,7 +270,7 @@ done
 echo
 echo "DNS on loopback: dnsperf ${ROUNDS} interleaved rounds x ${DURATION}s per server, ${CLIENTS} clients, ${OUTSTANDING} outstanding,"
 echo "$ANSWERS_OK"
-echo "7 query names (A x5, SRV, NXDOMAIN); dops and BIND with ${DNS_THREADS} threads, dnsmasq single-threaded; $(nproc) cores shared with dnsperf"
+echo "7 query names (A x5, SRV, NXDOMAIN); dops and BIND with ${DNS_THREADS} thread(s), dnsmasq single-threaded; $(nproc) cores shared with dnsperf"
 printf '%-10s %14s %12s %8s %14s %18s %16s\n' server "median qps" "sent(all)" "lost" "median avg ms" "p99 ms @${LAT_QPS}qps" "cpu us/query"
 for s in dops bind dnsmasq; do
     printf '%-10s %14.0f %12s %8s %14s %18s %16s\n' "$s" "${QPS[$s]}" "${SENT[$s]}" "${LOST[$s]}" "${AVG[$s]}" "${P99[$s]}" "${CPU[$s]}"

@@ -42,7 +42,7 @@ pub struct ServeArgs {
     pub records_file: Option<PathBuf>,
     /// Own address for `ns.<zone>`/`dns.<zone>` (`SERVICE_IP`; default: first non-loopback IPv4).
     pub self_ip: Option<IpAddr>,
-    /// Worker threads (default 2).
+    /// Worker threads (`DNS_THREADS`; default half the CPUs, at least 1, at most 4).
     pub threads: Option<usize>,
 }
 
