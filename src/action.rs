@@ -32,6 +32,8 @@ pub struct GlobalOpts {
     pub json: bool,
     /// `-v` count (0 = warnings only, 1 = info, 2 = debug, 3+ = trace).
     pub verbose: u8,
+    /// `--engine`: overrides host.conf `ENGINE`.
+    pub engine: Option<crate::project::EngineKind>,
 }
 
 impl Default for GlobalOpts {
@@ -41,6 +43,7 @@ impl Default for GlobalOpts {
             conf: "run.conf".to_string(),
             json: false,
             verbose: 0,
+            engine: None,
         }
     }
 }
@@ -122,13 +125,29 @@ pub struct BuildAction {
 pub struct RunAction {
     pub target: Target,
     pub overrides: Overrides,
-    /// Replace instances that already run (always true for `rerun`).
-    pub replace: bool,
+    /// What happens to instances that already run.
+    pub recreate: Recreate,
+    /// Also remove the project's containers that run.conf no longer declares (`--orphans`).
+    pub orphans: bool,
+    /// Roll a failed replacement back (default); `--no-rollback` keeps the failed one.
+    pub rollback: bool,
     /// Wait until every started instance reports UP.
     pub wait: bool,
-    /// `--timeout SECONDS` for `--wait`.
+    /// `--timeout SECONDS`: for `--wait`, and for each replaced instance to reach UP (120 s).
     pub timeout_s: Option<u64>,
     pub dry_run: bool,
+}
+
+/// What `run` does with an instance that already runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Recreate {
+    /// Replace it when it drifted from what is declared (the default).
+    Changed,
+    /// Keep whatever runs (`--no-recreate`).
+    Never,
+    /// Replace it anyway (`--force-recreate`, `--replace`, `rerun`).
+    Always,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -201,6 +220,8 @@ pub struct DemoAction {
     /// Where to install or run the demo; None = the current folder.
     pub dir: Option<PathBuf>,
     pub force: bool,
+    /// `dops demo --port PORT`: the site's host port.
+    pub port: Option<u16>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -222,6 +243,29 @@ pub enum DnsAction {
     },
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "sub", rename_all = "snake_case")]
+pub enum ImportAction {
+    /// `dops import compose`: a Compose file → a dops project.
+    Compose {
+        /// `--file PATH`; None = Compose's own lookup in the current folder.
+        file: Option<PathBuf>,
+        /// `--into DIR`; None = beside the file, named after the Compose project.
+        into: Option<PathBuf>,
+        /// Write into a folder that already has files.
+        force: bool,
+        /// Any finding is an error.
+        strict: bool,
+    },
+}
+
+/// `dops completions SHELL`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CompletionsAction {
+    /// bash, zsh or fish.
+    pub shell: String,
+}
+
 /// A verb with everything it needs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "verb", rename_all = "snake_case")]
@@ -232,6 +276,8 @@ pub enum Action {
     Clean(CleanAction),
     Ps(PsAction),
     Plan(PlanAction),
+    /// `up`: `run:all` (Compose's spelling); the same options.
+    Up(RunAction),
     Shell(ShellAction),
     Logs(LogsAction),
     Info(TargetAction),
@@ -243,6 +289,10 @@ pub enum Action {
     InstallDemo(DemoAction),
     Demo(DemoAction),
     Dns(DnsAction),
+    Import(ImportAction),
+    Completions(CompletionsAction),
+    /// `nodes`: a swarm's nodes.
+    Nodes,
 }
 
 impl Action {
@@ -255,6 +305,7 @@ impl Action {
             Action::Clean(_) => "clean",
             Action::Ps(_) => "ps",
             Action::Plan(_) => "plan",
+            Action::Up(_) => "up",
             Action::Shell(_) => "shell",
             Action::Logs(_) => "logs",
             Action::Info(_) => "info",
@@ -266,6 +317,9 @@ impl Action {
             Action::InstallDemo(_) => "install_demo",
             Action::Demo(_) => "demo",
             Action::Dns(_) => "dns",
+            Action::Import(_) => "import",
+            Action::Completions(_) => "completions",
+            Action::Nodes => "nodes",
         }
     }
 }

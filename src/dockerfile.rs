@@ -3,10 +3,13 @@
 //! image, the instructions for locating a failed build step, and the ports to publish. A leaf:
 //! used by `project`, `meta` and `engine`.
 //!
-//! Ports: `EXPOSE` lines of the final stage (`EXPOSE 80 443/tcp 53/udp`), plus comments anywhere:
-//! `# dops: expose 53/udp`, `# dops: expose 80 as 8080` (container port 80 published on host port
-//! 8080), and DockerOps' `#UDPEXPOSE 53`. Ports inherited from a parent service (the final stage
-//! is `FROM <project>/<parent>`) are added by the project loader.
+//! Ports: `EXPOSE` lines of the final stage (`EXPOSE 80 443/tcp 53/udp 8000-8010`), plus comments
+//! anywhere: `# dops: expose 53/udp`, `# dops: expose 80 as 8080` (container port 80 published on
+//! host port 8080; ranges of the same length too: `# dops: expose 8000-8001 as 9000-9001`), and
+//! DockerOps' `#UDPEXPOSE 53`. Ports inherited from a parent service (the final stage is
+//! `FROM <project>/<parent>`) are added by the project loader. A port dops cannot publish (out of
+//! range, not a number, a variable, another protocol) is a [`Warning`] with its line, never
+//! silently dropped.
 
 use serde::Serialize;
 
@@ -44,10 +47,19 @@ pub struct FromLine {
     pub stage: Option<String>,
 }
 
+/// Something in a Dockerfile dops reads but cannot use (a port it will not publish).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    /// 1-based line of the instruction or comment.
+    pub line: usize,
+    pub msg: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct DockerfileInfo {
     pub froms: Vec<FromLine>,
     pub ports: Vec<ExposedPort>,
+    pub warnings: Vec<Warning>,
 }
 
 impl DockerfileInfo {
@@ -164,8 +176,52 @@ pub fn base_image(text: &str) -> Option<String> {
     parse(text).final_base().map(str::to_string)
 }
 
-/// `80`, `80/tcp`, `53/udp` → (port, protocol).
-fn port_spec(s: &str) -> Option<(u16, Protocol)> {
+/// The widest range dops publishes from one `EXPOSE` word (each port is one binding, and Docker
+/// runs a proxy per binding).
+pub const MAX_RANGE: usize = 1024;
+
+/// The most ports one Dockerfile may declare, all lines together (bounds the work on any input).
+pub const MAX_PORTS: usize = 4096;
+
+/// `80` → 80; anything else (0, over 65535, not a number, a variable) says why not.
+fn port_number(s: &str) -> Result<u16, String> {
+    if s.contains('$') {
+        return Err(format!(
+            "{s} is a variable, which dops does not expand (write the number, or add \"# dops: expose N\")"
+        ));
+    }
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("{s:?} is not a port number"));
+    }
+    match s.parse::<u64>() {
+        Ok(n @ 1..=65535) => Ok(n as u16),
+        _ => Err(format!("port {s} is out of range (1 to 65535)")),
+    }
+}
+
+/// `80` or `8000-8010` → the first and last port.
+fn port_range(s: &str) -> Result<(u16, u16), String> {
+    let (a, b) = match s.split_once('-') {
+        Some((a, b)) => (port_number(a)?, port_number(b)?),
+        None => {
+            let p = port_number(s)?;
+            (p, p)
+        }
+    };
+    if a > b {
+        return Err(format!("the range {s} ends before it starts"));
+    }
+    if usize::from(b - a) >= MAX_RANGE {
+        return Err(format!(
+            "the range {s} has {} ports; dops publishes at most {MAX_RANGE} from one range",
+            usize::from(b - a) + 1
+        ));
+    }
+    Ok((a, b))
+}
+
+/// `80`, `80/tcp`, `53/udp`, `8000-8010/udp` → (first, last, protocol).
+fn port_spec(s: &str) -> Result<(u16, u16, Protocol), String> {
     let (p, proto) = match s.split_once('/') {
         Some((p, proto)) => (p, proto.to_ascii_lowercase()),
         None => (s, "tcp".to_string()),
@@ -173,66 +229,101 @@ fn port_spec(s: &str) -> Option<(u16, Protocol)> {
     let proto = match proto.as_str() {
         "tcp" => Protocol::Tcp,
         "udp" => Protocol::Udp,
-        _ => return None,
+        "sctp" => return Err("sctp ports are not published by dops (tcp or udp)".into()),
+        other => return Err(format!("unknown protocol {other:?} (tcp or udp)")),
     };
-    match p.parse::<u16>() {
-        Ok(n) if n > 0 => Some((n, proto)),
-        _ => None,
-    }
+    let (a, b) = port_range(p)?;
+    Ok((a, b, proto))
 }
+
+/// The ports of `spec` published on the same ports of the host, or on `host` (a port or a range
+/// of the same length).
+fn expose(spec: &str, host: Option<&str>) -> Result<Vec<ExposedPort>, String> {
+    let (a, b, protocol) = port_spec(spec)?;
+    let h = match host {
+        None => a,
+        Some(h) => {
+            let (ha, hb) = port_range(h).map_err(|e| format!("host {e}"))?;
+            if hb - ha != b - a {
+                return Err(format!(
+                    "{spec} has {} ports but {h} has {}",
+                    b - a + 1,
+                    hb - ha + 1
+                ));
+            }
+            ha
+        }
+    };
+    Ok((a..=b)
+        .zip(h..)
+        .map(|(container, host)| ExposedPort {
+            container,
+            protocol,
+            host,
+        })
+        .collect())
+}
+
+/// Ports by (container port, protocol) → host port: a later declaration replaces an earlier one.
+type PortMap = std::collections::BTreeMap<(u16, Protocol), u16>;
 
 pub fn parse(text: &str) -> DockerfileInfo {
     let mut info = DockerfileInfo::default();
-    let mut stage_ports: Vec<ExposedPort> = Vec::new();
-    let mut comment_ports: Vec<ExposedPort> = Vec::new();
+    let mut stage_ports = PortMap::new();
+    let mut comment_ports = PortMap::new();
+    let mut declared = 0usize;
+    let mut warnings = Vec::new();
     for Line {
         number: line, text, ..
     } in lines(text)
     {
         let t = text.trim();
+        // Each declaration: its ports into `into`, or a warning with the line.
+        let mut declare =
+            |what: &str, ports: Result<Vec<ExposedPort>, String>, into: &mut PortMap| {
+                let why = match ports {
+                    Ok(ports) if declared + ports.len() <= MAX_PORTS => {
+                        declared += ports.len();
+                        for p in ports {
+                            into.insert((p.container, p.protocol), p.host);
+                        }
+                        return;
+                    }
+                    Ok(_) => format!("more than {MAX_PORTS} ports in this Dockerfile"),
+                    Err(why) => why,
+                };
+                warnings.push(Warning {
+                    line,
+                    msg: format!("{what}: {why}; not published"),
+                });
+            };
         if let Some(c) = t.strip_prefix('#') {
             let c = c.trim();
             let lower = c.to_ascii_lowercase();
-            if let Some(rest) = lower
-                .strip_prefix("dops:")
-                .map(str::trim)
-                .and_then(|r| r.strip_prefix("expose "))
-            {
-                let words: Vec<&str> = rest.split_whitespace().collect();
-                match words.as_slice() {
-                    [spec] => {
-                        if let Some((p, proto)) = port_spec(spec) {
-                            comment_ports.push(ExposedPort {
-                                container: p,
-                                protocol: proto,
-                                host: p,
-                            });
-                        }
-                    }
-                    [spec, "as", host] => {
-                        if let (Some((p, proto)), Ok(h)) = (port_spec(spec), host.parse::<u16>()) {
-                            if h > 0 {
-                                comment_ports.push(ExposedPort {
-                                    container: p,
-                                    protocol: proto,
-                                    host: h,
-                                });
-                            }
-                        }
-                    }
-                    _ => {}
+            let directive = lower.strip_prefix("dops:").map(str::trim);
+            if let Some(rest) = directive.and_then(|r| r.strip_prefix("expose")) {
+                if !rest.is_empty() && !rest.starts_with(char::is_whitespace) {
+                    continue; // `# dops: exposed …`: not this directive
                 }
+                let words: Vec<&str> = rest.split_whitespace().collect();
+                let parsed = match words.as_slice() {
+                    [spec] => expose(spec, None),
+                    [spec, "as", host] => expose(spec, Some(host)),
+                    _ => Err("expected \"# dops: expose PORT[/PROTO] [as HOST_PORT]\"".into()),
+                };
+                declare(t, parsed, &mut comment_ports);
             } else if let Some(rest) = lower.strip_prefix("udpexpose") {
                 for w in rest.split_whitespace() {
-                    if let Ok(p) = w.parse::<u16>() {
-                        if p > 0 {
-                            comment_ports.push(ExposedPort {
+                    let ports = port_range(w).map(|(a, b)| {
+                        (a..=b)
+                            .map(|p| ExposedPort {
                                 container: p,
                                 protocol: Protocol::Udp,
                                 host: p,
-                            });
-                        }
-                    }
+                            })
+                            .collect()
+                    });
+                    declare(&format!("#UDPEXPOSE {w}"), ports, &mut comment_ports);
                 }
             }
             continue;
@@ -255,34 +346,40 @@ pub fn parse(text: &str) -> DockerfileInfo {
             }
         } else if instr.eq_ignore_ascii_case("EXPOSE") {
             for w in words {
-                if let Some((p, proto)) = port_spec(w) {
-                    stage_ports.push(ExposedPort {
-                        container: p,
-                        protocol: proto,
-                        host: p,
-                    });
-                }
+                declare(&format!("EXPOSE {w}"), expose(w, None), &mut stage_ports);
             }
         }
     }
-    let mut ports = stage_ports;
-    for c in comment_ports {
-        // a comment overrides an EXPOSE of the same port (it may choose the host port)
-        ports.retain(|p| !(p.container == c.container && p.protocol == c.protocol));
-        ports.push(c);
-    }
-    info.ports = merge_ports(Vec::new(), ports);
+    // a comment overrides an EXPOSE of the same port (it may choose the host port)
+    stage_ports.extend(comment_ports);
+    info.ports = stage_ports
+        .into_iter()
+        .map(|((container, protocol), host)| ExposedPort {
+            container,
+            protocol,
+            host,
+        })
+        .collect();
+    info.warnings = warnings;
     info
 }
 
 /// Add `extra` ports to `base`, the later one winning for the same container port/protocol;
 /// sorted.
 pub fn merge_ports(base: Vec<ExposedPort>, extra: Vec<ExposedPort>) -> Vec<ExposedPort> {
-    let mut out = base;
-    for p in extra {
-        out.retain(|q| !(q.container == p.container && q.protocol == p.protocol));
-        out.push(p);
+    let mut by_port: std::collections::BTreeMap<(u16, Protocol), u16> =
+        std::collections::BTreeMap::new();
+    for p in base.into_iter().chain(extra) {
+        by_port.insert((p.container, p.protocol), p.host);
     }
+    let mut out: Vec<ExposedPort> = by_port
+        .into_iter()
+        .map(|((container, protocol), host)| ExposedPort {
+            container,
+            protocol,
+            host,
+        })
+        .collect();
     out.sort();
     out
 }
@@ -335,11 +432,73 @@ mod tests {
         assert_eq!(d.ports[0].container, 2);
     }
 
+    fn warnings(d: &DockerfileInfo) -> Vec<String> {
+        d.warnings
+            .iter()
+            .map(|w| format!("{}: {}", w.line, w.msg))
+            .collect()
+    }
+
     #[test]
-    fn garbage_is_ignored() {
-        let d = parse("EXPOSE 0 99999 abc 1/sctp\nFROM\n# dops: expose\n# dops: expose 1 as 0\n");
+    fn ports_dops_cannot_publish_are_warnings() {
+        let d = parse(
+            "EXPOSE 0 99999 abc 1/sctp 2/xyz $PORT\nFROM\n# dops: expose\n# dops: expose 1 as 0\n# dops: expose 80 as 70000\n#UDPEXPOSE 70000\nEXPOSE 9-8 1-2000\n# dops: expose 10-11 as 20\n# dops: exposed 5\n",
+        );
         assert!(d.ports.is_empty());
         assert!(d.froms.is_empty());
+        assert_eq!(
+            warnings(&d),
+            vec![
+                "1: EXPOSE 0: port 0 is out of range (1 to 65535); not published",
+                "1: EXPOSE 99999: port 99999 is out of range (1 to 65535); not published",
+                "1: EXPOSE abc: \"abc\" is not a port number; not published",
+                "1: EXPOSE 1/sctp: sctp ports are not published by dops (tcp or udp); not published",
+                "1: EXPOSE 2/xyz: unknown protocol \"xyz\" (tcp or udp); not published",
+                "1: EXPOSE $PORT: $PORT is a variable, which dops does not expand (write the number, or add \"# dops: expose N\"); not published",
+                "3: # dops: expose: expected \"# dops: expose PORT[/PROTO] [as HOST_PORT]\"; not published",
+                "4: # dops: expose 1 as 0: host port 0 is out of range (1 to 65535); not published",
+                "5: # dops: expose 80 as 70000: host port 70000 is out of range (1 to 65535); not published",
+                "6: #UDPEXPOSE 70000: port 70000 is out of range (1 to 65535); not published",
+                "7: EXPOSE 9-8: the range 9-8 ends before it starts; not published",
+                "7: EXPOSE 1-2000: the range 1-2000 has 2000 ports; dops publishes at most 1024 from one range; not published",
+                "8: # dops: expose 10-11 as 20: 10-11 has 2 ports but 20 has 1; not published",
+            ]
+        );
+    }
+
+    #[test]
+    fn ranges_like_docker() {
+        let d =
+            parse("FROM x\nEXPOSE 8000-8002 53-54/udp\n# dops: expose 9000-9001 as 7000-7001\n");
+        let p: Vec<(u16, Protocol, u16)> = d
+            .ports
+            .iter()
+            .map(|p| (p.container, p.protocol, p.host))
+            .collect();
+        assert_eq!(
+            p,
+            vec![
+                (53, Protocol::Udp, 53),
+                (54, Protocol::Udp, 54),
+                (8000, Protocol::Tcp, 8000),
+                (8001, Protocol::Tcp, 8001),
+                (8002, Protocol::Tcp, 8002),
+                (9000, Protocol::Tcp, 7000),
+                (9001, Protocol::Tcp, 7001),
+            ]
+        );
+        assert!(d.warnings.is_empty());
+    }
+
+    #[test]
+    fn the_ports_of_one_dockerfile_are_bounded() {
+        let text = "EXPOSE 1-1024\n".repeat(5);
+        let d = parse(&format!("FROM x\n{text}"));
+        assert_eq!(d.ports.len(), 1024);
+        assert_eq!(
+            warnings(&d),
+            vec!["6: EXPOSE 1-1024: more than 4096 ports in this Dockerfile; not published"]
+        );
     }
 
     #[test]

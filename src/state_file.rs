@@ -37,6 +37,23 @@ pub fn host_run_dir(project_dir: &Path, service: &str, instance: &str) -> PathBu
         .join(format!("{service}-{instance}"))
 }
 
+/// The run folder of a new container replacing one that used `old`: every container has its own
+/// (the old one keeps writing its state while the new one starts): `<base>`, `<base>.1`, …
+pub fn next_run_dir(base: &Path, old: Option<PathBuf>) -> PathBuf {
+    let n = old
+        .as_deref()
+        .and_then(|o| o.file_name())
+        .and_then(|f| f.to_str())
+        .and_then(|f| f.rsplit_once('.'))
+        .and_then(|(_, n)| n.parse::<u32>().ok())
+        .unwrap_or(0);
+    let name = base
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    base.with_file_name(format!("{name}.{}", n + 1))
+}
+
 /// What dops-init publishes about itself.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]

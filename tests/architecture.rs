@@ -235,6 +235,8 @@ fn rank(module: &str) -> u8 {
         "init" | "dns" => 6,
         "plan" => 5,
         "action" => 4,
+        // the Compose importer: project's names and rules, never the engine
+        "compose" => 4,
         "project" => 3,
         "observed" | "meta" => 2,
         _ => 1, // the leaves: labels, suggest, wildcard, dockerfile, state_file, tsig_key, …

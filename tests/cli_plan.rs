@@ -392,7 +392,7 @@ fn warnings_go_to_stderr_and_the_plan_still_prints() {
     let out = p.dops_ok(&["plan:all"]);
     assert_eq!(
         stderr(&out),
-        "dops: warning: web-b and web-a both publish 127.0.0.1:80/tcp; the second will fail to start (set \"publish_ports\": false on one)\n"
+        "dops: warning: web-b and web-a both publish 127.0.0.1:80/tcp; the second will fail to start (set \"publish_ports\": false on one, or another host port with PUBLISH_PORT_80)\n"
     );
     assert!(stdout(&out).contains("PEER_SERVICE_IP=<ip of"));
     // in JSON the warnings are part of the document

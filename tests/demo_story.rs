@@ -1,12 +1,17 @@
 //! The whole demo story on the real engine, as the README tells it:
 //!
-//! 1. `dops install_demo` into the test's project folder, `build:all`, `run:all --wait`;
+//! 1. `dops install_demo` into the test's project folder, `build:all`, then `dops demo` there
+//!    (it runs everything and waits) with 127.0.0.1:80 and :8404 held by the test: the demo
+//!    picks free ports, keeps them in its host.conf and prints the URLs it really published;
 //! 2. requests through the load balancer's published port on 127.0.0.1 reach web one and two;
 //! 3. `dops run:web,instance=three` → the balancer serves it within 2 s of it being UP;
 //! 4. `dops clean:web,instance=one` → withdrawn and dropped by the balancer before its container
 //!    stops, with no failed request;
 //! 5. `docker kill` of web two → dropped within the DNS lease (6 s) + the watch's interval;
-//! 6. the database's data survives `dops rerun:postgres`.
+//! 6. the database's data survives `dops rerun:postgres`;
+//! 7. a change rolled out: with HAProxy's retries turned off (so the drain does the work, not
+//!    the retries), the page of web is changed, `dops build:web && dops run:all` replaces web one
+//!    and two one at a time (start-first) while the load runs: no failed request.
 //!
 //! A small HTTP load runs from step 2 to step 5 and every response is logged with its time, so
 //! the figures printed at the end are measured, not assumed. Every wait is bounded.
@@ -276,14 +281,21 @@ fn summary(hits: &[Hit]) -> String {
 #[test]
 fn the_demo_story() {
     let t_all = Instant::now();
-    // The demo's balancer publishes 127.0.0.1:80 and :8404: another demo there would collide.
-    for port in [80u16, 8404] {
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        assert!(
-            TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_err(),
-            "127.0.0.1:{port} is in use (another dops demo running? 'dops clean:all' in its folder)"
-        );
-    }
+    // The demo's default ports, taken: by the test where it can bind them, else by whatever
+    // holds them. The demo must pick others, whatever runs on this machine.
+    let held: Vec<std::net::TcpListener> = [80u16, 8404]
+        .iter()
+        .filter_map(|port| std::net::TcpListener::bind(("127.0.0.1", *port)).ok())
+        .collect();
+    let taken = |port: u16| {
+        held.iter().any(|l| l.local_addr().unwrap().port() == port)
+            || TcpStream::connect_timeout(
+                &SocketAddr::from(([127, 0, 0, 1], port)),
+                Duration::from_millis(300),
+            )
+            .is_ok()
+    };
+    assert!(taken(80) && taken(8404), "the test holds 80 and 8404");
     let p = TestProject::new("story");
 
     // 1. install, build, run.
@@ -302,9 +314,43 @@ fn the_demo_story() {
     dops(&p, 900, &["build:all"]);
     let build_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    dops(&p, 320, &["run:all", "--wait", "--timeout=300"]);
+    let demo_dir = p.dir.display().to_string();
+    let out = dops(&p, 400, &["demo", &demo_dir]);
     let up_s = t.elapsed().as_secs_f64();
-    println!("demo: build:all {build_s:.1} s, run:all --wait {up_s:.1} s");
+    println!(
+        "demo: build:all {build_s:.1} s, dops demo (build cached, run:all --wait) {up_s:.1} s"
+    );
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    let notes = String::from_utf8_lossy(&out.stderr).into_owned();
+    let url = |what: &str| -> SocketAddr {
+        let line = printed
+            .lines()
+            .find(|l| l.contains(what))
+            .unwrap_or_else(|| panic!("no URL of {what} in:\n{printed}"));
+        let u = line.split_whitespace().next().unwrap();
+        u.trim_start_matches("http://")
+            .trim_end_matches('/')
+            .parse()
+            .unwrap_or_else(|e| panic!("{u}: {e}"))
+    };
+    let (site_url, stats_url) = (url("the site"), url("the HAProxy stats page"));
+    assert!(
+        site_url.port() != 80 && stats_url.port() != 8404 && site_url.port() != stats_url.port(),
+        "{printed}"
+    );
+    assert!(
+        notes.contains(&format!(
+            "the site is published on port {}, the stats page on {}",
+            site_url.port(),
+            stats_url.port()
+        )),
+        "{notes}"
+    );
+    let host_conf = std::fs::read_to_string(p.path("host.conf")).expect("the demo's host.conf");
+    assert!(
+        host_conf.contains(&format!("\"PUBLISH_PORT_80\": \"{}\"", site_url.port())),
+        "{host_conf}"
+    );
     for (svc, inst) in [
         ("dops-dns", "master"),
         ("web", "one"),
@@ -316,9 +362,10 @@ fn the_demo_story() {
         assert_eq!(s["state"], "UP", "{svc}-{inst}: {s}");
     }
 
-    // 2. through the balancer: both web instances answer.
+    // 2. through the balancer: both web instances answer, at the URLs the demo printed.
     let site = published(&p, 80);
     let stats = published(&p, 8404);
+    assert_eq!((site, stats), (site_url, stats_url));
     let load = Load::start(site, 2);
     within(
         20.0,
@@ -454,6 +501,70 @@ fn the_demo_story() {
     );
     assert_eq!(back, id, "the row written before rerun");
     println!("demo: rerun:postgres {rerun_s:.1} s, row {id} still there");
+
+    // 7. a rolling update with HAProxy's retries off.
+    let tpl = p.path("services/lb/config/haproxy.cfg.hb");
+    let cfg = std::fs::read_to_string(&tpl).unwrap();
+    let no_retries = cfg
+        .replace("    retries 3\n", "    retries 0\n")
+        .replace("    option redispatch 1\n", "")
+        .replace("    retry-on conn-failure empty-response\n", "");
+    assert!(no_retries.contains("retries 0") && !no_retries.contains("redispatch"));
+    std::fs::write(&tpl, no_retries).unwrap();
+    dops(&p, 300, &["build:lb"]);
+    // Back to what run.conf declares (web one and two; three, run by hand, is an orphan).
+    dops(
+        &p,
+        320,
+        &["run:all", "--orphans", "--wait", "--timeout=300"],
+    );
+    let site = published(&p, 80);
+    assert_eq!(site, site_url, "host.conf kept the demo's port");
+    let load = Load::start(site, 2);
+    within(20.0, "web one and two served (retries off)", || {
+        (load.first("one").is_some() && load.first("two").is_some()).then_some(())
+    });
+    let serve = p.path("services/web/web-serve");
+    let script = std::fs::read_to_string(&serve).unwrap();
+    std::fs::write(
+        &serve,
+        script.replace("'%s %s (%s)\\n'", "'%s %s (%s) v2\\n'"),
+    )
+    .unwrap();
+    assert!(std::fs::read_to_string(&serve).unwrap().contains("v2"));
+    dops(&p, 300, &["build:web"]);
+    let r0 = now();
+    let out = dops(&p, 300, &["run:all"]);
+    let r1 = now();
+    std::thread::sleep(Duration::from_millis(1500));
+    let hits = load.finish();
+    let log = String::from_utf8_lossy(&out.stderr).to_string();
+    let at = |needle: &str| {
+        log.find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} not in the run:all output:\n{log}"))
+    };
+    let (one, two) = (p.container("web", "one"), p.container("web", "two"));
+    // One at a time: web one is UP (and its old one removed) before web two is touched.
+    assert!(
+        at(&format!("{one} is UP")) < at(&format!("replacing {two}")),
+        "not one at a time:\n{log}"
+    );
+    assert!(log.contains("image rebuilt"), "{log}");
+    let failed: Vec<_> = hits.iter().filter(|h| h.result.is_err()).collect();
+    println!(
+        "demo: rolling update of web (start-first, HAProxy retries off) {:.1} s; load {}",
+        r1 - r0,
+        summary(&hits)
+    );
+    assert!(
+        failed.is_empty(),
+        "failed requests during the roll-out: {failed:?}"
+    );
+    let mut body = String::new();
+    let mut s = TcpStream::connect_timeout(&site, Duration::from_secs(2)).unwrap();
+    s.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    let _ = s.read_to_string(&mut body);
+    assert!(body.contains(" v2"), "the new page is served: {body}");
     println!(
         "demo: the whole story took {:.1} s",
         t_all.elapsed().as_secs_f64()

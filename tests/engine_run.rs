@@ -218,12 +218,12 @@ fn running_what_runs_says_so_and_concurrent_runs_make_no_duplicates() {
     assert!(b.status.success(), "{}", stderr(&b));
     assert_eq!(containers_of(&p.name), vec![p.container("web", "one")]);
     let both = format!("{}{}", stderr(&a), stderr(&b));
-    assert!(both.contains("already runs"), "{both}");
+    assert!(both.contains("is up to date"), "{both}");
 
     // Again: nothing to do, exit 0.
     let id = inspect("{{.Id}}", &p.container("web", "one"));
     let out = p.dops_ok(&["run:web,instance=one"]);
-    assert!(stderr(&out).contains("already runs"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("is up to date"), "{}", stderr(&out));
     assert_eq!(inspect("{{.Id}}", &p.container("web", "one")), id);
 
     // --replace replaces it.

@@ -48,7 +48,11 @@ fn both_binaries_are_static_executables() {
 fn dops_init_runs_as_pid_1_in_a_from_scratch_image() {
     let p = TestProject::new("scratch");
     p.write("host.conf", "{\"DNS\": false}\n")
-        .write("run.conf", r#"[{"service": "bare", "instance": "one"}]"#)
+        // A one-shot program: declared so, or the engine would run it again and again.
+        .write(
+            "run.conf",
+            r#"[{"service": "bare", "instance": "one", "restart": "no"}]"#,
+        )
         // Nothing in the image but what dops injects: the main program is dops-init itself.
         .write(
             "services/bare/Dockerfile",

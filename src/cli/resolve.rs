@@ -58,10 +58,24 @@ pub(super) fn from_clap(err: clap::Error, verb: &str) -> UsageError {
                 .unwrap_or_default()
                 .to_string();
             let value = ctx(ContextKind::InvalidValue).unwrap_or_default();
-            let reason = err
-                .source()
-                .map(|s| s.to_string())
-                .unwrap_or_else(|| "not valid".to_string());
+            let valid: Vec<String> = match err.get(ContextKind::ValidValue) {
+                Some(ContextValue::Strings(v)) => v.clone(),
+                _ => Vec::new(),
+            };
+            let reason = match err.source() {
+                Some(s) => s.to_string(),
+                None if !valid.is_empty() => format!(
+                    "expected one of {}{}",
+                    valid.join(", "),
+                    did_you_mean(&closest(&value, valid.iter().map(String::as_str)))
+                ),
+                None => "not valid".to_string(),
+            };
+            // A positional is named `<SHELL>` by clap: `shell`, as the user reads it.
+            let key = key
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_lowercase();
             if reason.starts_with("expected one of True/False") {
                 return UsageError::BadBool { key, value };
             }
@@ -155,8 +169,32 @@ fn one_service(verb: &str, t: Target) -> Result<Target, UsageError> {
     }
 }
 
-fn run_action(verb: &str, r: RunCli, rerun: bool) -> Result<RunAction, UsageError> {
+/// `--env KEY=VALUE` (`env=KEY=VALUE`): a valid name that dops does not fix itself, and a value
+/// dops can use when it acts on that name.
+fn command_line_env(kv: &str) -> Result<(String, String), UsageError> {
+    let bad = |reason: String| UsageError::BadValue {
+        key: "env".into(),
+        value: kv.to_string(),
+        reason,
+    };
+    let Some((name, value)) = kv.split_once('=') else {
+        return Err(bad("expected KEY=VALUE".into()));
+    };
+    crate::project::runconf::check_env_name(name).map_err(bad)?;
+    if crate::project::env::FIXED.contains(&name) {
+        return Err(bad(format!(
+            "{name} is set by dops from the instance's settings (command-line options like --instance-type or --persistent-data change it)"
+        )));
+    }
+    crate::project::values::check_env_value(name, value).map_err(bad)?;
+    Ok((name.to_string(), value.to_string()))
+}
+
+fn run_action(verb: &str, mut r: RunCli, rerun: bool) -> Result<RunAction, UsageError> {
     let group = r.select.group.clone();
+    if verb == "up" && r.select.target.is_none() && r.select.group.is_none() {
+        r.select.target = Some("all".into());
+    }
     let target = required(verb, resolve_target(verb, r.select)?)?;
     if let Some(t) = &r.instance_type {
         if crate::project::InstanceType::parse(t).is_none() {
@@ -178,14 +216,34 @@ fn run_action(verb: &str, r: RunCli, rerun: bool) -> Result<RunAction, UsageErro
         Target::Select { .. } => group,
         _ => None,
     };
+    let env = r
+        .env
+        .iter()
+        .map(|kv| command_line_env(kv))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(RunAction {
         target,
         overrides: Overrides {
             instance_type: r.instance_type,
             group: group_override,
             props: r.props.0,
+            env,
         },
-        replace: rerun || r.replace.unwrap_or(false),
+        recreate: match (
+            rerun || r.replace.unwrap_or(false) || r.force_recreate.unwrap_or(false),
+            r.no_recreate.unwrap_or(false),
+        ) {
+            (true, true) => {
+                return Err(UsageError::Other(format!(
+                "'{verb}': --no-recreate and --force-recreate (or --replace) contradict each other"
+            )))
+            }
+            (true, false) => Recreate::Always,
+            (false, true) => Recreate::Never,
+            (false, false) => Recreate::Changed,
+        },
+        orphans: r.orphans.unwrap_or(false),
+        rollback: !r.no_rollback.unwrap_or(false),
         wait: r.wait.unwrap_or(false),
         timeout_s: r.timeout,
         dry_run: r.dry_run.unwrap_or(false),
@@ -198,6 +256,7 @@ pub(super) fn resolve(cli: Cli) -> Result<Invocation, UsageError> {
         conf: conf_file_name(cli.conf.as_deref().unwrap_or("run")),
         json: cli.json,
         verbose: cli.verbose,
+        engine: cli.engine,
     };
     let Some(verb) = cli.verb else {
         return Err(UsageError::MissingVerb);
@@ -218,6 +277,7 @@ pub(super) fn resolve(cli: Cli) -> Result<Invocation, UsageError> {
         }
         VerbCli::Run(r) => Action::Run(run_action("run", r, false)?),
         VerbCli::Rerun(r) => Action::Rerun(run_action("rerun", r, true)?),
+        VerbCli::Up(r) => Action::Up(run_action("up", r, false)?),
         VerbCli::Plan(p) => {
             let of = match p.of.as_deref() {
                 None | Some("run") => PlanOf::Run,
@@ -235,10 +295,11 @@ pub(super) fn resolve(cli: Cli) -> Result<Invocation, UsageError> {
                     })
                 }
             };
+            let run = run_action("plan", p.run, of == PlanOf::Rerun)?;
             Action::Plan(PlanAction {
                 of,
-                run: run_action("plan", p.run, of == PlanOf::Rerun)?,
-                orphans: p.orphans.unwrap_or(false),
+                orphans: run.orphans,
+                run,
                 purge: p.purge.unwrap_or(false),
                 no_cache: p.no_cache.unwrap_or(false),
             })
@@ -291,10 +352,12 @@ pub(super) fn resolve(cli: Cli) -> Result<Invocation, UsageError> {
         VerbCli::InstallDemo(d) => Action::InstallDemo(DemoAction {
             dir: d.dir,
             force: d.force.unwrap_or(false),
+            port: None,
         }),
         VerbCli::Demo(d) => Action::Demo(DemoAction {
-            dir: d.dir,
-            force: d.force.unwrap_or(false),
+            dir: d.demo.dir,
+            force: d.demo.force.unwrap_or(false),
+            port: d.port,
         }),
         VerbCli::Dns(DnsCli::Serve {
             listen,
@@ -312,6 +375,19 @@ pub(super) fn resolve(cli: Cli) -> Result<Invocation, UsageError> {
         VerbCli::Dns(DnsCli::Records { server, zone }) => {
             Action::Dns(DnsAction::Records { server, zone })
         }
+        VerbCli::Completions { shell } => Action::Completions(CompletionsAction { shell }),
+        VerbCli::Nodes => Action::Nodes,
+        VerbCli::Import(ImportCli::Compose {
+            file,
+            into,
+            force,
+            strict,
+        }) => Action::Import(ImportAction::Compose {
+            file,
+            into,
+            force: force.unwrap_or(false),
+            strict: strict.unwrap_or(false),
+        }),
     };
     Ok(Invocation { global, action })
 }

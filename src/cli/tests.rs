@@ -91,7 +91,7 @@ fn resolved_run_action() {
     assert_eq!(r.overrides.props.persistent_data, Some(false));
     assert_eq!(r.overrides.props.publish_ports, None);
     assert_eq!(r.overrides.instance_type.as_deref(), Some("standard"));
-    assert!(!r.replace);
+    assert_eq!(r.recreate, Recreate::Changed);
 }
 
 #[test]
@@ -99,7 +99,7 @@ fn rerun_replaces_and_group_joins() {
     let Action::Rerun(r) = p("rerun:group=front").unwrap().action else {
         panic!()
     };
-    assert!(r.replace);
+    assert_eq!(r.recreate, Recreate::Always);
     // group= as the first element is the target; later it is the group the instance joins
     assert_eq!(
         r.target,

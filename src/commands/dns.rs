@@ -95,6 +95,20 @@ fn parse_listen(l: &str) -> Result<SocketAddr, DnsError> {
         .map_err(|_| bad("listen address", format!("{l:?} is not ip:port")))
 }
 
+/// The variables [`serve_config`] reads.
+const SERVE_ENV: &[&str] = &[
+    "DNS_KEY",
+    "DNS_KEY_FILE",
+    "DNS_LEASE",
+    "DNS_LISTEN",
+    "DNS_RECORDS_FILE",
+    "DNS_THREADS",
+    "DNS_TTL",
+    "DNS_UPSTREAM",
+    "DNS_ZONE",
+    "SERVICE_IP",
+];
+
 /// Resolve the server configuration from the arguments, then `env`, then defaults.
 /// Also returns the project key's name (for the log).
 pub fn serve_config(
@@ -215,6 +229,8 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .try_init();
+    // What the server reads from its environment: refused when it does not decode.
+    crate::host_env::check(SERVE_ENV)?;
     let (config, key_name) = serve_config(&args, |k| std::env::var(k).ok())?;
     tracing::info!(
         zone = %config.zone,

@@ -13,7 +13,7 @@ pub fn execute(s: &Session, action: &TargetAction) -> anyhow::Result<i32> {
         let c = one_running(&observed, &project, action.target.as_ref())?;
         let ip = match c.ip {
             Some(ip) => ip.to_string(),
-            None => engine::apply::ip_of(s.engine().await?, &c.name, Some(&project)).await?,
+            None => engine::container::ip_of(s.engine().await?, &c.name, Some(&project)).await?,
         };
         if s.global.json {
             output::out(&format!(

@@ -3,14 +3,17 @@
 
 pub mod build;
 pub mod clean;
+pub mod completions;
 pub mod demo;
 pub mod dns;
 pub mod examine;
 pub mod getip;
+pub mod import;
 pub mod info;
 pub mod install_demo;
 pub mod instances;
 pub mod logs;
+pub mod nodes;
 pub mod plan;
 pub mod ps;
 pub mod run;
@@ -30,6 +33,14 @@ pub use session::Session;
 /// Run dops with these arguments (without the program name) and return its exit code. The
 /// binary passes `std::env::args_os()`; tests may call it with chosen arguments.
 pub fn run(args: Vec<OsString>) -> i32 {
+    // The completion scripts' helper: the words are the shell's, not a dops command line.
+    if args.first().is_some_and(|a| a == "__complete") {
+        let words: Vec<String> = args[1..]
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        return completions::names(&words);
+    }
     let inv = match cli::parse(&args) {
         Ok(inv) => inv,
         Err(UsageError::Help(text)) => {
@@ -41,6 +52,11 @@ pub fn run(args: Vec<OsString>) -> i32 {
             return 2;
         }
     };
+    // dops' own variables: refused when they do not decode, never taken as unset.
+    if let Err(e) = crate::host_env::check(crate::host_env::OWN) {
+        output::error(&e);
+        return 2;
+    }
     init_tracing(inv.global.verbose);
     tracing::debug!(?inv, "invocation");
     // A command whose output goes into a closed pipe (`dops ps | head`) ends quietly, as Unix
@@ -71,6 +87,9 @@ pub fn exit_code(e: &anyhow::Error) -> i32 {
         || e.downcast_ref::<crate::project::ProjectError>().is_some()
         || e.downcast_ref::<session::NotLoaded>().is_some()
         || e.downcast_ref::<crate::plan::PlanError>().is_some()
+        || e.downcast_ref::<crate::compose::ComposeError>().is_some()
+        || e.downcast_ref::<import::ImportError>().is_some()
+        || e.downcast_ref::<crate::host_env::NotUtf8>().is_some()
     {
         2
     } else {
@@ -93,6 +112,7 @@ fn init_tracing(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .without_time()
         .try_init();
 }
@@ -102,11 +122,15 @@ fn dispatch(inv: &Invocation) -> anyhow::Result<i32> {
     let session = || Session::of(inv);
     match &inv.action {
         Action::Plan(_) => plan::run(&session()?, &inv.action),
-        Action::Run(r) | Action::Rerun(r) if r.dry_run => plan::run(&session()?, &inv.action),
+        Action::Run(r) | Action::Rerun(r) | Action::Up(r) if r.dry_run => {
+            plan::run(&session()?, &inv.action)
+        }
         Action::Build(b) if b.dry_run => plan::run(&session()?, &inv.action),
         Action::Clean(c) if c.dry_run => plan::run(&session()?, &inv.action),
         Action::Build(a) => build::execute(&session()?, &inv.action, a),
-        Action::Run(a) | Action::Rerun(a) => run::execute(&session()?, &inv.action, a),
+        Action::Run(a) | Action::Rerun(a) | Action::Up(a) => {
+            run::execute(&session()?, &inv.action, a)
+        }
         Action::Clean(a) => clean::execute(&session()?, &inv.action, a),
         Action::Ps(a) => ps::execute(&session()?, a),
         Action::Shell(a) => shell::execute(&session()?, a),
@@ -154,5 +178,8 @@ fn dispatch(inv: &Invocation) -> anyhow::Result<i32> {
         // No project folder needed: they make one.
         Action::InstallDemo(a) => install_demo::execute(&inv.global, a),
         Action::Demo(a) => demo::execute(&inv.global, a),
+        Action::Import(a) => import::execute(&inv.global, a),
+        Action::Completions(a) => completions::execute(a),
+        Action::Nodes => nodes::execute(&session()?),
     }
 }

@@ -8,6 +8,8 @@ use std::path::PathBuf;
 pub enum EngineError {
     #[error("the docker engine is unreachable ({detail})\nhint: start it with `sudo systemctl start docker` (or `sudo dockerd &`), and check that DOCKER_HOST points at it")]
     Unreachable { detail: String },
+    #[error("{what}: {why}")]
+    BadHost { what: String, why: String },
     #[error("docker: {context}: {source}")]
     Docker {
         context: String,
@@ -38,12 +40,31 @@ pub enum EngineError {
     NotRunning { name: String },
     #[error("cannot resolve the address of {name}: it has no IPv4 address on a network")]
     NoAddress { name: String },
-    #[error("unsupported extra_args entry {arg:?}\nhint: supported: --privileged, --cap-add=CAP, --cap-drop=CAP, --add-host=HOST:IP, --device=PATH, --shm-size=BYTES, --init, --read-only, -v/--volume=HOST:CTR[:ro]")]
-    ExtraArg { arg: String },
+    #[error("refusing to delete {}: {why} (only folders of the data folder {} are purged); nothing was deleted", path.display(), root.display())]
+    UnsafePurge {
+        path: PathBuf,
+        root: PathBuf,
+        why: String,
+    },
+    #[error("seeding {} from {from} failed: {what}\nhint: nothing was marked as seeded: the next run tries again", host.display())]
+    Seed {
+        host: PathBuf,
+        /// `image:/path`
+        from: String,
+        what: String,
+    },
     #[error("another dops command (pid {pid}) holds the project lock {path}\nhint: wait for it to finish; the lock is released when that process exits")]
     Locked { path: PathBuf, pid: String },
     #[error("timed out after {seconds}s waiting for {waiting}")]
     Timeout { seconds: u64, waiting: String },
+    #[error("{instance} did not come up: {state}{}\nthe last lines of its log:\n{log}", if *.rolled_back { format!("\nrolled back: the previous {instance} serves again; the roll-out of its service stopped") } else { "\nkept for debugging (--no-rollback); the previous one stays aside".to_string() })]
+    RolloutFailed {
+        instance: String,
+        /// Its last lifecycle state (and error), or Docker's state.
+        state: String,
+        log: String,
+        rolled_back: bool,
+    },
     #[error("{0}")]
     Other(String),
 }
@@ -72,9 +93,15 @@ impl EngineError {
     pub fn exit_code(&self) -> i32 {
         match self {
             EngineError::Unreachable { .. } => 3,
-            EngineError::ExtraArg { .. } => 2,
+            EngineError::BadHost { .. } => 2,
             _ => 1,
         }
+    }
+}
+
+impl From<crate::dockerignore::IgnoreError> for EngineError {
+    fn from(e: crate::dockerignore::IgnoreError) -> Self {
+        EngineError::io(e.path, e.source)
     }
 }
 

@@ -304,7 +304,7 @@ pub async fn attach_and_start(
         )
         .await
         .map_err(|e| EngineError::docker(format!("attach to {container}"), e))?;
-    super::apply::start_container(engine, container).await?;
+    super::container::start_container(engine, container).await?;
     if want_tty() {
         tty_session(
             engine,

@@ -17,6 +17,7 @@
 pub mod apply;
 pub mod build;
 pub mod connect;
+pub mod container;
 pub mod context;
 mod error;
 pub mod exec;
@@ -25,10 +26,14 @@ pub mod inject;
 mod key_file;
 pub mod lock;
 pub mod logs;
+pub mod network;
 pub mod observe;
 pub mod progress;
+pub mod purge;
+pub mod rollout;
 mod scratch;
 pub mod seed;
+pub mod swarm;
 pub mod wait;
 
 pub use apply::{apply, ApplyContext};

@@ -36,10 +36,19 @@ pub async fn observe(engine: &Engine, project: &str) -> Result<Observed, EngineE
     let containers = containers.map_err(|e| EngineError::docker("list containers", e))?;
     let networks = networks.map_err(|e| EngineError::docker("list networks", e))?;
     let images = images.map_err(|e| EngineError::docker("list images", e))?;
+    let dns_addresses = networks
+        .iter()
+        .filter_map(|n| {
+            let address = n.labels.as_ref()?.get(labels::DNS_ADDRESS)?;
+            Some((n.name.clone()?, address.clone()))
+        })
+        .collect();
     let mut observed = Observed {
         containers: containers.into_iter().map(to_observed).collect(),
         networks: networks.into_iter().filter_map(|n| n.name).collect(),
         images: BTreeMap::new(),
+        dns_addresses,
+        nodes: Vec::new(),
     };
     observed.containers.sort_by(|a, b| a.name.cmp(&b.name));
     observed.networks.sort();
@@ -141,6 +150,7 @@ fn to_observed(c: ContainerSummary) -> ObservedContainer {
         instance: get(labels::INSTANCE),
         instance_type: get(labels::INSTANCE_TYPE),
         image: c.image.unwrap_or_default(),
+        image_id: c.image_id.unwrap_or_default(),
         state,
         health: health_of(&status),
         status,
@@ -148,6 +158,7 @@ fn to_observed(c: ContainerSummary) -> ObservedContainer {
         ports,
         created: c.created.unwrap_or_default(),
         labels,
+        node: None,
     }
 }
 

@@ -12,6 +12,7 @@ use super::connect::Engine;
 use super::error::EngineError;
 use super::observe::observe;
 use super::progress::{Progress, Reporter};
+use crate::observed::{Observed, ObservedContainer};
 
 /// The state shown for one instance while waiting.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,13 +22,15 @@ pub enum Waiting {
     Failed(String),
 }
 
-fn judge(c: Option<&crate::observed::ObservedContainer>) -> Waiting {
+fn judge(c: Option<&ObservedContainer>) -> Waiting {
     let Some(c) = c else {
         return Waiting::Failed("gone".into());
     };
     if !c.is_running() {
         return match c.state.as_str() {
-            "created" | "restarting" => Waiting::Pending(c.state.clone()),
+            "created" => Waiting::Pending(c.state.clone()),
+            // It exited, and the engine's restart policy runs it again: it did not come up.
+            "restarting" => Waiting::Failed(format!("exited and restarting ({})", c.status)),
             _ => Waiting::Failed(format!("{} ({})", c.state, c.status)),
         };
     }
@@ -37,6 +40,8 @@ fn judge(c: Option<&crate::observed::ObservedContainer>) -> Waiting {
             Some(e) => format!("ERROR: {e}"),
             None => "ERROR".into(),
         }),
+        // Its main program ended: it is going down, not up.
+        Some(l) if l.state == "STOPPED" => Waiting::Failed("STOPPED".into()),
         Some(l) => Waiting::Pending(l.state),
         None => match c.health.as_deref() {
             None | Some("healthy") => Waiting::Up("running".into()),
@@ -54,25 +59,52 @@ pub async fn wait_up(
     timeout: Option<Duration>,
     report: &Reporter,
 ) -> Result<(), EngineError> {
+    wait_until_up(
+        containers,
+        timeout,
+        report,
+        || observe(engine, project),
+        judge,
+    )
+    .await
+}
+
+/// The wait of every engine kind: `observe` what runs, `judge` each instance, until all are
+/// up, one failed, or `timeout`.
+pub(crate) async fn wait_until_up<F, Fut>(
+    containers: &[String],
+    timeout: Option<Duration>,
+    report: &Reporter,
+    observe: F,
+    judge: fn(Option<&ObservedContainer>) -> Waiting,
+) -> Result<(), EngineError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<Observed, EngineError>>,
+{
     if containers.is_empty() {
         return Ok(());
     }
-    let result = wait_loop(engine, project, containers, timeout, report).await;
+    let result = wait_loop(containers, timeout, report, observe, judge).await;
     report(Progress::WaitOver);
     result
 }
 
-async fn wait_loop(
-    engine: &Engine,
-    project: &str,
+async fn wait_loop<F, Fut>(
     containers: &[String],
     timeout: Option<Duration>,
     report: &Reporter,
-) -> Result<(), EngineError> {
+    observe: F,
+    judge: fn(Option<&ObservedContainer>) -> Waiting,
+) -> Result<(), EngineError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<Observed, EngineError>>,
+{
     let start = Instant::now();
     let mut last: BTreeMap<String, Waiting> = BTreeMap::new();
     loop {
-        let observed = observe(engine, project).await?;
+        let observed = observe().await?;
         let mut all_up = true;
         for name in containers {
             let w = judge(observed.container(name));

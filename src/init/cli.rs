@@ -16,6 +16,9 @@ usage:
   dops-init cfg [path.to.key]         print the merged configuration (or one value)
   dops-init status [--json]           print the lifecycle state
   dops-init health                    exit 0 only when the state is UP
+  dops-init health --swarm            the same until the first UP; then also while dops-init
+                                      restarts its program or is in maintenance (a swarm kills
+                                      an unhealthy task; dops-init supervises its own)
   /ww/cfg [path.to.key]               same as `dops-init cfg` (a link to dops-init)
 
 environment: CFG, SAFEMODE, INTERACTIVE, DOPS_INIT_ROOT (moves /ww, /dops, /entrypoints, /data,
@@ -23,9 +26,20 @@ environment: CFG, SAFEMODE, INTERACTIVE, DOPS_INIT_ROOT (moves /ww, /dops, /entr
 DOPS_INIT_BACKOFF_BASE, DOPS_INIT_RESTART_BUDGET, DOPS_INIT_STOPWAIT (seconds)";
 
 pub fn main() -> i32 {
-    let args: Vec<String> = std::env::args_os()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
+    // An argument that is not UTF-8 is refused rather than altered: it would run another command.
+    let mut args: Vec<String> = Vec::new();
+    for a in std::env::args_os() {
+        match a.into_string() {
+            Ok(a) => args.push(a),
+            Err(a) => {
+                use std::os::unix::ffi::OsStrExt;
+                return usage_error(&format!(
+                    "argument {} is not valid UTF-8",
+                    crate::host_env::escaped(a.as_bytes())
+                ));
+            }
+        }
+    }
     let argv0 = args.first().cloned().unwrap_or_default();
     let rest: Vec<String> = args.into_iter().skip(1).collect();
     if std::path::Path::new(&argv0)
@@ -42,7 +56,11 @@ pub fn main() -> i32 {
             [j] if j == "--json" => health::status(&Paths::from_env(), true),
             _ => usage_error("status takes only --json"),
         },
-        Some("health") => health::health(&Paths::from_env()),
+        Some("health") => match &rest[1..] {
+            [] => health::health(&Paths::from_env()),
+            [s] if s == "--swarm" => health::health_swarm(&Paths::from_env()),
+            _ => usage_error("health takes only --swarm"),
+        },
         Some("-h") | Some("--help") | Some("help") => {
             out(USAGE);
             0
@@ -77,7 +95,28 @@ fn cfg(args: &[String]) -> i32 {
     }
 }
 
+/// The variables the lifecycle reads: one that is not UTF-8 is bad configuration, never taken as
+/// unset (the DNS variables are the registration's: it reports them in state.json).
+const LIFECYCLE_ENV: &[&str] = &[
+    "CFG",
+    "SAFEMODE",
+    "INTERACTIVE",
+    "SERVICE",
+    "INSTANCE",
+    "DOPS_INIT_MONITOR_INTERVAL",
+    "DOPS_INIT_MONITOR_TIMEOUT",
+    "DOPS_INIT_BACKOFF_BASE",
+    "DOPS_INIT_RESTART_BUDGET",
+    "DOPS_INIT_STOP_DRAIN",
+    "DOPS_INIT_STOPWAIT",
+    "DOPS_INIT_NOTIFY_TIMEOUT",
+];
+
 fn init(argv: Vec<String>) -> i32 {
+    if let Err(e) = crate::host_env::check(LIFECYCLE_ENV) {
+        log(&e.to_string());
+        return 2;
+    }
     if paths::env_true("INTERACTIVE") {
         return interactive(argv);
     }

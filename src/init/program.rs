@@ -184,63 +184,7 @@ impl Program {
     }
 }
 
-/// Split a command line: whitespace separates words, single and double quotes group, a
-/// backslash escapes the next character (outside single quotes). No expansion of any kind.
-pub fn split_command(line: &str) -> Result<Vec<String>, String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(x) => cur.push(x),
-                        None => return Err(format!("unclosed single quote in {line:?}")),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(x) => cur.push(x),
-                            None => return Err(format!("dangling backslash in {line:?}")),
-                        },
-                        Some(x) => cur.push(x),
-                        None => return Err(format!("unclosed double quote in {line:?}")),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                match chars.next() {
-                    Some(x) => cur.push(x),
-                    None => return Err(format!("dangling backslash in {line:?}")),
-                }
-            }
-            c if c.is_whitespace() => {
-                if in_word {
-                    out.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            c => {
-                in_word = true;
-                cur.push(c);
-            }
-        }
-    }
-    if in_word {
-        out.push(cur);
-    }
-    Ok(out)
-}
+pub use crate::shell_words::split as split_command;
 
 /// `name`, `uid` or `uid:gid`, resolved from `/etc/passwd` and `/etc/group` read directly.
 pub fn resolve_user(spec: &str, paths: &Paths) -> Result<User, InitError> {
@@ -318,17 +262,6 @@ pub fn resolve_user(spec: &str, paths: &Paths) -> Result<User, InitError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn splits_like_a_shell() {
-        assert_eq!(
-            split_command(r#"/bin/app --x 'two words' "a \"q\"" b\ c"#).unwrap(),
-            vec!["/bin/app", "--x", "two words", "a \"q\"", "b c"]
-        );
-        assert_eq!(split_command("  a   b ").unwrap(), vec!["a", "b"]);
-        assert_eq!(split_command("''").unwrap(), vec![""]);
-        assert!(split_command("'open").is_err());
-    }
 
     #[test]
     fn resolves_users_from_files() {

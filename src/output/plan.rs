@@ -7,24 +7,7 @@ use crate::plan::{mask_secret, Planned};
 /// The JSON form of a plan: `{"project", "steps", "warnings"}` with secrets masked (schema in the README, "Plans").
 pub fn plan_json(planned: &Planned) -> serde_json::Value {
     let mut v = serde_json::to_value(&planned.plan).unwrap_or(serde_json::Value::Null);
-    if let Some(steps) = v.get_mut("steps").and_then(|s| s.as_array_mut()) {
-        for step in steps {
-            if let Some(env) = step.get_mut("env").and_then(|e| e.as_array_mut()) {
-                for var in env {
-                    let name = var
-                        .get("name")
-                        .and_then(|n| n.as_str())
-                        .unwrap_or("")
-                        .to_string();
-                    if let Some(value) = var.get_mut("value").and_then(|v| v.get_mut("value")) {
-                        if let Some(s) = value.as_str() {
-                            *value = serde_json::Value::String(mask_secret(&name, s));
-                        }
-                    }
-                }
-            }
-        }
-    }
+    mask_env(&mut v);
     if let Some(obj) = v.as_object_mut() {
         obj.insert("warnings".into(), serde_json::json!(planned.warnings));
     }
@@ -41,5 +24,34 @@ pub fn plan(planned: &Planned, json: bool) {
             warn(w);
         }
         out(&planned.plan.to_string());
+    }
+}
+
+/// Mask the secrets of every `env` list in the document, however deep (a replacement carries
+/// its container's spec).
+fn mask_env(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (key, inner) in map.iter_mut() {
+                if key == "env" {
+                    for var in inner.as_array_mut().into_iter().flatten() {
+                        let name = var
+                            .get("name")
+                            .and_then(|n| n.as_str())
+                            .unwrap_or("")
+                            .to_string();
+                        if let Some(value) = var.get_mut("value").and_then(|v| v.get_mut("value")) {
+                            if let Some(s) = value.as_str() {
+                                *value = serde_json::Value::String(mask_secret(&name, s));
+                            }
+                        }
+                    }
+                } else {
+                    mask_env(inner);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(mask_env),
+        _ => {}
     }
 }

@@ -1,10 +1,12 @@
 //! `clean`: graceful removal of what a target selects; data only with `purge`.
 
-use super::context::{data_root, PlanContext, Planned, STOP_TIMEOUT_S};
+use super::context::{data_root, PlanContext, PlanError, Planned, STOP_TIMEOUT_S};
 use super::step::{Plan, Step};
 use crate::action::Target;
 use crate::observed::{Observed, ObservedContainer};
-use crate::project::{Project, DNS_SERVICE};
+use crate::project::runconf::check_name;
+use crate::project::{EngineKind, Project, DNS_SERVICE};
+use std::path::{Path, PathBuf};
 
 /// `clean`: remove what the target selects from what exists (never data unless `purge`; orphans,
 /// containers of services the project no longer has, only with `orphans`). The DNS goes last; the
@@ -16,7 +18,7 @@ pub(super) fn plan_clean(
     orphans: bool,
     purge: bool,
     ctx: &PlanContext,
-) -> Planned {
+) -> Result<Planned, PlanError> {
     let known = |svc: &str| project.services.contains_key(svc) || svc == DNS_SERVICE;
     let group_of = |svc: &str, inst: &str| {
         project
@@ -64,10 +66,32 @@ pub(super) fn plan_clean(
             container: o.name.clone(),
             stop_timeout_s: STOP_TIMEOUT_S,
         });
-        if purge {
+        if purge && ctx.engine == EngineKind::Swarm {
+            // The data of a swarm instance: volumes on the node its pin label names.
+            let label = super::placement::pin_label(
+                &project.name,
+                &format!("{}-{}", o.service, o.instance),
+            );
+            if let Some(n) = observed
+                .nodes
+                .iter()
+                .find(|n| n.labels.get(&label).map(String::as_str) == Some("true"))
+            {
+                steps.push(Step::PurgeVolumes {
+                    container: o.name.clone(),
+                    node: n.hostname.clone(),
+                    volumes: ["data", "opt", "log", "home"]
+                        .iter()
+                        .map(|sub| format!("{}-{sub}", o.name))
+                        .collect(),
+                    label,
+                });
+            }
+        } else if purge {
             steps.push(Step::PurgeData {
                 container: o.name.clone(),
-                path: root.join(format!("{}-{}", o.service, o.instance)),
+                path: purge_path(&root, o)?,
+                data_root: root.clone(),
             });
         }
     }
@@ -81,11 +105,23 @@ pub(super) fn plan_clean(
             name: project.name.clone(),
         });
     }
-    Planned {
+    Ok(Planned {
         plan: Plan {
             project: project.name.clone(),
             steps,
         },
         warnings: Vec::new(),
+    })
+}
+
+/// `<root>/<service>-<instance>`, built from the container's labels: only from names dops itself
+/// could have given (no `/`, no `..`), so the folder is one level inside the data folder.
+fn purge_path(root: &Path, o: &ObservedContainer) -> Result<PathBuf, PlanError> {
+    for (label, value) in [("service", &o.service), ("instance", &o.instance)] {
+        check_name(value, false).map_err(|why| PlanError::UnsafePurge {
+            container: o.name.clone(),
+            why: format!("its {label} label {why}"),
+        })?;
     }
+    Ok(root.join(format!("{}-{}", o.service, o.instance)))
 }

@@ -2,8 +2,9 @@
 
 use std::fmt;
 
-use super::step::{ContainerSpec, Plan, Step};
+use super::step::{ContainerSpec, Plan, Replacement, Step};
 use crate::project::env::{EnvValue, EnvVar};
+use crate::project::policies::{Condition, UpdateOrder};
 
 /// Mask the secret of a `DNS_KEY` value (`hmac-sha256:<name>:<secret>` → `hmac-sha256:<name>:****`).
 pub fn mask_secret(name: &str, value: &str) -> String {
@@ -29,9 +30,6 @@ fn write_spec(f: &mut fmt::Formatter<'_>, s: &ContainerSpec) -> fmt::Result {
     }
     if s.safemode {
         flags.push("safemode");
-    }
-    if s.replace {
-        flags.push("replace");
     }
     if !flags.is_empty() {
         writeln!(f, "{pad}flags      {}", flags.join(", "))?;
@@ -65,42 +63,73 @@ fn write_spec(f: &mut fmt::Formatter<'_>, s: &ContainerSpec) -> fmt::Result {
         } else {
             format!(" ({})", extra.join(", "))
         };
-        writeln!(
-            f,
-            "{pad}{label}{} -> {}{extra}",
-            m.host.display(),
-            m.container
-        )?;
+        match &m.volume {
+            Some(v) => writeln!(
+                f,
+                "{pad}{label}volume {v} (on its node) -> {}{extra}",
+                m.container
+            )?,
+            None => writeln!(
+                f,
+                "{pad}{label}{} -> {}{extra}",
+                m.host.display(),
+                m.container
+            )?,
+        }
     }
     if let Some(k) = &s.dns_key {
         let whose = match k.scope.as_str() {
             "project" => "the project key",
             _ => "its own names only",
         };
+        let source = match &k.host {
+            Some(h) => h.display().to_string(),
+            None => "swarm secret".to_string(),
+        };
         writeln!(
             f,
-            "{pad}dns key    {} -> {} (key {}: {whose}, mode 0400)",
-            k.host.display(),
-            k.container,
-            k.key_name
+            "{pad}dns key    {source} -> {} (key {}: {whose}, mode 0400)",
+            k.container, k.key_name
         )?;
     }
     for (i, p) in s.ports.iter().enumerate() {
         let label = if i == 0 { "ports      " } else { "           " };
         let proto = p.protocol.as_str();
-        writeln!(
-            f,
-            "{pad}{label}{}:{} -> {}/{proto}",
-            p.host_ip, p.host_port, p.container_port
-        )?;
+        if s.placement.is_some() {
+            writeln!(
+                f,
+                "{pad}{label}{} -> {}/{proto} (host mode: every address of its node)",
+                p.host_port, p.container_port
+            )?;
+        } else {
+            writeln!(
+                f,
+                "{pad}{label}{} -> {}/{proto}",
+                std::net::SocketAddr::new(p.host_ip, p.host_port),
+                p.container_port
+            )?;
+        }
     }
+    let logs: Vec<String> = s.log_opts.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    writeln!(f, "{pad}restart    {} (logs {})", s.restart, logs.join(" "))?;
     let labels: Vec<String> = s.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
     writeln!(f, "{pad}labels     {}", labels.join(" "))?;
+    if let Some(pl) = &s.placement {
+        let mut parts = Vec::new();
+        if let Some(n) = &pl.node {
+            parts.push(format!("node {n} (pinned: its data lives there)"));
+        }
+        parts.extend(pl.constraints.iter().cloned());
+        if parts.is_empty() {
+            parts.push("any node".into());
+        }
+        writeln!(f, "{pad}placement  {}", parts.join(", "))?;
+    }
     if let Some(d) = &s.dns {
         writeln!(f, "{pad}dns        server {} zone {}", d.server, d.zone)?;
     }
     if !s.extra_args.is_empty() {
-        writeln!(f, "{pad}extra args {}", s.extra_args.join(" "))?;
+        writeln!(f, "{pad}extra args {}", s.extra_args.args.join(" "))?;
     }
     Ok(())
 }
@@ -110,6 +139,69 @@ fn value_len(v: &EnvVar) -> usize {
         EnvValue::Literal(l) => mask_secret(&v.name, l).chars().count(),
         other => other.to_string().chars().count(),
     }
+}
+
+/// `replace demo-web-one (start-first): env VERSION: "v1" → "v2"`
+fn write_replacement_head(f: &mut fmt::Formatter<'_>, r: &Replacement) -> fmt::Result {
+    let reasons: Vec<&str> = r.reasons.iter().map(|r| r.text.as_str()).collect();
+    write!(f, "replace {} ({}", r.container, r.order.as_str())?;
+    if r.wave > 0 {
+        write!(f, ", wave {}", r.wave + 1)?;
+    }
+    write!(f, "): {}", reasons.join("; "))
+}
+
+/// The sub-steps of a replacement and what happens on failure.
+fn write_replacement_sequence(f: &mut fmt::Formatter<'_>, r: &Replacement) -> fmt::Result {
+    let pad = "     ";
+    if r.spec.placement.is_some() {
+        return write_service_update(f, r);
+    }
+    let (c, a) = (&r.container, &r.aside);
+    let wait = format!("wait until UP ({}s)", r.timeout_s);
+    let remove = format!("remove {a} (withdrawn from the DNS, drained, stopped)");
+    let then = match (r.resume, r.order) {
+        (true, _) => format!("{wait}; {remove}"),
+        (false, UpdateOrder::StartFirst) => {
+            format!("rename {c} → {a} (it keeps serving); run the new {c}; {wait}; {remove}")
+        }
+        (false, UpdateOrder::StopFirst) => {
+            format!("stop {c}, rename it {a}; run the new {c}; {wait}; {remove}")
+        }
+    };
+    writeln!(f, "{pad}then       {then}")?;
+    let on_failure = if !r.rollback {
+        format!("keep the new {c} for debugging (--no-rollback); {a} stays aside")
+    } else {
+        let restart = if r.order == UpdateOrder::StopFirst {
+            " and start it"
+        } else {
+            ""
+        };
+        format!("remove the new {c}; rename {a} back{restart} (the roll-out stops)")
+    };
+    writeln!(f, "{pad}on failure {on_failure}")
+}
+
+/// On a swarm, a replacement is an update of the instance's service: Swarm runs the sequence.
+fn write_service_update(f: &mut fmt::Formatter<'_>, r: &Replacement) -> fmt::Result {
+    let pad = "     ";
+    let c = &r.container;
+    let first = match r.order {
+        UpdateOrder::StartFirst => "start the new task (the old one keeps serving)",
+        UpdateOrder::StopFirst => "stop the old task, start the new one",
+    };
+    writeln!(
+        f,
+        "{pad}then       update service {c}: {first}; wait until UP ({}s); the old task is withdrawn from the DNS, drained, stopped",
+        r.timeout_s
+    )?;
+    let on_failure = if r.rollback {
+        "the swarm rolls the service back to its previous spec (the roll-out stops; dops fails)"
+    } else {
+        "the update pauses with the new task kept for debugging (--no-rollback)"
+    };
+    writeln!(f, "{pad}on failure {on_failure}")
 }
 
 impl fmt::Display for Step {
@@ -132,16 +224,76 @@ impl fmt::Display for Step {
                 Ok(())
             }
             Step::Run(s) => write!(f, "run {} ({}, type {})", s.name, s.image, s.instance_type),
-            Step::AlreadyRunning { container } => write!(f, "keep {container} (already running)"),
+            Step::Keep { container, note } => match note {
+                Some(n) => write!(f, "keep {container} ({n})"),
+                None => write!(f, "keep {container} (up to date)"),
+            },
+            Step::Replace(r) => write_replacement_head(f, r),
+            Step::Restore {
+                container,
+                aside,
+                remove_current,
+                start,
+            } => {
+                write!(
+                    f,
+                    "restore {container} from {aside} (a roll-out was interrupted): "
+                )?;
+                if *remove_current {
+                    write!(f, "remove {container}, ")?;
+                }
+                write!(f, "rename {aside} back")?;
+                if *start {
+                    write!(f, ", start it")?;
+                }
+                Ok(())
+            }
+            Step::WaitFor {
+                containers,
+                condition,
+                timeout_s,
+            } => {
+                let what = match condition {
+                    Condition::Started => "started",
+                    Condition::Up => "UP",
+                    Condition::Completed => "completed (exit 0)",
+                };
+                write!(
+                    f,
+                    "wait until {} {} {what} (timeout {timeout_s}s)",
+                    containers.join(", "),
+                    if containers.len() == 1 { "is" } else { "are" }
+                )
+            }
             Step::Remove {
                 container,
                 stop_timeout_s,
             } => write!(f, "remove {container} (stop timeout {stop_timeout_s}s)"),
-            Step::PurgeData { container, path } => {
+            Step::PurgeData {
+                container, path, ..
+            } => {
                 write!(f, "purge data of {container}: {}", path.display())
             }
             Step::RemoveNetwork { name } => write!(f, "remove network {name}"),
             Step::Sleep { seconds } => write!(f, "sleep {seconds}s"),
+            Step::PurgeVolumes {
+                container,
+                node,
+                volumes,
+                ..
+            } => write!(
+                f,
+                "purge data of {container}: its volumes on node {node} ({})",
+                volumes.join(", ")
+            ),
+            Step::Pin {
+                container,
+                node,
+                label,
+            } => write!(
+                f,
+                "pin {container} to node {node} (its data will live there; node label {label})"
+            ),
         }
     }
 }
@@ -161,8 +313,13 @@ impl fmt::Display for Plan {
         let w = n.to_string().len();
         for (i, step) in self.steps.iter().enumerate() {
             writeln!(f, "{:>w$}. {step}", i + 1)?;
-            if let Step::Run(spec) = step {
-                write_spec(f, spec)?;
+            match step {
+                Step::Run(spec) => write_spec(f, spec)?,
+                Step::Replace(r) => {
+                    write_replacement_sequence(f, r)?;
+                    write_spec(f, &r.spec)?;
+                }
+                _ => {}
             }
         }
         Ok(())

@@ -18,7 +18,10 @@
 mod build;
 mod clean;
 mod context;
+pub mod desired;
 mod display;
+mod order;
+pub mod placement;
 mod run;
 mod select;
 mod spec;
@@ -27,7 +30,9 @@ pub mod step;
 mod tests;
 
 pub use context::{data_root, PlanContext, PlanError, Planned, STOP_TIMEOUT_S};
+pub use desired::{is_secret, short_hash, Desired};
 pub use display::mask_secret;
+pub use run::ROLLOUT_TIMEOUT_S;
 pub use step::*;
 
 use crate::action::{Action, PlanOf};
@@ -41,28 +46,58 @@ pub fn plan(
     action: &Action,
     ctx: &PlanContext,
 ) -> Result<Planned, PlanError> {
+    let mut planned = plan_action(project, observed, action, ctx)?;
+    add_load_warnings(project, &mut planned);
+    Ok(planned)
+}
+
+/// The project's load-time warnings (a port a Dockerfile declares that dops will not publish)
+/// about the services this plan builds or runs, first.
+fn add_load_warnings(project: &Project, planned: &mut Planned) {
+    let involved: std::collections::BTreeSet<&str> = planned
+        .plan
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Build(b) => Some(b.service.as_str()),
+            Step::Run(r) => Some(r.service.as_str()),
+            _ => None,
+        })
+        .collect();
+    let load: Vec<String> = project
+        .warnings
+        .iter()
+        .filter(|w| involved.contains(w.service.as_str()))
+        .map(|w| w.text.clone())
+        .collect();
+    planned.warnings.splice(0..0, load);
+}
+
+fn plan_action(
+    project: &Project,
+    observed: &Observed,
+    action: &Action,
+    ctx: &PlanContext,
+) -> Result<Planned, PlanError> {
     match action {
-        Action::Run(r) | Action::Rerun(r) => run::plan_run(project, observed, r, ctx),
+        Action::Run(r) | Action::Rerun(r) | Action::Up(r) => {
+            run::plan_run(project, observed, r, ctx)
+        }
         Action::Build(b) => build::plan_build(project, observed, &b.target, b.no_cache, true),
-        Action::Clean(c) => Ok(clean::plan_clean(
-            project, observed, &c.target, c.orphans, c.purge, ctx,
-        )),
+        Action::Clean(c) => {
+            clean::plan_clean(project, observed, &c.target, c.orphans, c.purge, ctx)
+        }
         Action::Plan(p) => match p.of {
             PlanOf::Run => run::plan_run(project, observed, &p.run, ctx),
             PlanOf::Rerun => {
                 let mut r = p.run.clone();
-                r.replace = true;
+                r.recreate = crate::action::Recreate::Always;
                 run::plan_run(project, observed, &r, ctx)
             }
             PlanOf::Build => build::plan_build(project, observed, &p.run.target, p.no_cache, true),
-            PlanOf::Clean => Ok(clean::plan_clean(
-                project,
-                observed,
-                &p.run.target,
-                p.orphans,
-                p.purge,
-                ctx,
-            )),
+            PlanOf::Clean => {
+                clean::plan_clean(project, observed, &p.run.target, p.orphans, p.purge, ctx)
+            }
         },
         other => Err(PlanError::NotPlannable {
             verb: other.verb().to_string(),

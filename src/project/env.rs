@@ -11,12 +11,14 @@
 //!    unset, so a run.conf value or a link named `dns` wins (origin `dns`);
 //! 6. the host environment overrides variables already defined (declared required names
 //!    included), never the fixed ones (origin `host_env`);
-//! 7. `host.conf` fills what is still unset (origin `host_conf`).
+//! 7. `host.conf` fills what is still unset (origin `host_conf`);
+//! 8. the command line (`--env KEY=VALUE`, `env=KEY=VALUE`) sets or overrides anything but the
+//!    fixed variables (refused there when the command line is read) (origin `command_line`).
 //!
 //! Then a required variable still unset is an error, and a `*_IP` value `from_<iface>` becomes the
 //! IPv4 address of that host interface (the addresses are an input: no I/O here).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
 use serde::Serialize;
@@ -61,6 +63,12 @@ impl std::fmt::Display for EnvValue {
     }
 }
 
+impl std::fmt::Display for EnvOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl EnvOrigin {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -79,8 +87,10 @@ impl EnvOrigin {
 /// What the planner knows about the host, captured by the command layer (the only I/O).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct HostContext {
-    /// The host environment of the dops process.
+    /// The host environment of the dops process (the variables that are UTF-8).
     pub env: BTreeMap<String, String>,
+    /// Host variables whose value is not UTF-8: an error if resolution would use one.
+    pub env_not_utf8: BTreeSet<String>,
     pub hostname: String,
     /// IPv4 address of each host interface (first one per interface).
     pub interfaces: BTreeMap<String, Ipv4Addr>,
@@ -108,14 +118,16 @@ pub enum EnvError {
         name: String,
         file: String,
     },
-    #[error("{instance}: {name}={value}: no host interface '{iface}' with an IPv4 address (found: {found})")]
+    #[error("{instance}: {name}={value} (from {origin}): no host interface '{}' with an IPv4 address (found: {found})", .value.strip_prefix("from_").unwrap_or(.value))]
     NoInterface {
         instance: String,
         name: String,
         value: String,
-        iface: String,
+        origin: EnvOrigin,
         found: String,
     },
+    #[error("{instance}: {name} from the host environment is not valid UTF-8\nhint: set it to UTF-8 text, or unset it")]
+    HostNotUtf8 { instance: String, name: String },
 }
 
 /// Everything env resolution reads, already gathered by the planner.
@@ -132,30 +144,26 @@ pub struct EnvInputs<'a> {
     pub dns: Vec<(String, EnvValue)>,
     pub host: &'a HostContext,
     pub host_conf: &'a HostConf,
+    /// `--env KEY=VALUE`, in command-line order.
+    pub command_line: &'a [(String, String)],
 }
 
-fn set(vars: &mut Vec<EnvVar>, name: &str, value: EnvValue, origin: EnvOrigin) {
-    match vars.iter_mut().find(|v| v.name == name) {
-        Some(v) => {
-            v.value = value;
-            v.origin = origin;
+/// The variables being resolved, by name (one lookup per step, whatever their number).
+type Vars = BTreeMap<String, (EnvValue, EnvOrigin)>;
+
+fn set(vars: &mut Vars, name: &str, value: EnvValue, origin: EnvOrigin) {
+    match vars.get_mut(name) {
+        Some(v) => *v = (value, origin),
+        None => {
+            vars.insert(name.to_string(), (value, origin));
         }
-        None => vars.push(EnvVar {
-            name: name.to_string(),
-            value,
-            origin,
-        }),
     }
-}
-
-fn is_set(vars: &[EnvVar], name: &str) -> bool {
-    vars.iter().any(|v| v.name == name)
 }
 
 /// Resolve one instance's environment (sorted by name).
 pub fn resolve(inp: &EnvInputs) -> Result<Vec<EnvVar>, EnvError> {
     let lit = |s: &str| EnvValue::Literal(s.to_string());
-    let mut vars: Vec<EnvVar> = Vec::new();
+    let mut vars: Vars = BTreeMap::new();
     let mut declared: Vec<&str> = Vec::new();
     for r in inp.required {
         declared.push(&r.name);
@@ -173,28 +181,39 @@ pub fn resolve(inp: &EnvInputs) -> Result<Vec<EnvVar>, EnvError> {
         set(&mut vars, k, v.clone(), EnvOrigin::Link);
     }
     for (k, v) in &inp.dns {
-        if !is_set(&vars, k) {
+        if !vars.contains_key(k) {
             set(&mut vars, k, v.clone(), EnvOrigin::Dns);
         }
     }
-    let defined: Vec<String> = vars
-        .iter()
-        .map(|v| v.name.clone())
+    let defined: BTreeSet<String> = vars
+        .keys()
+        .cloned()
         .chain(declared.iter().map(|s| s.to_string()))
         .filter(|n| !FIXED.contains(&n.as_str()))
         .collect();
     for name in defined {
+        if inp.host.env_not_utf8.contains(&name) {
+            return Err(EnvError::HostNotUtf8 {
+                instance: inp.instance.to_string(),
+                name,
+            });
+        }
         if let Some(v) = inp.host.env.get(&name) {
             set(&mut vars, &name, lit(v), EnvOrigin::HostEnv);
         }
     }
     for (k, v) in &inp.host_conf.vars {
-        if !is_set(&vars, k) {
+        if !vars.contains_key(k) {
             set(&mut vars, k, lit(v), EnvOrigin::HostConf);
         }
     }
+    for (k, v) in inp.command_line {
+        if !FIXED.contains(&k.as_str()) {
+            set(&mut vars, k, lit(v), EnvOrigin::CommandLine);
+        }
+    }
     for name in declared {
-        if !is_set(&vars, name) {
+        if !vars.contains_key(name) {
             return Err(EnvError::MissingRequired {
                 instance: inp.instance.to_string(),
                 name: name.to_string(),
@@ -202,25 +221,25 @@ pub fn resolve(inp: &EnvInputs) -> Result<Vec<EnvVar>, EnvError> {
             });
         }
     }
-    for v in vars.iter_mut() {
-        if !v.name.ends_with("_IP") {
+    for (name, (value, origin)) in vars.iter_mut() {
+        if !name.ends_with("_IP") {
             continue;
         }
-        let EnvValue::Literal(value) = &v.value else {
+        let EnvValue::Literal(text) = value else {
             continue;
         };
-        let Some(iface) = value.strip_prefix("from_") else {
+        let Some(iface) = text.strip_prefix("from_") else {
             continue;
         };
         match inp.host.interfaces.get(iface) {
-            Some(ip) => v.value = EnvValue::Literal(ip.to_string()),
+            Some(ip) => *value = EnvValue::Literal(ip.to_string()),
             None => {
                 let found: Vec<&str> = inp.host.interfaces.keys().map(String::as_str).collect();
                 return Err(EnvError::NoInterface {
                     instance: inp.instance.to_string(),
-                    name: v.name.clone(),
-                    value: value.clone(),
-                    iface: iface.to_string(),
+                    name: name.clone(),
+                    value: text.clone(),
+                    origin: *origin,
                     found: if found.is_empty() {
                         "none".to_string()
                     } else {
@@ -230,8 +249,14 @@ pub fn resolve(inp: &EnvInputs) -> Result<Vec<EnvVar>, EnvError> {
             }
         }
     }
-    vars.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(vars)
+    Ok(vars
+        .into_iter()
+        .map(|(name, (value, origin))| EnvVar {
+            name,
+            value,
+            origin,
+        })
+        .collect())
 }
 
 #[cfg(test)]
@@ -253,6 +278,7 @@ mod tests {
         run_conf: Vec<(String, String)>,
         host: HostContext,
         host_conf: HostConf,
+        command_line: Vec<(String, String)>,
     }
 
     impl Fx {
@@ -262,6 +288,7 @@ mod tests {
                 run_conf: Vec::new(),
                 host: HostContext::default(),
                 host_conf: HostConf::default(),
+                command_line: Vec::new(),
             }
         }
         fn inputs(&self) -> EnvInputs<'_> {
@@ -284,6 +311,7 @@ mod tests {
                 ],
                 host: &self.host,
                 host_conf: &self.host_conf,
+                command_line: &self.command_line,
             }
         }
     }
@@ -355,6 +383,57 @@ mod tests {
     }
 
     #[test]
+    fn the_command_line_wins_over_everything_but_the_fixed_variables() {
+        let mut fx = Fx::new();
+        fx.run_conf = vec![("A".into(), "rc".into())];
+        fx.host.env = [("A".to_string(), "hostenv".to_string())].into();
+        fx.host_conf.vars = vec![("B".into(), "hc".into())];
+        fx.required = vec![RequiredVar {
+            name: "C".into(),
+            default: None,
+        }];
+        fx.command_line = vec![
+            ("A".into(), "cli".into()),
+            ("B".into(), "cli-b".into()),
+            ("C".into(), "cli-c".into()),
+            ("DB_SERVICE_IP".into(), "10.0.0.9".into()),
+            ("NEW".into(), "1".into()),
+            ("NEW".into(), "2".into()),
+            ("SERVICE".into(), "nope".into()),
+        ];
+        let vars = resolve(&fx.inputs()).unwrap();
+        assert_eq!(get(&vars, "A"), Some((&lit("cli"), EnvOrigin::CommandLine)));
+        assert_eq!(
+            get(&vars, "B"),
+            Some((&lit("cli-b"), EnvOrigin::CommandLine))
+        );
+        // a required variable may come from the command line alone
+        assert_eq!(
+            get(&vars, "C"),
+            Some((&lit("cli-c"), EnvOrigin::CommandLine))
+        );
+        assert_eq!(
+            get(&vars, "DB_SERVICE_IP"),
+            Some((&lit("10.0.0.9"), EnvOrigin::CommandLine))
+        );
+        // new names are added; the later of two wins
+        assert_eq!(get(&vars, "NEW"), Some((&lit("2"), EnvOrigin::CommandLine)));
+        assert_eq!(get(&vars, "SERVICE"), Some((&lit("web"), EnvOrigin::Fixed)));
+        // from_<iface> applies to command-line values too
+        fx.command_line = vec![
+            ("C".into(), "c".into()),
+            ("SERVICE_IP".into(), "from_eth0".into()),
+        ];
+        fx.host
+            .interfaces
+            .insert("eth0".into(), Ipv4Addr::new(10, 1, 2, 3));
+        assert_eq!(
+            get(&resolve(&fx.inputs()).unwrap(), "SERVICE_IP"),
+            Some((&lit("10.1.2.3"), EnvOrigin::CommandLine))
+        );
+    }
+
+    #[test]
     fn required_default_is_overridden_by_run_conf() {
         let mut fx = Fx::new();
         fx.required = vec![RequiredVar {
@@ -418,7 +497,7 @@ mod tests {
         fx.run_conf = vec![("SERVICE_IP".into(), "from_wlan9".into())];
         assert_eq!(
             resolve(&fx.inputs()).unwrap_err().to_string(),
-            "web-one: SERVICE_IP=from_wlan9: no host interface 'wlan9' with an IPv4 address (found: eth0, lo)"
+            "web-one: SERVICE_IP=from_wlan9 (from run.conf): no host interface 'wlan9' with an IPv4 address (found: eth0, lo)"
         );
     }
 }

@@ -3,15 +3,19 @@
 //! Every key is an environment variable that fills what is still unset in each instance (the last
 //! step of env resolution), except two reserved keys that configure dops itself:
 //! - `"DNS"`: `"off"` (or false) disables the built-in dops DNS for this host;
-//! - `"PROJECT"`: overrides the project name (default: the folder name, lowercased).
+//! - `"PROJECT"`: overrides the project name (default: the folder name, lowercased);
+//! - `ENGINE`, `REGISTRY`, `REGISTRY_PUSH`, `BUILD_ENGINE`, `NODE_ENGINE`: the engine the project
+//!   runs on (see `engine_conf`).
 //!
 //! `DNS_ZONE` (the zone, default `local.zone`) and `DATA_DIR` (where persistent folders live,
 //! default `<project>/data`) are read by the planner and also exported like any other key.
 
 use serde::Serialize;
 
+use super::engine_conf::{EngineConf, ENGINE_KEYS};
 use super::json::Value;
 use super::runconf::{check_env_name, check_name, ConfigError, Ctx};
+use super::values::check_env_value;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HostConf {
@@ -20,6 +24,7 @@ pub struct HostConf {
     /// false when `"DNS": "off"`.
     pub dns: bool,
     pub project: Option<String>,
+    pub engine: EngineConf,
 }
 
 impl Default for HostConf {
@@ -28,6 +33,7 @@ impl Default for HostConf {
             vars: Vec::new(),
             dns: true,
             project: None,
+            engine: EngineConf::default(),
         }
     }
 }
@@ -66,9 +72,17 @@ pub fn parse(file: &str, text: &str) -> Result<HostConf, ConfigError> {
                 check_name(s, true).map_err(|msg| cx.err(m.value.pos, &path, msg))?;
                 hc.project = Some(s.to_string());
             }
+            key if ENGINE_KEYS.contains(&key) => {
+                let value = cx.string(&m.value, &path)?;
+                hc.engine
+                    .set(key, value)
+                    .map_err(|msg| cx.err(m.value.pos, &path, msg))?;
+            }
             key => {
                 check_env_name(key).map_err(|msg| cx.err(m.key_pos, &path, msg))?;
-                hc.vars.push((key.to_string(), cx.scalar(&m.value, &path)?));
+                let value = cx.scalar(&m.value, &path)?;
+                check_env_value(key, &value).map_err(|msg| cx.err(m.value.pos, &path, msg))?;
+                hc.vars.push((key.to_string(), value));
             }
         }
     }
@@ -104,7 +118,12 @@ pub fn parse_required(file: &str, text: &str) -> Result<Vec<RequiredVar>, Config
                 check_env_name(&m.key).map_err(|msg| cx.err(m.key_pos, &m.key, msg))?;
                 let default = match &m.value.value {
                     Value::Null => None,
-                    _ => Some(cx.scalar(&m.value, &m.key)?),
+                    _ => {
+                        let value = cx.scalar(&m.value, &m.key)?;
+                        check_env_value(&m.key, &value)
+                            .map_err(|msg| cx.err(m.value.pos, &m.key, msg))?;
+                        Some(value)
+                    }
                 };
                 out.push(RequiredVar {
                     name: m.key.clone(),
@@ -136,6 +155,19 @@ mod tests {
         assert_eq!(hc.get("N"), Some("3"));
         assert!(parse("host.conf", "{}").unwrap().dns);
         assert!(parse("host.conf", "{\"DNS\": true}").unwrap().dns);
+        let hc = parse(
+            "host.conf",
+            "{\"ENGINE\": \"swarm\", \"REGISTRY\": \"r:5000\"}",
+        )
+        .unwrap();
+        assert_eq!(hc.engine.kind, super::super::EngineKind::Swarm);
+        assert!(hc.vars.is_empty(), "engine keys are not instance variables");
+        assert_eq!(
+            parse("host.conf", "{\"ENGINE\": \"k8s\"}")
+                .unwrap_err()
+                .to_string(),
+            "host.conf: line 1, col 12: ENGINE: expected \"local\" or \"swarm\""
+        );
     }
 
     #[test]

@@ -252,6 +252,8 @@ impl<'a> Parser<'a> {
         self.enter()?;
         self.bump();
         let mut members: Vec<Member> = Vec::new();
+        // Keys seen so far: a duplicate is found in constant time, whatever the object's size.
+        let mut keys: std::collections::HashSet<String> = std::collections::HashSet::new();
         loop {
             self.skip();
             match self.peek() {
@@ -269,7 +271,7 @@ impl<'a> Parser<'a> {
             }
             let key_pos = self.pos;
             let key = self.string()?;
-            if members.iter().any(|m| m.key == key) {
+            if !keys.insert(key.clone()) {
                 return Err(SyntaxError {
                     pos: key_pos,
                     msg: format!("duplicate key {key:?}"),

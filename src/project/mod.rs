@@ -4,7 +4,9 @@
 //! [`Project::from_files`] (in `model`) builds and validates the model from them (pure, used by
 //! tests).
 
+pub mod engine_conf;
 pub mod env;
+pub mod extra_args;
 pub mod hostconf;
 pub mod instance;
 pub mod instance_type;
@@ -12,11 +14,15 @@ pub mod json;
 pub mod links;
 mod load;
 mod model;
+pub mod policies;
 pub mod props;
 pub mod runconf;
+pub mod values;
 
 pub use crate::dockerfile::{DockerfileInfo, ExposedPort};
+pub use engine_conf::{EngineConf, EngineKind};
 pub use env::{EnvError, HostContext};
+pub use extra_args::ExtraArgs;
 pub use hostconf::{HostConf, RequiredVar};
 pub use instance::{settings, InstanceSettings};
 pub use instance_type::{InstanceType, TypeDefaults};
@@ -25,8 +31,8 @@ pub use load::{load, name_of};
 pub use runconf::{ConfigError, DnsPolicy, RunConfEntry, VolumeSpec};
 
 pub use model::{
-    name_from_dir, Project, ProjectError, ProjectFiles, Service, ServiceFiles, DEFAULT_ZONE,
-    DNS_INSTANCE, DNS_SERVICE,
+    name_from_dir, LoadWarning, Project, ProjectError, ProjectFiles, Service, ServiceFiles,
+    DEFAULT_ZONE, DNS_INSTANCE, DNS_SERVICE,
 };
 
 #[cfg(test)]

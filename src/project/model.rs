@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::hostconf::{self, HostConf, RequiredVar};
+use super::policies::Dependency;
 use super::runconf::{self, ConfigError, RunConfEntry};
 use crate::build_order::{self, BuildOrderError, ParentRef};
 use crate::dockerfile;
@@ -39,8 +40,24 @@ pub enum ProjectError {
         dir: String,
         available: Vec<String>,
     },
+    #[error("{path} is {size} bytes ({}): over the {} MiB limit of a dops configuration file", mib(*.size), .limit / (1024 * 1024))]
+    TooLarge { path: String, size: u64, limit: u64 },
+    #[error("{path}: line {line}, col {col}: invalid UTF-8 at byte {offset} ({bytes})\nhint: dops files are UTF-8 text; convert it (e.g. iconv -f latin1 -t utf-8)")]
+    NotUtf8 {
+        path: String,
+        line: usize,
+        col: usize,
+        offset: usize,
+        bytes: String,
+    },
+    #[error("{path} is not a regular file")]
+    NotAFile { path: String },
     #[error("cannot derive a project name from {dir:?}: set \"PROJECT\" in host.conf")]
     NoName { dir: String },
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
 /// One service: `services/<name>/` with a Dockerfile, or a built-in one.
@@ -71,6 +88,17 @@ pub struct Project {
     #[serde(skip)]
     pub graph: BTreeMap<String, Vec<ParentRef>>,
     pub host_conf: HostConf,
+    /// What the files say that dops cannot use but that does not stop it (a port it will not
+    /// publish), for the plans that involve the service.
+    pub warnings: Vec<LoadWarning>,
+}
+
+/// A load-time warning, about one service's files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LoadWarning {
+    pub service: String,
+    /// `services/web/Dockerfile:3: EXPOSE 99999: …`
+    pub text: String,
 }
 
 /// The raw files of a project (what `load` reads).
@@ -128,8 +156,13 @@ impl Project {
         let mut infos: BTreeMap<String, DockerfileInfo> = BTreeMap::new();
         let mut graph: BTreeMap<String, Vec<ParentRef>> = BTreeMap::new();
         let prefix = format!("{name}/");
+        let mut warnings = Vec::new();
         for sf in &files.services {
             let info = dockerfile::parse(&sf.dockerfile);
+            warnings.extend(info.warnings.iter().map(|w| LoadWarning {
+                service: sf.name.clone(),
+                text: format!("services/{}/Dockerfile:{}: {}", sf.name, w.line, w.msg),
+            }));
             let mut parents: Vec<ParentRef> = Vec::new();
             for f in info.external_bases() {
                 if let Some(rest) = f.image.strip_prefix(&prefix) {
@@ -209,6 +242,32 @@ impl Project {
             .map(String::as_str)
             .chain([DNS_SERVICE])
             .collect();
+        let mut entries = entries;
+        for e in &mut entries {
+            // `depends_on: "db-master"` names an instance of `db` when there is no service
+            // `db-master`; a dependency on a service dops does not know is an error.
+            for (j, d) in e.depends_on.iter_mut().enumerate() {
+                if d.instance.is_none() && !known.contains(d.service.as_str()) {
+                    let resolved = Dependency::from_name(&d.service, &|s| known.contains(s));
+                    if known.contains(resolved.service.as_str()) {
+                        d.service = resolved.service;
+                        d.instance = resolved.instance;
+                    }
+                }
+                if !known.contains(d.service.as_str()) {
+                    let hint = crate::suggest::closest(&d.service, known.iter().copied())
+                        .map(|c| format!(" (did you mean {c:?}?)"))
+                        .unwrap_or_default();
+                    return Err(cx
+                        .err(
+                            e.pos,
+                            &format!("[{}].depends_on[{j}]", e.index),
+                            format!("unknown service {:?}{hint}", d.service),
+                        )
+                        .into());
+                }
+            }
+        }
         for e in &entries {
             if !known.contains(e.service.as_str()) {
                 let hint = match crate::suggest::closest(&e.service, known.iter().copied()) {
@@ -237,6 +296,7 @@ impl Project {
             build_order: order,
             graph,
             host_conf,
+            warnings,
         })
     }
 

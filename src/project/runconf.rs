@@ -5,10 +5,13 @@ use std::fmt;
 
 use serde::Serialize;
 
+use super::extra_args::{self, ExtraArgs};
 use super::instance_type::InstanceType;
 use super::json::{self, Node, Pos, Value};
 use super::links::{LinkSpec, LinkTarget};
+use super::policies::{Condition, Dependency, LogOpts, RestartPolicy, UpdateOrder};
 use super::props::Overrides;
+use super::values::check_env_value;
 
 /// An error in a configuration file: `run.conf: line 12, col 5: [3].instance_type: expected ...`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -170,10 +173,21 @@ pub struct RunConfEntry {
     pub group: Option<String>,
     /// false: `run:all` skips this entry (it still runs when named).
     pub autorun: bool,
-    pub extra_args: Vec<String>,
+    /// Parsed when loading: an option dops cannot pass on is a load error.
+    pub extra_args: ExtraArgs,
     /// Passed to the instance as `CFG` (JSON).
     pub cfg: Option<serde_json::Value>,
     pub dns_update_policy: Option<DnsPolicy>,
+    /// Docker's restart policy; None = the type's default (see `plan`).
+    pub restart: Option<RestartPolicy>,
+    /// json-file log options; None = bounded defaults.
+    pub log_opts: Option<LogOpts>,
+    /// How a change is rolled out; None = start-first where it can work.
+    pub update_order: Option<UpdateOrder>,
+    /// How many instances of the service are replaced at once (default 1).
+    pub update_parallelism: Option<u32>,
+    /// What must run before this entry.
+    pub depends_on: Vec<Dependency>,
 }
 
 impl RunConfEntry {
@@ -193,9 +207,14 @@ impl RunConfEntry {
             volumes: Vec::new(),
             group: None,
             autorun: true,
-            extra_args: Vec::new(),
+            extra_args: ExtraArgs::default(),
             cfg: None,
             dns_update_policy: None,
+            restart: None,
+            log_opts: None,
+            update_order: None,
+            update_parallelism: None,
+            depends_on: Vec::new(),
         }
     }
 }
@@ -214,6 +233,11 @@ pub const KEYS: &[&str] = &[
     "extra_args",
     "cfg",
     "dns_update_policy",
+    "restart",
+    "log_opts",
+    "update_order",
+    "update_parallelism",
+    "depends_on",
 ];
 
 /// Every key an entry may have.
@@ -264,6 +288,13 @@ pub fn check_env_name(s: &str) -> Result<(), String> {
     }
 }
 
+/// The most entries a run conf may have: a project network is a Linux bridge, which takes at most
+/// 1024 containers, so more could never run together (and planning stays fast).
+pub const MAX_ENTRIES: usize = 1024;
+
+/// The most links a run conf may have in all (each is resolved against every instance).
+pub const MAX_LINKS: usize = 8192;
+
 /// Parse a whole run conf. `file` is the name used in messages (e.g. `run.conf`).
 pub fn parse(file: &str, text: &str) -> Result<Vec<RunConfEntry>, ConfigError> {
     let cx = Ctx { file };
@@ -272,14 +303,34 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<RunConfEntry>, ConfigError> {
         Value::Arr(a) => a,
         _ => return Err(cx.expected(&root, "", "a list of instance entries")),
     };
+    if let Some(over) = items.get(MAX_ENTRIES) {
+        return Err(cx.err(
+            over.pos,
+            &format!("[{MAX_ENTRIES}]"),
+            format!(
+                "more than {MAX_ENTRIES} entries ({} in all): a project network holds at most {MAX_ENTRIES} containers",
+                items.len()
+            ),
+        ));
+    }
+    let mut links = 0usize;
     let mut out: Vec<RunConfEntry> = Vec::with_capacity(items.len());
+    // (service, instance) → its index in `out`: duplicates found in constant time.
+    let mut seen: std::collections::HashMap<(String, String), usize> =
+        std::collections::HashMap::new();
     for (i, item) in items.iter().enumerate() {
         let entry = entry(&cx, i, item)?;
+        links += entry.links.len();
+        if links > MAX_LINKS {
+            return Err(cx.err(
+                entry.pos,
+                &format!("[{i}].links"),
+                format!("more than {MAX_LINKS} links in all"),
+            ));
+        }
         if let Some(inst) = &entry.instance {
-            if let Some(prev) = out
-                .iter()
-                .find(|e| e.service == entry.service && e.instance.as_ref() == Some(inst))
-            {
+            let key = (entry.service.clone(), inst.clone());
+            if let Some(prev) = seen.get(&key).map(|&j| &out[j]) {
                 return Err(cx.err(
                     entry.pos,
                     &format!("[{i}]"),
@@ -289,6 +340,7 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<RunConfEntry>, ConfigError> {
                     ),
                 ));
             }
+            seen.insert(key, out.len());
         }
         out.push(entry);
     }
@@ -347,8 +399,10 @@ fn entry(cx: &Ctx, i: usize, n: &Node) -> Result<RunConfEntry, ConfigError> {
                 for var in cx.object(v, &path)? {
                     let p = format!("{path}.{}", var.key);
                     check_env_name(&var.key).map_err(|msg| cx.err(var.key_pos, &p, msg))?;
-                    e.env_vars
-                        .push((var.key.clone(), cx.scalar(&var.value, &p)?));
+                    let value = cx.scalar(&var.value, &p)?;
+                    check_env_value(&var.key, &value)
+                        .map_err(|msg| cx.err(var.value.pos, &p, msg))?;
+                    e.env_vars.push((var.key.clone(), value));
                 }
             }
             "sleep" => {
@@ -380,16 +434,31 @@ fn entry(cx: &Ctx, i: usize, n: &Node) -> Result<RunConfEntry, ConfigError> {
                 }
             }
             "extra_args" => {
-                e.extra_args = match &v.value {
-                    Value::Str(s) => s.split_whitespace().map(str::to_string).collect(),
+                // Each argument with where it is written (a string's words share its position).
+                let args: Vec<(String, Pos)> = match &v.value {
+                    Value::Str(s) => s
+                        .split_whitespace()
+                        .map(|w| (w.to_string(), v.pos))
+                        .collect(),
                     Value::Arr(items) => items
                         .iter()
                         .enumerate()
-                        .map(|(j, a)| cx.string(a, &format!("{path}[{j}]")).map(str::to_string))
+                        .map(|(j, a)| {
+                            cx.string(a, &format!("{path}[{j}]"))
+                                .map(|s| (s.to_string(), a.pos))
+                        })
                         .collect::<Result<_, _>>()?,
                     Value::Null => Vec::new(),
                     _ => return Err(cx.expected(v, &path, "a list of strings")),
-                }
+                };
+                let words: Vec<String> = args.iter().map(|(w, _)| w.clone()).collect();
+                e.extra_args = extra_args::parse(&words).map_err(|err| {
+                    cx.err(
+                        args[err.index].1,
+                        &format!("{path}[{}]", err.index),
+                        err.msg,
+                    )
+                })?;
             }
             "cfg" => {
                 cx.object(v, &path)?;
@@ -404,6 +473,37 @@ fn entry(cx: &Ctx, i: usize, n: &Node) -> Result<RunConfEntry, ConfigError> {
                         format!("expected one of APPEND, REPLACE, HIDE, found {}", v.found()),
                     )
                 })?);
+            }
+            "restart" => {
+                let s = cx.string(v, &path)?;
+                e.restart = Some(RestartPolicy::parse(s).map_err(|msg| cx.err(v.pos, &path, msg))?);
+            }
+            "log_opts" => {
+                let mut opts = LogOpts::new();
+                for o in cx.object(v, &path)? {
+                    opts.insert(
+                        o.key.clone(),
+                        cx.scalar(&o.value, &format!("{path}.{}", o.key))?,
+                    );
+                }
+                e.log_opts = Some(opts);
+            }
+            "update_order" => {
+                let s = cx.string(v, &path)?;
+                e.update_order =
+                    Some(UpdateOrder::parse(s).map_err(|msg| cx.err(v.pos, &path, msg))?);
+            }
+            "update_parallelism" => {
+                e.update_parallelism = Some(match &v.value {
+                    Value::Num(f, _) if *f >= 1.0 && *f <= 1000.0 && f.fract() == 0.0 => *f as u32,
+                    _ => return Err(cx.expected(v, &path, "a whole number from 1 to 1000")),
+                })
+            }
+            "depends_on" => {
+                for (j, d) in cx.list(v, &path)?.iter().enumerate() {
+                    e.depends_on
+                        .push(dependency(cx, d, &format!("{path}[{j}]"))?);
+                }
             }
             other => {
                 let hint = crate::suggest::closest(other, all_keys())
@@ -422,6 +522,62 @@ fn entry(cx: &Ctx, i: usize, n: &Node) -> Result<RunConfEntry, ConfigError> {
         return Err(cx.err(n.pos, &base, "missing key \"service\""));
     }
     Ok(e)
+}
+
+/// `"db"`, `"db-master"` (resolved against the services by the project model) or
+/// `{"service": "db", "instance": null, "condition": "started" | "up" | "completed"}`.
+fn dependency(cx: &Ctx, n: &Node, path: &str) -> Result<Dependency, ConfigError> {
+    match &n.value {
+        Value::Str(s) => {
+            check_name(s, true).map_err(|msg| cx.err(n.pos, path, msg))?;
+            Ok(Dependency {
+                service: s.to_string(),
+                instance: None,
+                condition: Condition::Started,
+            })
+        }
+        Value::Obj(members) => {
+            let mut service = None;
+            let mut instance = None;
+            let mut condition = Condition::Started;
+            for m in members {
+                let p = format!("{path}.{}", m.key);
+                match m.key.as_str() {
+                    "service" => {
+                        let s = cx.string(&m.value, &p)?;
+                        check_name(s, true).map_err(|msg| cx.err(m.value.pos, &p, msg))?;
+                        service = Some(s.to_string());
+                    }
+                    "instance" => instance = cx.opt_string(&m.value, &p)?,
+                    "condition" => {
+                        let s = cx.string(&m.value, &p)?;
+                        condition =
+                            Condition::parse(s).map_err(|msg| cx.err(m.value.pos, &p, msg))?;
+                    }
+                    other => {
+                        let hint =
+                            crate::suggest::closest(other, ["service", "instance", "condition"])
+                                .map(|c| format!(" (did you mean {c:?}?)"))
+                                .unwrap_or_else(|| {
+                                    " (a dependency has service, instance, condition)".into()
+                                });
+                        return Err(cx.err(m.key_pos, &p, format!("unknown key{hint}")));
+                    }
+                }
+            }
+            let service = service.ok_or_else(|| cx.err(n.pos, path, "missing key \"service\""))?;
+            Ok(Dependency {
+                service,
+                instance,
+                condition,
+            })
+        }
+        _ => Err(cx.expected(
+            n,
+            path,
+            "\"service\", \"service-instance\" or {\"service\", \"instance\", \"condition\"}",
+        )),
+    }
 }
 
 fn link(cx: &Ctx, n: &Node, path: &str) -> Result<LinkSpec, ConfigError> {
@@ -539,6 +695,44 @@ mod tests {
     }
 
     #[test]
+    fn lifecycle_and_rollout_keys() {
+        let entries = parse(
+            "run.conf",
+            r#"[{"service": "web", "instance": "one", "restart": "on-failure:3",
+                 "log_opts": {"max-size": "1m", "max-file": 2}, "update_order": "stop-first",
+                 "update_parallelism": 2,
+                 "depends_on": ["db", {"service": "cache", "instance": "a", "condition": "up"}]}]"#,
+        )
+        .unwrap();
+        let w = &entries[0];
+        assert_eq!(w.restart, Some(RestartPolicy::OnFailure { max: 3 }));
+        assert_eq!(
+            w.log_opts
+                .as_ref()
+                .unwrap()
+                .get("max-file")
+                .map(String::as_str),
+            Some("2")
+        );
+        assert_eq!(w.update_order, Some(UpdateOrder::StopFirst));
+        assert_eq!(w.update_parallelism, Some(2));
+        assert_eq!(w.depends_on.len(), 2);
+        assert_eq!(w.depends_on[1].condition, Condition::Up);
+        assert_eq!(
+            e(r#"[{"service": "web", "restart": "sometimes"}]"#),
+            "run.conf: line 1, col 32: [0].restart: expected one of no, always, unless-stopped, on-failure[:N], found \"sometimes\""
+        );
+        assert_eq!(
+            e(r#"[{"service": "web", "update_parallelism": 0}]"#),
+            "run.conf: line 1, col 43: [0].update_parallelism: expected a whole number from 1 to 1000, found 0"
+        );
+        assert!(
+            e(r#"[{"service": "web", "depends_on": [{"service": "db", "when": "up"}]}]"#)
+                .contains("[0].depends_on[0].when: unknown key")
+        );
+    }
+
+    #[test]
     fn a_dockerops_run_conf_with_comments() {
         let text = r#"
 # the DNS first
@@ -597,7 +791,8 @@ mod tests {
         assert_eq!(d.dns_update_policy, Some(DnsPolicy::Replace));
         assert!(d.volumes[0].read_only);
         assert_eq!(d.volumes[1].container, "/t");
-        assert_eq!(d.extra_args, vec!["--privileged", "--init"]);
+        assert_eq!(d.extra_args.args, vec!["--privileged", "--init"]);
+        assert!(d.extra_args.privileged && d.extra_args.init);
         assert!(!d.autorun);
         assert_eq!(d.group.as_deref(), Some("front"));
         assert_eq!(d.pos.line, 17);

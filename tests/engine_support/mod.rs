@@ -8,6 +8,7 @@ use dops::engine::ApplyContext;
 use dops::labels;
 use dops::plan::{BuildStep, ContainerSpec};
 use dops::project::env::{EnvOrigin, EnvValue, EnvVar};
+use dops::project::policies::{default_log_opts, RestartPolicy};
 
 /// A fresh test project for the real engine with a host.conf without the DNS service (the
 /// `dops` it runs injects the test init: see `support::dops_command`).
@@ -120,8 +121,12 @@ pub fn standard_instance_spec(
         safemode: false,
         dns: None,
         dns_key: None,
-        extra_args: vec![],
-        replace: false,
+        extra_args: Default::default(),
+        restart: RestartPolicy::No,
+        log_opts: default_log_opts(),
+        after: vec![],
+        pinned: false,
+        placement: None,
     }
 }
 

@@ -5,6 +5,8 @@
 #![allow(dead_code)]
 
 mod eventually;
+pub mod load;
+mod second_engine;
 mod test;
 
 use std::path::{Path, PathBuf};
@@ -13,6 +15,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[allow(unused_imports)]
 pub use eventually::{eventually, within};
+#[allow(unused_imports)]
+pub use second_engine::SecondEngine;
 #[allow(unused_imports)]
 pub use test::Test;
 

@@ -79,3 +79,18 @@ fn other_verbs_have_no_plan() {
         "'ps' has no plan (plans exist for run, rerun, build and clean)"
     );
 }
+
+#[test]
+fn purge_refuses_labels_that_would_leave_the_data_folder() {
+    let p = project();
+    let mut o = Observed::default();
+    o.containers
+        .push(running("web-evil", "web", "../../../etc"));
+    let e = plan(&p, &o, &clean(Target::All, true, true), &ctx()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "refusing to purge the data of demo-web-evil: its instance label must start with a letter or digit, found \"../../../etc\"; nothing was deleted"
+    );
+    // without --purge, removing the container is fine
+    assert!(plan(&p, &o, &clean(Target::All, true, false), &ctx()).is_ok());
+}

@@ -29,7 +29,8 @@ fn snapshot_run_all_from_nothing() {
                 SERVICE=dops-dns                (fixed)
      mounts     /p/demo/.dops/run/dops-dns-master -> /run/dops
      dns key    /p/demo/.dops/run/dops-dns-master/dns.key -> /run/dops/dns.key (key demo: the project key, mode 0400)
-     labels     io.dops.instance=master io.dops.instance_type=master io.dops.project=demo io.dops.service=dops-dns
+     restart    unless-stopped (logs max-file=3 max-size=10m)
+     labels     io.dops.conf=run.conf io.dops.instance=master io.dops.instance_type=master io.dops.project=demo io.dops.service=dops-dns
  7. run demo-db-master (demo/db, type master)
      hostname   db-master
      network    demo
@@ -53,7 +54,8 @@ fn snapshot_run_all_from_nothing() {
                 /p/demo/data/db-master/log -> /var/log (seed)
      dns key    /p/demo/.dops/run/db-master/dns.key -> /run/dops/dns.key (key db.master.append.demo: its own names only, mode 0400)
      ports      127.0.0.1:5432 -> 5432/tcp
-     labels     io.dops.instance=master io.dops.instance_type=master io.dops.project=demo io.dops.service=db
+     restart    unless-stopped (logs max-file=3 max-size=10m)
+     labels     io.dops.conf=run.conf io.dops.instance=master io.dops.instance_type=master io.dops.project=demo io.dops.service=db
      dns        server <ip of demo-dops-dns-master> zone local.zone
  8. sleep 2s
  9. run demo-web-one (demo/web, type standard)
@@ -78,7 +80,8 @@ fn snapshot_run_all_from_nothing() {
      mounts     /p/demo/.dops/run/web-one -> /run/dops
                 /p/demo/shared -> /shared (ro)
      dns key    /p/demo/.dops/run/web-one/dns.key -> /run/dops/dns.key (key web.one.append.demo: its own names only, mode 0400)
-     labels     io.dops.instance=one io.dops.instance_type=standard io.dops.project=demo io.dops.service=web
+     restart    unless-stopped (logs max-file=3 max-size=10m)
+     labels     io.dops.conf=run.conf io.dops.instance=one io.dops.instance_type=standard io.dops.project=demo io.dops.service=web
      dns        server <ip of demo-dops-dns-master> zone local.zone
 10. run demo-web-published (demo/web, type published)
      hostname   web-published
@@ -103,7 +106,8 @@ fn snapshot_run_all_from_nothing() {
      dns key    /p/demo/.dops/run/web-published/dns.key -> /run/dops/dns.key (key web.published.replace.demo: its own names only, mode 0400)
      ports      192.168.1.10:80 -> 80/tcp
                 192.168.1.10:8443 -> 443/tcp
-     labels     io.dops.instance=published io.dops.instance_type=published io.dops.project=demo io.dops.service=web
+     restart    unless-stopped (logs max-file=3 max-size=10m)
+     labels     io.dops.conf=run.conf io.dops.instance=published io.dops.instance_type=published io.dops.project=demo io.dops.service=web
      dns        server <ip of demo-dops-dns-master> zone local.zone
 "#;
     assert_eq!(text, expected, "\n--- actual ---\n{text}");

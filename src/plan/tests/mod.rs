@@ -3,15 +3,17 @@
 
 mod build;
 mod clean;
+mod converge;
 mod display;
 mod run;
+mod swarm;
 
 use std::path::Path;
 
 pub(super) use std::path::PathBuf;
 
 pub(super) use super::*;
-pub(super) use crate::action::{CleanAction, Overrides, RunAction, Target};
+pub(super) use crate::action::{CleanAction, Overrides, Recreate, RunAction, Target};
 pub(super) use crate::observed::ObservedContainer;
 pub(super) use crate::project::env::{EnvValue, HostContext};
 pub(super) use crate::project::instance::random_name;
@@ -74,6 +76,7 @@ fn ctx() -> PlanContext {
         host,
         dns_key: Some("hmac-sha256:demo:c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0".into()),
         seed: 7,
+        engine: Default::default(),
     }
 }
 
@@ -81,7 +84,9 @@ fn run(target: Target) -> Action {
     Action::Run(RunAction {
         target,
         overrides: Overrides::default(),
-        replace: false,
+        recreate: Recreate::Changed,
+        orphans: false,
+        rollback: true,
         wait: false,
         timeout_s: None,
         dry_run: false,
@@ -117,4 +122,34 @@ fn summary(p: &Project, o: &Observed, a: &Action) -> Vec<String> {
         .iter()
         .map(|s| s.to_string())
         .collect()
+}
+
+/// Mark the observed containers as dops made them from this project's current specs: their
+/// recorded desired state and image are today's (addresses unknown: empty).
+pub(super) fn up_to_date(p: &Project, o: &mut Observed) {
+    let specs: Vec<ContainerSpec> = plan(p, &Observed::default(), &run(Target::All), &ctx())
+        .unwrap()
+        .plan
+        .steps
+        .into_iter()
+        .filter_map(|s| match s {
+            Step::Run(s) => Some(*s),
+            _ => None,
+        })
+        .collect();
+    let images = o.images.clone();
+    for c in o.containers.iter_mut() {
+        if let Some(spec) = specs.iter().find(|s| s.name == c.name) {
+            let d = Desired::of(spec, &|v| match v {
+                EnvValue::Literal(s) => s.clone(),
+                EnvValue::IpOf(_) => String::new(),
+            });
+            c.labels.insert(crate::labels::DESIRED.into(), d.to_label());
+            c.image_id = images
+                .get(&spec.image)
+                .or_else(|| images.get(&format!("{}:latest", spec.image)))
+                .cloned()
+                .unwrap_or_default();
+        }
+    }
 }

@@ -16,11 +16,12 @@ fn against_a_running_platform_only_changes_show() {
     let mut stopped = running("web-one", "web", "one");
     stopped.state = "exited".into();
     o.containers.push(stopped);
+    up_to_date(&p, &mut o);
     assert_eq!(
         summary(&p, &o, &run(Target::All)),
         vec![
-            "keep demo-dops-dns-master (already running)",
-            "keep demo-db-master (already running)",
+            "keep demo-dops-dns-master (up to date)",
+            "keep demo-db-master (up to date)",
             "remove demo-web-one (stop timeout 10s)",
             "run demo-web-one (demo/web, type standard)",
             "run demo-web-published (demo/web, type published)",
@@ -29,7 +30,7 @@ fn against_a_running_platform_only_changes_show() {
 }
 
 #[test]
-fn replace_and_rerun_remove_then_run() {
+fn rerun_replaces_what_runs() {
     let p = project();
     let mut o = Observed::default();
     o.networks.push("demo".into());
@@ -40,29 +41,36 @@ fn replace_and_rerun_remove_then_run() {
         .push(running("dops-dns-master", "dops-dns", "master"));
     o.containers.push(running("db-master", "db", "master"));
     o.containers.push(running("web-one", "web", "one"));
+    up_to_date(&p, &mut o);
     let rerun = Action::Rerun(RunAction {
         target: sel("web", Some("one")),
         overrides: Overrides::default(),
-        replace: true,
+        recreate: Recreate::Always,
+        orphans: false,
+        rollback: true,
         wait: false,
         timeout_s: None,
         dry_run: false,
     });
     assert_eq!(
         summary(&p, &o, &rerun),
-        vec![
-            "remove demo-web-one (stop timeout 10s)",
-            "run demo-web-one (demo/web, type standard)"
-        ]
+        vec!["replace demo-web-one (start-first): replaced on request (rerun, --force-recreate)"]
     );
-    let Step::Run(spec) = &plan(&p, &o, &rerun, &ctx()).unwrap().plan.steps[1] else {
+    let Step::Replace(r) = &plan(&p, &o, &rerun, &ctx()).unwrap().plan.steps[0] else {
         panic!()
     };
-    assert!(spec.replace);
-    // without --replace: nothing to do but say so
+    assert_eq!(r.reasons[0].kind, "forced");
+    assert_eq!(r.aside, "demo-web-one.old");
+    // The new container gets its own run folder: the old one still writes its state.
+    assert!(r
+        .spec
+        .mounts
+        .iter()
+        .any(|m| m.host.ends_with(".dops/run/web-one.1")));
+    // without --replace, and nothing changed: nothing to do but say so
     assert_eq!(
         summary(&p, &o, &run(sel("web", Some("one")))),
-        vec!["keep demo-web-one (already running)"]
+        vec!["keep demo-web-one (up to date)"]
     );
 }
 
@@ -179,9 +187,10 @@ fn wildcard_and_group_targets() {
             .iter()
             .filter_map(|s| match s {
                 Step::Run(spec) if spec.service != DNS_SERVICE => Some(spec.hostname.clone()),
-                Step::AlreadyRunning { container } => {
+                Step::Keep { container, .. } => {
                     Some(container.trim_start_matches("demo-").to_string())
                 }
+                Step::Replace(r) => Some(r.container.trim_start_matches("demo-").to_string()),
                 _ => None,
             })
             .collect()
@@ -217,7 +226,9 @@ fn cli_overrides_win_in_the_plan() {
             },
             ..Default::default()
         },
-        replace: false,
+        recreate: Recreate::Changed,
+        orphans: false,
+        rollback: true,
         wait: false,
         timeout_s: None,
         dry_run: true,
@@ -276,7 +287,9 @@ fn link_to_several_warns_and_takes_the_first() {
             },
             ..Default::default()
         },
-        replace: false,
+        recreate: Recreate::Changed,
+        orphans: false,
+        rollback: true,
         wait: false,
         timeout_s: None,
         dry_run: false,
@@ -295,8 +308,8 @@ fn the_same_host_port_twice_is_a_warning() {
     assert_eq!(
             planned.warnings,
             vec![
-                "web-b and web-a both publish 127.0.0.1:80/tcp; the second will fail to start (set \"publish_ports\": false on one)",
-                "web-b and web-a both publish 127.0.0.1:8443/tcp; the second will fail to start (set \"publish_ports\": false on one)",
+                "web-b and web-a both publish 127.0.0.1:80/tcp; the second will fail to start (set \"publish_ports\": false on one, or another host port with PUBLISH_PORT_80)",
+                "web-b and web-a both publish 127.0.0.1:8443/tcp; the second will fail to start (set \"publish_ports\": false on one, or another host port with PUBLISH_PORT_443)",
             ]
         );
 }
@@ -347,5 +360,5 @@ fn data_dir_and_service_ip_for_ports() {
         PathBuf::from("/srv/data/web-master/data")
     );
     assert!(spec.mounts[1].seed);
-    assert_eq!(spec.ports[0].host_ip, "10.0.0.5");
+    assert_eq!(spec.ports[0].host_ip.to_string(), "10.0.0.5");
 }
