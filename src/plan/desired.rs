@@ -255,7 +255,10 @@ impl Desired {
             };
             let (from, to) = (name(&self.dns_key), name(&new.dns_key));
             out.push(if from == to {
-                reason("setting", Some("dns key"), None, None).changed()
+                Reason {
+                    text: "dns key changed".into(),
+                    ..reason("setting", Some("dns key"), None, None)
+                }
             } else {
                 reason("setting", Some("dns key"), Some(from), Some(to))
             });
