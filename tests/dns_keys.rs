@@ -44,6 +44,8 @@ fn registrar(server: SocketAddr, key: &TsigKey, svc: &str, inst: &str, ip: [u8; 
         key: key.clone(),
         policy: Policy::Append,
         server,
+        server_name: None,
+        ip_from_route: false,
         lease: Duration::from_secs(6),
         timeout: Duration::from_secs(1),
     }

@@ -87,8 +87,9 @@ pub struct Registrar {
 }
 
 /// The variables a registration reads.
-const ENV: [&str; 9] = [
+const ENV: [&str; 10] = [
     "DNS_SERVICE_IP",
+    "DNS_KEY_FILE",
     "DNS_KEY",
     "DNS_ZONE",
     "DNS_PORT",
