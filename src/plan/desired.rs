@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::step::{ContainerSpec, Reason};
+use super::step::{ContainerSpec, DnsKeyFile, Reason};
 use crate::project::env::EnvValue;
 use crate::state_file::RUN_DIR_IN_CONTAINER;
 
@@ -57,6 +57,11 @@ pub fn is_secret(name: &str) -> bool {
 pub fn short_hash(text: &str) -> String {
     let d = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
     d.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What the desired state records of a key file: the key's name and a hash of it (never the key).
+fn key_fingerprint(k: &DnsKeyFile) -> String {
+    format!("{} sha256:{}", k.key_name, short_hash(&k.key.to_env()))
 }
 
 impl Desired {
@@ -129,7 +134,7 @@ impl Desired {
                 .as_ref()
                 .map(|p| p.constraints.clone())
                 .unwrap_or_default(),
-            dns_key: spec.dns_key.as_ref().map(|k| k.fingerprint()),
+            dns_key: spec.dns_key.as_ref().map(key_fingerprint),
         }
     }
 

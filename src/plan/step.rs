@@ -242,17 +242,6 @@ pub struct DnsKeyFile {
     pub key: TsigKey,
 }
 
-impl DnsKeyFile {
-    /// What the desired state records of the key: its name and a hash of it (never the key).
-    pub fn fingerprint(&self) -> String {
-        format!(
-            "{} sha256:{}",
-            self.key_name,
-            super::desired::short_hash(&self.key.to_env())
-        )
-    }
-}
-
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct DnsSettings {
     /// The DNS instance whose address becomes the resolver (resolved at apply time).
