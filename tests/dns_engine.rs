@@ -280,4 +280,11 @@ fn instances_register_with_their_own_key_from_a_file() {
         "{text}"
     );
     p.dops_ok(&["clean:all"]);
+    // The key files went with their containers.
+    assert!(!file.exists(), "{} left after clean", file.display());
+    assert!(
+        !dns_file.exists(),
+        "{} left after clean",
+        dns_file.display()
+    );
 }
