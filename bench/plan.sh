@@ -24,8 +24,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 proj=$work/benchproj
 mkdir -p "$proj/services/base" "$proj/.dops"
-# The project's DNS key, as dops writes it on the first run (without it the plan leaves DNS_KEY
-# out and says so).
+# The project's DNS key, as dops writes it on the first run (without it the plan leaves the
+# instances' key files out and says so; with it, it derives one key per instance).
 ( umask 077; echo "hmac-sha256:dops-key:$(head -c 32 /dev/urandom | base64)" > "$proj/.dops/dns.key" )
 printf 'FROM debian:12\nEXPOSE 22\n' > "$proj/services/base/Dockerfile"
 for s in $(seq 0 $((services - 1))); do

@@ -32,6 +32,8 @@ pub const INIT_IMAGE: &str = "io.dops.init_image";
 /// On a swarm service: the id of the image its reference was pushed from (the plan compares it
 /// with the built image, as it does a container's image id).
 pub const IMAGE_ID: &str = "io.dops.image_id";
+/// On a swarm: the service (instance) whose DNS key a secret holds.
+pub const KEY_OF: &str = "io.dops.key_of";
 /// On a swarm node: the run.conf `group` whose instances it takes.
 pub const NODE_GROUP: &str = "io.dops.group";
 /// On a swarm node, `<prefix>.<project>.<service>-<instance>=true`: the persistent instance whose

@@ -129,17 +129,66 @@ fn plan_json_is_parseable() {
 }
 
 #[test]
-fn dns_key_is_masked() {
+fn dns_keys_are_files_and_never_shown() {
     let p = demo("key");
     p.write(
         ".dops/dns.key",
         "hmac-sha256:dops:U0VDUkVUU0VDUkVUU0VDUkVU\n",
     );
     let text = stdout(&p.dops_ok(&["plan:all"]));
-    assert!(text.contains("DNS_KEY=hmac-sha256:dops:****"), "{text}");
+    assert!(
+        !text.contains("DNS_KEY="),
+        "no key in the environment: {text}"
+    );
+    assert!(text.contains("DNS_KEY_FILE=/run/dops/dns.key"), "{text}");
+    let d = p.dir.display();
+    assert!(
+        text.contains(&format!(
+            "dns key    {d}/.dops/run/web-one/dns.key -> /run/dops/dns.key (key web.one.append.dops: its own names only, mode 0400)"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "dns key    {d}/.dops/run/dops-dns-master/dns.key -> /run/dops/dns.key (key dops: the project key, mode 0400)"
+        )),
+        "{text}"
+    );
     assert!(!text.contains("U0VDUkVU"));
     let json = stdout(&p.dops_ok(&["plan:all", "--json"]));
     assert!(!json.contains("U0VDUkVU"));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let key = v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == "run" && s["hostname"] == "web-one")
+        .map(|s| s["dns_key"].clone())
+        .unwrap();
+    assert_eq!(
+        key,
+        serde_json::json!({
+            "host": format!("{d}/.dops/run/web-one/dns.key"),
+            "container": "/run/dops/dns.key",
+            "key_name": "web.one.append.dops",
+            "scope": "instance"
+        })
+    );
+}
+
+#[test]
+fn an_unusable_dns_update_policy_is_a_located_error() {
+    support::Test::new("policy")
+        .write("services/web/Dockerfile", "FROM scratch\n")
+        .write(".dops/dns.key", "hmac-sha256:dops:U0VDUkVUU0VDUkVUU0VDUkVU\n")
+        .write(
+            "run.conf",
+            r#"[{"service": "web", "instance": "one", "env_vars": {"DNS_UPDATE_POLICY": "SOMETIMES"}}]"#,
+        )
+        .args(&["plan:web,instance=one"])
+        .stderr("dops: error: web-one: DNS_UPDATE_POLICY \"SOMETIMES\" (run.conf) is not APPEND, REPLACE or HIDE\n")
+        .status(2)
+        .run();
 }
 
 #[test]

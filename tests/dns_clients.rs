@@ -217,3 +217,125 @@ fn dig_sees_a_lease_run_out() {
     std::thread::sleep(Duration::from_millis(1200));
     assert!(short(s, &["short.local.zone"]).is_empty());
 }
+
+#[test]
+fn nsupdate_with_an_instance_key_changes_only_its_own_names() {
+    use dops::tsig_key::{instance_key, InstanceIdentity, UpdatePolicy};
+    let project = key();
+    let mut c = config(&project);
+    c.credentials = dops::commands::dns::credentials(project.clone());
+    let srv = start(c);
+    let s = srv.addr();
+    let web_one = instance_key(
+        &project,
+        &InstanceIdentity::new("web", "one", UpdatePolicy::Append),
+    )
+    .unwrap();
+    // its own names: the instance name, the service name, its SRV record
+    let (ok, out) = nsupdate(
+        Some(&web_one),
+        false,
+        &script(
+            s,
+            "update add web-one.local.zone 60 A 10.9.5.1\nupdate add web.local.zone 60 A 10.9.5.1\nupdate add _80._tcp.web.local.zone 60 SRV 0 0 80 web-one.local.zone.",
+        ),
+    );
+    assert!(ok, "nsupdate with the instance key failed: {out}");
+    assert_eq!(short(s, &["web.local.zone", "A"]), ["10.9.5.1"]);
+    assert_eq!(
+        short(s, &["_80._tcp.web.local.zone", "SRV"]),
+        ["0 0 80 web-one.local.zone."]
+    );
+    // over TCP too
+    let (ok, out) = nsupdate(
+        Some(&web_one),
+        true,
+        &script(s, "update delete web.local.zone A 10.9.5.1"),
+    );
+    assert!(ok, "{out}");
+    assert!(short(s, &["web.local.zone", "A"]).is_empty());
+    // another service's name, the server's own names, the apex, someone else's SRV target, and
+    // (APPEND) deleting the service's RRset: REFUSED
+    for body in [
+        "update add db.local.zone 60 A 10.9.5.2",
+        "update add web-two.local.zone 60 A 10.9.5.2",
+        "update add ns.local.zone 60 A 10.9.5.2",
+        "update add dns.local.zone 60 A 10.9.5.2",
+        "update add local.zone 60 A 10.9.5.2",
+        "update add _80._tcp.web.local.zone 60 SRV 0 0 80 db-1.local.zone.",
+        "update delete web.local.zone A",
+    ] {
+        let (ok, out) = nsupdate(Some(&web_one), false, &script(s, body));
+        assert!(!ok, "accepted: {body}: {out}");
+        assert!(out.contains("REFUSED"), "{body}: {out}");
+    }
+    assert!(short(s, &["db.local.zone", "A"]).is_empty());
+    assert_eq!(
+        short(s, &["ns.local.zone", "A"]),
+        Vec::<String>::new(),
+        "no self address configured, and none registered"
+    );
+    let refused: Vec<String> = srv
+        .log()
+        .events()
+        .into_iter()
+        .filter(|e| e.starts_with("refused") && e.contains("key web.one.append.dops-key."))
+        .collect();
+    assert_eq!(refused.len(), 7, "{refused:#?}");
+    // a REPLACE instance's key replaces the standard way
+    let web_new = instance_key(
+        &project,
+        &InstanceIdentity::new("web", "new", UpdatePolicy::Replace),
+    )
+    .unwrap();
+    let (ok, out) = nsupdate(
+        Some(&web_new),
+        false,
+        &script(
+            s,
+            "update delete web.local.zone A\nupdate add web.local.zone 60 A 10.9.5.9",
+        ),
+    );
+    assert!(ok, "{out}");
+    assert_eq!(short(s, &["web.local.zone", "A"]), ["10.9.5.9"]);
+    // dig with an instance key: a signed answer dig accepts
+    let signed = dig(s, &["-y", &web_one.to_env(), "web.local.zone", "A"]);
+    assert!(signed.contains("status: NOERROR"), "{signed}");
+    assert!(!signed.contains("tsig verify failure"), "{signed}");
+}
+
+#[test]
+fn dig_accepts_a_signed_truncated_answer_then_retries_over_tcp() {
+    let project = key();
+    let srv = start(config(&project));
+    let s = srv.addr();
+    let adds: String = (1..=60)
+        .map(|i| format!("update add big.local.zone 60 A 10.9.6.{i}\n"))
+        .collect();
+    let (ok, out) = nsupdate(Some(&project), false, &script(s, adds.trim_end()));
+    assert!(ok, "{out}");
+    // dig +noedns: 512 bytes; the signed TC answer verifies, dig retries over TCP and gets all
+    let full = dig(
+        s,
+        &["+noedns", "-y", &project.to_env(), "big.local.zone", "A"],
+    );
+    assert!(full.contains("Truncated, retrying in TCP mode"), "{full}");
+    assert!(!full.contains("tsig verify failure"), "{full}");
+    assert!(!full.contains("expected a TSIG"), "{full}");
+    assert_eq!(full.matches("\tIN\tA\t10.9.6.").count(), 60, "{full}");
+    // +ignore: the UDP answer itself, TC and signed, no records
+    let tc = dig(
+        s,
+        &[
+            "+noedns",
+            "+ignore",
+            "-y",
+            &project.to_env(),
+            "big.local.zone",
+            "A",
+        ],
+    );
+    assert!(tc.contains(" tc"), "{tc}");
+    assert!(tc.contains("ANSWER: 0"), "{tc}");
+    assert!(!tc.contains("tsig verify failure"), "{tc}");
+}

@@ -148,3 +148,143 @@ fn three_instances_kill_clean_and_replace_hot_swap() {
     );
     p.dops_ok(&["clean:all"]);
 }
+
+/// Each instance registers with its own key, read from a 0400 file: `docker inspect` shows no
+/// key, and the real server (in its container) refuses that key on another instance's name.
+#[test]
+fn instances_register_with_their_own_key_from_a_file() {
+    use dops::tsig_key::{self, InstanceIdentity, TsigKey, UpdatePolicy};
+    use std::os::unix::fs::PermissionsExt;
+
+    let p = TestProject::new("dns-keys");
+    p.write(
+        "services/web/Dockerfile",
+        "FROM dops-test/busybox\nCMD [\"sleep\",\"3600\"]\n",
+    );
+    p.write(
+        "run.conf",
+        r#"[{"service": "web", "instance": "one"}, {"service": "web", "instance": "two"}]"#,
+    );
+    p.dops_ok(&["run:all", "--wait", "--timeout", "90"]);
+    let dns = SocketAddr::new(ip_of(&p.container("dops-dns", "master")).into(), 53);
+    let one_ip = ip_of(&p.container("web", "one"));
+    assert!(
+        within(Duration::from_secs(15), || addrs(dns, "web-one.local.zone")
+            == vec![one_ip])
+        .is_some(),
+        "web-one registers: {:?}",
+        addrs(dns, "web-one.local.zone")
+    );
+
+    let project =
+        TsigKey::parse(&std::fs::read_to_string(p.path(".dops/dns.key")).unwrap()).unwrap();
+    let one_key = tsig_key::instance_key(
+        &project,
+        &InstanceIdentity::new("web", "one", UpdatePolicy::Append),
+    )
+    .unwrap();
+    // the key file: 0400, the instance's own key (not the project's)
+    let file = p.path(".dops/run/web-one/dns.key");
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o400, "{}", file.display());
+    assert_eq!(tsig_key::read_key_file(&file).unwrap(), one_key);
+    let dns_file = p.path(".dops/run/dops-dns-master/dns.key");
+    assert_eq!(tsig_key::read_key_file(&dns_file).unwrap(), project);
+    let out = docker(&[
+        "exec",
+        &p.container("web", "one"),
+        "stat",
+        "-c",
+        "%a %u",
+        "/run/dops/dns.key",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "400 0",
+        "inside: read-only, root's: {out:?}"
+    );
+
+    // docker inspect: no key in any container's environment
+    let secrets: Vec<String> = [&project, &one_key]
+        .iter()
+        .map(|k| k.to_env().rsplit(':').next().unwrap().to_string())
+        .collect();
+    for c in [
+        p.container("web", "one"),
+        p.container("web", "two"),
+        p.container("dops-dns", "master"),
+    ] {
+        let out = docker(&["inspect", "--format", "{{json .Config.Env}}", &c]);
+        let env = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(env.contains("DNS_KEY_FILE=/run/dops/dns.key"), "{c}: {env}");
+        assert!(!env.contains("DNS_KEY="), "{c}: {env}");
+        for s in &secrets {
+            assert!(!env.contains(s.as_str()), "{c} shows a secret: {env}");
+        }
+        let all = docker(&["inspect", &c]);
+        for s in &secrets {
+            assert!(
+                !String::from_utf8_lossy(&all.stdout).contains(s.as_str()),
+                "{c}: docker inspect shows a secret"
+            );
+        }
+    }
+
+    // the real server: web-one's key may change web-one's names, never web-two's nor ns/dns
+    let nsupdate = |body: &str| {
+        use std::io::Write;
+        let mut child = std::process::Command::new("nsupdate")
+            .args(["-y", &one_key.to_env(), "-t", "3"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("nsupdate (bind9-dnsutils)");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("server {}\nzone local.zone\n{body}\nsend\n", dns.ip()).as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    for body in [
+        "update add web-two.local.zone 60 A 10.99.0.1",
+        "update add ns.local.zone 60 A 10.99.0.1",
+        "update add dns.local.zone 60 A 10.99.0.1",
+    ] {
+        let (ok, out) = nsupdate(body);
+        assert!(!ok && out.contains("REFUSED"), "{body}: {out}");
+    }
+    assert!(!addrs(dns, "web-two.local.zone").contains(&Ipv4Addr::new(10, 99, 0, 1)));
+    let (ok, out) = nsupdate("update add web-one.local.zone 60 TXT \"x\"");
+    assert!(!ok && out.contains("REFUSED"), "only A/AAAA: {out}");
+    let (ok, out) = nsupdate(&format!("update add web.local.zone 60 A {one_ip}"));
+    assert!(ok, "its own service name: {out}");
+    // the refusals are in the server's log
+    let logs = docker(&["logs", &p.container("dops-dns", "master")]);
+    let text =
+        String::from_utf8_lossy(&logs.stderr).to_string() + &String::from_utf8_lossy(&logs.stdout);
+    assert!(
+        text.contains(
+            "key web.one.append.dops-key. may not add web-two.local.zone. A: not a name of web-one"
+        ),
+        "{text}"
+    );
+    p.dops_ok(&["clean:all"]);
+    // The key files went with their containers.
+    assert!(!file.exists(), "{} left after clean", file.display());
+    assert!(
+        !dns_file.exists(),
+        "{} left after clean",
+        dns_file.display()
+    );
+}

@@ -121,6 +121,18 @@ fn dops(p: &TestProject, bed: &Bed, limit_s: u64, args: &[&str]) -> Output {
     out
 }
 
+/// The docker CLI on the bed's manager.
+fn docker_on(bed: &Bed, args: &[&str]) -> String {
+    let out = Command::new("timeout")
+        .args(["-k", "5", "60", "docker"])
+        .args(args)
+        .env("DOCKER_HOST", bed.get("DOCKER_HOST"))
+        .output()
+        .expect("run docker");
+    assert!(out.status.success(), "docker {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
 /// Poll `f` every 100 ms until it gives a value; panic after `limit_s`.
 fn within<T>(limit_s: f64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let until = Instant::now() + Duration::from_secs_f64(limit_s);
@@ -247,6 +259,32 @@ fn the_demo_on_a_three_node_swarm() {
         assert!(node.starts_with(BED), "{name} has no node: {placed:?}");
     }
     assert_ne!(placed["web-one"].1, placed["web-two"].1, "{placed:?}");
+    // Every instance's DNS key is a swarm secret at its key file's path, never in its environment.
+    for name in ["dops-dns-master", "web-one", "postgres-master"] {
+        let service = format!("{}-{name}", p.name);
+        let spec = docker_on(
+            &bed,
+            &[
+                "service",
+                "inspect",
+                &service,
+                "--format",
+                "{{json .Spec.TaskTemplate.ContainerSpec}}",
+            ],
+        );
+        assert!(
+            spec.contains("\"Name\":\"/run/dops/dns.key\"") && spec.contains("\"Mode\":256"),
+            "{service}: no key secret at /run/dops/dns.key, 0400: {spec}"
+        );
+        assert!(
+            spec.contains(&format!("\"SecretName\":\"{service}-dnskey-")),
+            "{spec}"
+        );
+        assert!(
+            spec.contains("DNS_KEY_FILE=/run/dops/dns.key") && !spec.contains("DNS_KEY="),
+            "{service}: {spec}"
+        );
+    }
     let pg_node = placed["postgres-master"].1.clone();
     let nodes = String::from_utf8_lossy(&dops(&p, &bed, 60, &["nodes"]).stdout).to_string();
     let pg_line = nodes
@@ -417,6 +455,18 @@ fn the_demo_on_a_three_node_swarm() {
     println!("swarm: load before the kill: {}", summary(&hits));
 
     dops(&p, &bed, 300, &["clean:all", "--purge", "--yes"]);
+    let secrets = docker_on(
+        &bed,
+        &[
+            "secret",
+            "ls",
+            "--filter",
+            &format!("label=io.dops.project={}", p.name),
+            "--format",
+            "{{.Name}}",
+        ],
+    );
+    assert!(secrets.trim().is_empty(), "key secrets left: {secrets}");
     println!(
         "swarm: the whole story took {:.1} s",
         t_all.elapsed().as_secs_f64()

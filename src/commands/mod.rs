@@ -141,7 +141,15 @@ fn dispatch(inv: &Invocation) -> anyhow::Result<i32> {
         Action::Validate(a) => validate::execute(&session()?, a),
         Action::Update(a) => update::execute(&session()?, a),
         Action::Status(a) => status::execute(&session()?, a),
-        Action::Dns(DnsAction::Records { .. }) => dns::records(&session()?),
+        Action::Dns(DnsAction::Records { server, zone }) => {
+            let server = match server {
+                Some(text) => Some(dns::parse_server(text).ok_or_else(|| {
+                    UsageError::Other(format!("invalid --server {text:?}: expected ip or ip:port"))
+                })?),
+                None => None,
+            };
+            dns::records(&session()?, server, zone.as_deref())
+        }
         Action::Dns(DnsAction::Serve {
             listen,
             zone,
@@ -149,12 +157,14 @@ fn dispatch(inv: &Invocation) -> anyhow::Result<i32> {
             lease,
             upstream,
         }) => {
-            let listen = match listen.first() {
-                Some(l) => Some(l.parse::<std::net::SocketAddr>().map_err(|_| {
-                    UsageError::Other(format!("invalid --listen {l:?}: expected ip:port"))
-                })?),
-                None => None,
-            };
+            let listen = listen
+                .iter()
+                .map(|l| {
+                    l.parse::<std::net::SocketAddr>().map_err(|_| {
+                        UsageError::Other(format!("invalid --listen {l:?}: expected ip:port"))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
             dns::serve(dns::ServeArgs {
                 listen,
                 zone: zone.clone(),

@@ -26,6 +26,8 @@ pub enum DnsError {
     Upstream { upstream: SocketAddr, why: String },
     #[error("no dns records at {path} (hint: is the dops-dns-master instance running?)")]
     NoRecords { path: PathBuf },
+    #[error("zone transfer from {server} failed: {why}")]
+    Transfer { server: SocketAddr, why: String },
     #[error("cannot read dns records {path}: {why}")]
     BadRecords { path: PathBuf, why: String },
 }

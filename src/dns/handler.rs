@@ -1,9 +1,17 @@
-//! The request handler plugged into hickory-server: authoritative answers for the zone, PTR for
-//! registered addresses, forwarding for everything else, and TSIG-signed RFC 2136 UPDATEs.
+//! The request handler: authoritative answers for the zone, PTR for registered addresses,
+//! forwarding for everything else, TSIG-signed RFC 2136 UPDATEs limited to each key's scope, and
+//! zone transfers for the project key.
+//!
+//! One request becomes a [`Reply`] (header, sections, how to sign), then bytes ([`wire::encode`]).
+//! UDP ([`DnsHandler::udp`]) answers what memory knows at once and hands the answer, with every
+//! rotation of it, to the response cache; a name outside the zone becomes a [`Pending`] that a
+//! task of its own forwards ([`DnsHandler::finish`]). TCP goes through hickory's `Server` and the
+//! `RequestHandler` implementation below.
 
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -11,42 +19,44 @@ use hickory_proto::op::{
     Edns, Header, HeaderCounts, LowerQuery, MessageType, Metadata, OpCode, ResponseCode,
 };
 use hickory_proto::rr::rdata::{A, AAAA, NS, PTR, SOA};
-use hickory_proto::rr::{
-    DNSClass, LowerName, Name, RData, Record, RecordType, TSigResponseContext,
-};
+use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::BinEncoder;
 use hickory_server::net::runtime::Time;
+use hickory_server::net::xfer::Protocol;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
 
+use super::cache::CacheFill;
 use super::error::DnsError;
 use super::forward::Forwarder;
 use super::log::DnsLog;
-use super::registry::Registry;
-use super::tsig::{TsigGuard, Verdict};
+use super::registry::{Registry, Rotations, Turn};
+use super::scope::{self, ZoneNames};
+use super::tsig::{ResponseSigner, Scope, TsigGuard, Verdict};
+use super::wire::{self, Reply};
 
-/// The zone's fixed names.
-pub struct ZoneNames {
-    pub apex: Name,
-    pub ns: Name,
-    pub dns_alias: Name,
-    pub hostmaster: Name,
+/// A query for a name outside the zone, waiting for the upstream resolver.
+pub struct Pending {
+    query: hickory_proto::op::Query,
+    recursion_desired: bool,
+    base: Reply,
 }
 
-impl ZoneNames {
-    pub fn new(zone: &Name) -> Result<ZoneNames, DnsError> {
-        let bad = |e: hickory_proto::ProtoError| DnsError::BadConfig {
-            what: "zone".into(),
-            why: e.to_string(),
-        };
-        Ok(ZoneNames {
-            apex: zone.clone(),
-            ns: zone.prepend_label("ns").map_err(bad)?,
-            dns_alias: zone.prepend_label("dns").map_err(bad)?,
-            hostmaster: zone.prepend_label("hostmaster").map_err(bad)?,
-        })
-    }
+/// What [`DnsHandler::udp`] made of a datagram.
+pub enum Udp {
+    /// Send this; with a fill, the cache may answer the same request from now on.
+    Send(Vec<u8>, Option<CacheFill>),
+    /// Forward, then answer ([`DnsHandler::finish`]).
+    Upstream(Box<Pending>),
 }
+
+enum Step {
+    Reply(Reply),
+    Upstream(Pending),
+}
+
+/// Largest number of rotations of one answer the cache keeps.
+const MAX_VARIANTS: usize = 64;
 
 /// Handles every request the server receives.
 pub struct DnsHandler {
@@ -54,6 +64,7 @@ pub struct DnsHandler {
     zone: LowerName,
     ttl: u32,
     registry: Arc<RwLock<Registry>>,
+    changes: Arc<AtomicU64>,
     tsig: TsigGuard,
     forwarder: Forwarder,
     self_ip: Option<IpAddr>,
@@ -70,11 +81,16 @@ impl DnsHandler {
         self_ip: Option<IpAddr>,
         log: DnsLog,
     ) -> Result<DnsHandler, DnsError> {
+        let changes = registry
+            .read()
+            .map(|r| r.changes())
+            .map_err(|_| DnsError::Runtime("registry lock poisoned".into()))?;
         Ok(DnsHandler {
             names: ZoneNames::new(zone)?,
             zone: LowerName::new(zone),
             ttl,
             registry,
+            changes,
             tsig,
             forwarder,
             self_ip,
@@ -86,15 +102,228 @@ impl DnsHandler {
         &self.registry
     }
 
-    fn soa(&self) -> Record {
-        let serial = self.registry.read().map(|r| r.serial()).unwrap_or(1);
+    /// The registry's change counter (the response cache compares it).
+    pub fn changes(&self) -> &Arc<AtomicU64> {
+        &self.changes
+    }
+
+    /// Answer a request in full (forwarding when needed): TCP, tests, the fuzz target.
+    pub async fn reply(&self, request: &Request) -> Reply {
+        match self.start(request) {
+            Step::Reply(r) => r,
+            Step::Upstream(p) => self.finish(p).await,
+        }
+    }
+
+    /// Answer a UDP datagram at once, or say it must be forwarded. Unsigned queries answered from
+    /// memory come with every rotation of the answer, for the cache.
+    pub fn udp(&self, request: &Request, max_size: u16) -> Udp {
+        if self.cacheable(request) {
+            if let Some(out) = self.udp_cached(request, max_size) {
+                return out;
+            }
+        }
+        match self.start(request) {
+            Step::Reply(r) => Udp::Send(wire::encode(request, r, max_size), None),
+            Step::Upstream(p) => Udp::Upstream(Box::new(p)),
+        }
+    }
+
+    /// Forward a pending query and build its answer.
+    pub async fn finish(&self, p: Pending) -> Reply {
+        let Pending {
+            query,
+            recursion_desired,
+            mut base,
+        } = p;
+        match self.forwarder.forward(&query, recursion_desired).await {
+            Ok(answer) => {
+                base.meta.response_code = answer.metadata.response_code;
+                base.meta.recursion_available = answer.metadata.recursion_available;
+                base.meta.truncation = answer.metadata.truncation;
+                base.answers = answer.answers;
+                base.authorities = answer.authorities;
+                base.additionals = answer.additionals;
+                base
+            }
+            Err(DnsError::NoUpstream) => {
+                base.meta.response_code = ResponseCode::Refused;
+                base
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, name = %query.name(), "forwarding failed");
+                base.meta.response_code = ResponseCode::ServFail;
+                base
+            }
+        }
+    }
+
+    /// An unsigned, well-formed query for one name the zone or the registry answers.
+    fn cacheable(&self, request: &Request) -> bool {
+        if request.signature.is_some()
+            || request.metadata.message_type != MessageType::Query
+            || request.metadata.op_code != OpCode::Query
+        {
+            return false;
+        }
+        match request.queries.queries() {
+            [q] => {
+                !matches!(q.query_type(), RecordType::AXFR | RecordType::IXFR)
+                    && (self.zone.zone_of(q.name())
+                        || matches!(q.query_type(), RecordType::PTR | RecordType::ANY))
+            }
+            _ => false,
+        }
+    }
+
+    /// Every rotation of the answer, one registry view; None when it cannot be cached (it is
+    /// forwarded, or several RRsets rotate in it).
+    fn udp_cached(&self, request: &Request, max_size: u16) -> Option<Udp> {
+        let reg = self.registry.read().ok()?;
+        let now = Instant::now();
+        let edns = response_edns(request);
+        let mut rot = Rotations::default();
+        let Step::Reply(first) = self.query(
+            &reg,
+            request,
+            edns.clone(),
+            None,
+            None,
+            Turn::At(0),
+            &mut rot,
+            now,
+        ) else {
+            return None;
+        };
+        let (n, rotation) = match rot.sets.as_slice() {
+            [] => (1, None),
+            [(counter, n)] if *n <= MAX_VARIANTS => (*n, Some(counter.clone())),
+            _ => return None,
+        };
+        let mut variants = Vec::with_capacity(n);
+        variants.push(wire::encode(request, first, max_size).into_boxed_slice());
+        for i in 1..n {
+            let Step::Reply(r) = self.query(
+                &reg,
+                request,
+                edns.clone(),
+                None,
+                None,
+                Turn::At(i),
+                &mut Rotations::default(),
+                now,
+            ) else {
+                return None;
+            };
+            variants.push(wire::encode(request, r, max_size).into_boxed_slice());
+        }
+        let pick = rotation
+            .as_ref()
+            .map(|c| c.fetch_add(1, Ordering::Relaxed) % n)
+            .unwrap_or(0);
+        let bytes = variants[pick].to_vec();
+        let fill = CacheFill {
+            variants,
+            rotation,
+            changes: self.changes.load(Ordering::Acquire),
+            valid_until: reg.earliest_expiry(),
+        };
+        Some(Udp::Send(bytes, Some(fill)))
+    }
+
+    /// Checks, TSIG, updates; a query is answered from memory or becomes pending.
+    fn start(&self, request: &Request) -> Step {
+        let edns = response_edns(request);
+        if request.metadata.message_type != MessageType::Query {
+            return Step::Reply(error(request, ResponseCode::FormErr, edns, None));
+        }
+        // The clock is only needed to check a signature.
+        let now = if request.signature.is_some() {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        let (signer, scope) = match self.tsig.check(
+            request.as_slice(),
+            request.signature.as_deref(),
+            request.metadata.id,
+            now,
+        ) {
+            Verdict::Unsigned => (None, None),
+            Verdict::Valid(signer, scope) => (Some(signer), Some(scope)),
+            Verdict::Rejected(why, signer) => {
+                self.log
+                    .refused(request.src(), &format!("{why} (key {})", key_name(request)));
+                return Step::Reply(error(request, Verdict::rcode(), edns, Some(signer)));
+            }
+        };
+        match request.metadata.op_code {
+            OpCode::Query => match self.registry.read() {
+                Ok(reg) => self.query(
+                    &reg,
+                    request,
+                    edns,
+                    signer,
+                    scope.as_ref(),
+                    Turn::Next,
+                    &mut Rotations::default(),
+                    Instant::now(),
+                ),
+                Err(_) => Step::Reply(error(request, ResponseCode::ServFail, edns, signer)),
+            },
+            OpCode::Update => Step::Reply(self.update(request, edns, signer, scope)),
+            _ => Step::Reply(error(request, ResponseCode::NotImp, edns, signer)),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn query(
+        &self,
+        reg: &Registry,
+        request: &Request,
+        edns: Option<Edns>,
+        signer: Option<ResponseSigner>,
+        scope: Option<&Scope>,
+        turn: Turn,
+        rot: &mut Rotations,
+        now: Instant,
+    ) -> Step {
+        let queries = request.queries.queries();
+        if queries.len() != 1 {
+            return Step::Reply(error(request, ResponseCode::FormErr, edns, signer));
+        }
+        let q = &queries[0];
+        if self.zone.zone_of(q.name()) {
+            return Step::Reply(
+                self.authoritative(reg, request, q, edns, signer, scope, turn, rot, now),
+            );
+        }
+        let mut meta = Metadata::response_from_request(&request.metadata);
+        if let Some(ptr) = self.reverse(reg, q, now) {
+            meta.authoritative = true;
+            meta.recursion_available = true;
+            let mut r = Reply::new(meta, edns, signer);
+            r.answers.push(ptr);
+            return Step::Reply(r);
+        }
+        Step::Upstream(Pending {
+            query: q.original().clone(),
+            recursion_desired: request.metadata.recursion_desired,
+            base: Reply::new(meta, edns, signer),
+        })
+    }
+
+    fn soa(&self, reg: &Registry) -> Record {
         Record::from_rdata(
             self.names.apex.clone(),
             self.ttl,
             RData::SOA(SOA::new(
                 self.names.ns.clone(),
                 self.names.hostmaster.clone(),
-                serial,
+                reg.serial(),
                 60,
                 30,
                 3600,
@@ -130,131 +359,8 @@ impl DnsHandler {
                 || *name == LowerName::new(&self.names.dns_alias))
     }
 
-    /// Will answering this request wait on an upstream resolver (so it deserves its own task)?
-    pub fn needs_upstream(&self, request: &Request) -> bool {
-        if request.metadata.op_code != OpCode::Query {
-            return false;
-        }
-        match request.queries.queries() {
-            [q] => !self.zone.zone_of(q.name()) && self.reverse(q).is_none(),
-            _ => false,
-        }
-    }
-
-    async fn handle<R: ResponseHandler>(&self, request: &Request, mut rh: R) -> ResponseInfo {
-        let response_edns = request.edns.as_ref().map(|req| {
-            let mut e = Edns::new();
-            e.set_max_payload(req.max_payload().max(512));
-            e.set_version(0);
-            e
-        });
-        let edns = response_edns.as_ref();
-        if request.metadata.message_type != MessageType::Query {
-            return self
-                .error(request, &mut rh, ResponseCode::FormErr, edns, None)
-                .await;
-        }
-        // The clock is only needed to check a signature.
-        let now = if request.signature.is_some() {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0)
-        } else {
-            0
-        };
-        let ctx = match self.tsig.check(
-            request.as_slice(),
-            request.signature.as_deref(),
-            request.metadata.id,
-            now,
-        ) {
-            Verdict::Unsigned => None,
-            Verdict::Valid(ctx) => Some(ctx),
-            Verdict::Rejected(why, ctx) => {
-                let key = request
-                    .signature
-                    .as_ref()
-                    .map(|s| s.name.to_ascii())
-                    .unwrap_or_default();
-                self.log
-                    .refused(request.src(), &format!("{why} (key {key})"));
-                return self
-                    .error(request, &mut rh, Verdict::rcode(), edns, Some(ctx))
-                    .await;
-            }
-        };
-        match request.metadata.op_code {
-            OpCode::Query => self.query(request, rh, edns, ctx).await,
-            OpCode::Update => self.update(request, rh, edns, ctx).await,
-            _ => {
-                self.error(request, &mut rh, ResponseCode::NotImp, edns, ctx)
-                    .await
-            }
-        }
-    }
-
-    async fn query<R: ResponseHandler>(
-        &self,
-        request: &Request,
-        mut rh: R,
-        edns: Option<&Edns>,
-        ctx: Option<TSigResponseContext>,
-    ) -> ResponseInfo {
-        let queries = request.queries.queries();
-        if queries.len() != 1 {
-            return self
-                .error(request, &mut rh, ResponseCode::FormErr, edns, ctx)
-                .await;
-        }
-        let q = &queries[0];
-        if self.zone.zone_of(q.name()) {
-            return self.authoritative(request, q, rh, edns, ctx).await;
-        }
-        if let Some(ptr) = self.reverse(q) {
-            let mut meta = Metadata::response_from_request(&request.metadata);
-            meta.authoritative = true;
-            meta.recursion_available = true;
-            return self
-                .respond(request, &mut rh, meta, &[ptr], &[], &[], edns, ctx)
-                .await;
-        }
-        let mut meta = Metadata::response_from_request(&request.metadata);
-        match self
-            .forwarder
-            .forward(q.original(), request.metadata.recursion_desired)
-            .await
-        {
-            Ok(answer) => {
-                meta.response_code = answer.metadata.response_code;
-                meta.recursion_available = answer.metadata.recursion_available;
-                meta.truncation = answer.metadata.truncation;
-                self.respond(
-                    request,
-                    &mut rh,
-                    meta,
-                    &answer.answers,
-                    &answer.authorities,
-                    &answer.additionals,
-                    edns,
-                    ctx,
-                )
-                .await
-            }
-            Err(DnsError::NoUpstream) => {
-                self.error(request, &mut rh, ResponseCode::Refused, edns, ctx)
-                    .await
-            }
-            Err(e) => {
-                tracing::debug!(error = %e, name = %q.name(), "forwarding failed");
-                self.error(request, &mut rh, ResponseCode::ServFail, edns, ctx)
-                    .await
-            }
-        }
-    }
-
     /// PTR for a registered address (`d.c.b.a.in-addr.arpa.` and the ip6.arpa form).
-    fn reverse(&self, q: &LowerQuery) -> Option<Record> {
+    fn reverse(&self, reg: &Registry, q: &LowerQuery, now: Instant) -> Option<Record> {
         if !matches!(q.query_type(), RecordType::PTR | RecordType::ANY) {
             return None;
         }
@@ -263,113 +369,136 @@ impl DnsHandler {
         if net.prefix_len() != net.max_prefix_len() {
             return None;
         }
-        let target = self
-            .registry
-            .read()
-            .ok()?
-            .name_of_address(net.addr(), Instant::now())?;
+        let target = reg.name_of_address(net.addr(), now)?;
         Some(Record::from_rdata(name, self.ttl, RData::PTR(PTR(target))))
     }
 
-    async fn authoritative<R: ResponseHandler>(
+    #[allow(clippy::too_many_arguments)]
+    fn authoritative(
         &self,
+        reg: &Registry,
         request: &Request,
         q: &LowerQuery,
-        mut rh: R,
-        edns: Option<&Edns>,
-        ctx: Option<TSigResponseContext>,
-    ) -> ResponseInfo {
+        edns: Option<Edns>,
+        signer: Option<ResponseSigner>,
+        scope: Option<&Scope>,
+        turn: Turn,
+        rot: &mut Rotations,
+        now: Instant,
+    ) -> Reply {
         let mut meta = Metadata::response_from_request(&request.metadata);
         meta.authoritative = true;
         meta.recursion_available = true;
         if !matches!(q.query_class(), DNSClass::IN | DNSClass::ANY) {
-            return self
-                .error(request, &mut rh, ResponseCode::Refused, edns, ctx)
-                .await;
+            return error(request, ResponseCode::Refused, edns, signer);
         }
         let rtype = q.query_type();
         if matches!(rtype, RecordType::AXFR | RecordType::IXFR) {
-            return self
-                .error(request, &mut rh, ResponseCode::Refused, edns, ctx)
-                .await;
+            return self.transfer(reg, request, q, meta, edns, signer, scope, now);
         }
         let name = q.name();
-        let now = Instant::now();
-        let mut answers = Vec::new();
-        let mut additionals = Vec::new();
+        let mut r = Reply::new(meta, edns, signer);
         let exists;
         if *name == self.zone {
             exists = true;
             if matches!(rtype, RecordType::SOA | RecordType::ANY) {
-                answers.push(self.soa());
+                r.answers.push(self.soa(reg));
             }
             if matches!(rtype, RecordType::NS | RecordType::ANY) {
-                answers.push(self.ns());
-                additionals.extend(self.self_records(&self.names.ns, RecordType::ANY));
+                r.answers.push(self.ns());
+                r.additionals
+                    .extend(self.self_records(&self.names.ns, RecordType::ANY));
             }
         } else {
-            let Ok(reg) = self.registry.read() else {
-                return self
-                    .error(request, &mut rh, ResponseCode::ServFail, edns, ctx)
-                    .await;
-            };
-            answers = reg.lookup(name, rtype, self.ttl, now);
-            for srv in answers.iter().filter_map(|r| match &r.data {
-                RData::SRV(s) => Some(s.target.clone()),
-                _ => None,
-            }) {
-                let target = LowerName::new(&srv);
-                additionals.extend(reg.lookup(&target, RecordType::A, self.ttl, now));
-                additionals.extend(reg.lookup(&target, RecordType::AAAA, self.ttl, now));
+            r.answers = reg.lookup_turn(name, rtype, self.ttl, now, turn, rot);
+            let targets: Vec<LowerName> = r
+                .answers
+                .iter()
+                .filter_map(|a| match &a.data {
+                    RData::SRV(s) => Some(LowerName::new(&s.target)),
+                    _ => None,
+                })
+                .collect();
+            for target in targets {
+                for t in [RecordType::A, RecordType::AAAA] {
+                    r.additionals
+                        .extend(reg.lookup_turn(&target, t, self.ttl, now, turn, rot));
+                }
             }
-            exists = !answers.is_empty() || reg.name_exists(name, now) || self.is_self_name(name);
-            drop(reg);
-            if answers.is_empty() && self.is_self_name(name) {
-                answers = self.self_records(&name.into(), rtype);
+            exists = !r.answers.is_empty() || reg.name_exists(name, now) || self.is_self_name(name);
+            if r.answers.is_empty() && self.is_self_name(name) {
+                r.answers = self.self_records(&name.into(), rtype);
             }
         }
-        let mut authorities = Vec::new();
-        if answers.is_empty() {
-            authorities.push(self.soa());
+        if r.answers.is_empty() {
+            r.authorities.push(self.soa(reg));
             if !exists {
-                meta.response_code = ResponseCode::NXDomain;
+                r.meta.response_code = ResponseCode::NXDomain;
             }
         }
-        self.respond(
-            request,
-            &mut rh,
-            meta,
-            &answers,
-            &authorities,
-            &additionals,
-            edns,
-            ctx,
-        )
-        .await
+        r
     }
 
-    async fn update<R: ResponseHandler>(
+    /// AXFR of the zone: what queries are answered now, between two SOAs. Only over TCP and only
+    /// for the project key.
+    #[allow(clippy::too_many_arguments)]
+    fn transfer(
+        &self,
+        reg: &Registry,
+        request: &Request,
+        q: &LowerQuery,
+        meta: Metadata,
+        edns: Option<Edns>,
+        signer: Option<ResponseSigner>,
+        scope: Option<&Scope>,
+        now: Instant,
+    ) -> Reply {
+        let why = match (scope, request.protocol()) {
+            (_, Protocol::Udp) => Some("zone transfer over udp"),
+            (None, _) => Some("unsigned zone transfer"),
+            (Some(Scope::Instance { .. }), _) => {
+                Some("zone transfer with an instance key (only the project key may)")
+            }
+            (Some(Scope::Zone), _) if q.query_type() != RecordType::AXFR => {
+                Some("incremental zone transfer (only AXFR)")
+            }
+            _ => None,
+        };
+        if let Some(why) = why {
+            self.log
+                .refused(request.src(), &format!("{why} (key {})", key_name(request)));
+            return error(request, ResponseCode::Refused, edns, signer);
+        }
+        let mut r = Reply::new(meta, edns, signer);
+        r.answers.push(self.soa(reg));
+        r.answers.push(self.ns());
+        for n in [&self.names.ns, &self.names.dns_alias] {
+            r.answers.extend(self.self_records(n, RecordType::A));
+            r.answers.extend(self.self_records(n, RecordType::AAAA));
+        }
+        r.answers.extend(reg.answered(self.ttl, now));
+        r.answers.push(self.soa(reg));
+        r
+    }
+
+    fn update(
         &self,
         request: &Request,
-        mut rh: R,
-        edns: Option<&Edns>,
-        ctx: Option<TSigResponseContext>,
-    ) -> ResponseInfo {
-        let Some(ctx) = ctx else {
+        edns: Option<Edns>,
+        signer: Option<ResponseSigner>,
+        scope: Option<Scope>,
+    ) -> Reply {
+        let (Some(signer), Some(scope)) = (signer, scope) else {
             self.log.refused(
                 request.src(),
-                "unsigned update (a tsig hmac-sha256 signature with the project key is required)",
+                "unsigned update (a tsig hmac-sha256 signature with a key of the project is required)",
             );
-            return self
-                .error(request, &mut rh, ResponseCode::Refused, edns, None)
-                .await;
+            return error(request, ResponseCode::Refused, edns, None);
         };
         // Zone section: exactly one SOA question naming our zone.
         let zones = request.queries.queries();
         if zones.len() != 1 || zones[0].query_type() != RecordType::SOA {
-            return self
-                .error(request, &mut rh, ResponseCode::FormErr, edns, Some(ctx))
-                .await;
+            return error(request, ResponseCode::FormErr, edns, Some(signer));
         }
         if *zones[0].name() != self.zone {
             self.log.refused(
@@ -380,9 +509,13 @@ impl DnsHandler {
                     self.zone
                 ),
             );
-            return self
-                .error(request, &mut rh, ResponseCode::NotAuth, edns, Some(ctx))
-                .await;
+            return error(request, ResponseCode::NotAuth, edns, Some(signer));
+        }
+        // Only the names the key may change (RFC 2136 §3.3: REFUSED).
+        if let Some(why) = scope::refusal(&scope, &self.names, &request.authorities) {
+            self.log
+                .refused(request.src(), &format!("key {} {why}", key_name(request)));
+            return error(request, ResponseCode::Refused, edns, Some(signer));
         }
         // Prerequisites travel in the answer section, updates in the authority section.
         let result = match self.registry.write() {
@@ -401,80 +534,42 @@ impl DnsHandler {
                 code
             }
         };
-        let mut meta = Metadata::response_from_request(&request.metadata);
-        meta.response_code = rcode;
-        self.respond(request, &mut rh, meta, &[], &[], &[], edns, Some(ctx))
-            .await
-    }
-
-    async fn error<R: ResponseHandler>(
-        &self,
-        request: &Request,
-        rh: &mut R,
-        code: ResponseCode,
-        edns: Option<&Edns>,
-        ctx: Option<TSigResponseContext>,
-    ) -> ResponseInfo {
-        let mut meta = Metadata::response_from_request(&request.metadata);
-        meta.response_code = code;
-        self.respond(request, rh, meta, &[], &[], &[], edns, ctx)
-            .await
-    }
-
-    /// Send a response; with a TSIG context, sign it (MAC over the unsigned encoding).
-    #[allow(clippy::too_many_arguments)]
-    async fn respond<R: ResponseHandler>(
-        &self,
-        request: &Request,
-        rh: &mut R,
-        meta: Metadata,
-        answers: &[Record],
-        authorities: &[Record],
-        additionals: &[Record],
-        edns: Option<&Edns>,
-        ctx: Option<TSigResponseContext>,
-    ) -> ResponseInfo {
-        let mut response = MessageResponseBuilder::new(&request.queries, edns).build(
-            meta,
-            answers.iter(),
-            authorities.iter(),
-            std::iter::empty(),
-            additionals.iter(),
-        );
-        if let Some(ctx) = ctx {
-            let mut tbs = Vec::with_capacity(512);
-            let mut encoder = BinEncoder::new(&mut tbs);
-            let unsigned = MessageResponseBuilder::new(&request.queries, edns).build(
-                meta,
-                answers.iter(),
-                authorities.iter(),
-                std::iter::empty(),
-                additionals.iter(),
-            );
-            let signed = unsigned
-                .destructive_emit(&mut encoder)
-                .map_err(|e| e.to_string())
-                .and_then(|_| ctx.sign(&tbs).map_err(|e| e.to_string()));
-            match signed {
-                Ok(sig) => response.set_signature(sig),
-                Err(e) => tracing::warn!(error = %e, "could not sign the response"),
-            }
-        }
-        match rh.send_response(response).await {
-            Ok(info) => info,
-            Err(e) => {
-                tracing::debug!(error = %e, "could not send the response");
-                let mut m = Metadata::response_from_request(&request.metadata);
-                m.response_code = ResponseCode::ServFail;
-                ResponseInfo::from(Header {
-                    metadata: m,
-                    counts: HeaderCounts::default(),
-                })
-            }
-        }
+        error(request, rcode, edns, Some(signer))
     }
 }
 
+/// The TSIG key name of a request, for the log.
+fn key_name(request: &Request) -> String {
+    request
+        .signature
+        .as_ref()
+        .map(|s| s.name.to_ascii())
+        .unwrap_or_default()
+}
+
+/// The response's EDNS: advertised when the request had it.
+fn response_edns(request: &Request) -> Option<Edns> {
+    request.edns.as_ref().map(|req| {
+        let mut e = Edns::new();
+        e.set_max_payload(req.max_payload().max(512));
+        e.set_version(0);
+        e
+    })
+}
+
+/// A reply with no records and this code.
+fn error(
+    request: &Request,
+    code: ResponseCode,
+    edns: Option<Edns>,
+    signer: Option<ResponseSigner>,
+) -> Reply {
+    let mut meta = Metadata::response_from_request(&request.metadata);
+    meta.response_code = code;
+    Reply::new(meta, edns, signer)
+}
+
+/// TCP (hickory's `Server`): the whole answer in one message, signed over exactly what is sent.
 impl RequestHandler for DnsHandler {
     fn handle_request<'life0, 'life1, 'async_trait, R, T>(
         &'life0 self,
@@ -488,6 +583,54 @@ impl RequestHandler for DnsHandler {
         'life1: 'async_trait,
         Self: 'async_trait,
     {
-        Box::pin(self.handle(request, response_handle))
+        Box::pin(async move {
+            let reply = self.reply(request).await;
+            send(request, reply, response_handle).await
+        })
+    }
+}
+
+async fn send<R: ResponseHandler>(request: &Request, reply: Reply, mut rh: R) -> ResponseInfo {
+    let Reply {
+        meta,
+        answers,
+        authorities,
+        additionals,
+        edns,
+        signer,
+    } = reply;
+    let build = || {
+        MessageResponseBuilder::new(&request.queries, edns.as_ref()).build(
+            meta,
+            answers.iter(),
+            authorities.iter(),
+            std::iter::empty(),
+            additionals.iter(),
+        )
+    };
+    let mut response = build();
+    if let Some(signer) = signer {
+        let mut tbs = Vec::with_capacity(512);
+        let mut encoder = BinEncoder::new(&mut tbs);
+        let signed = build()
+            .destructive_emit(&mut encoder)
+            .map_err(|e| e.to_string())
+            .and_then(|_| signer.record(&tbs).map_err(|e| e.to_string()));
+        match signed {
+            Ok(sig) => response.set_signature(Box::new(sig)),
+            Err(e) => tracing::warn!(error = %e, "could not sign the response"),
+        }
+    }
+    match rh.send_response(response).await {
+        Ok(info) => info,
+        Err(e) => {
+            tracing::debug!(error = %e, "could not send the response");
+            let mut m = Metadata::response_from_request(&request.metadata);
+            m.response_code = ResponseCode::ServFail;
+            ResponseInfo::from(Header {
+                metadata: m,
+                counts: HeaderCounts::default(),
+            })
+        }
     }
 }

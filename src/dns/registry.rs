@@ -14,10 +14,18 @@
 //! - **HIDE** sends nothing: the instance resolves names but is never registered.
 //!
 //! Every function takes `now` so the lease logic is testable without sleeping.
+//!
+//! Answers of a name with several records rotate: each RRset has a counter, and every answer
+//! starts one record further ([`Turn::Next`]). The response cache renders every rotation of an
+//! answer once ([`Turn::At`]) and then takes the same counter to pick one, so cached and fresh
+//! answers rotate together. Every change that can alter an answer (add, delete, pin, expiry)
+//! bumps [`Registry::changes`], which invalidates the cache; so does the earliest lease end
+//! ([`Registry::earliest_expiry`]), after which a record may no longer be answered.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use hickory_proto::op::ResponseCode;
@@ -45,7 +53,8 @@ struct RrSet {
     entries: Vec<Entry>,
     /// REPLACE pin: only these records are answered while one of them is alive.
     pin: Vec<RData>,
-    rotation: AtomicUsize,
+    /// Where the next answer starts (shared with the response cache).
+    rotation: Arc<AtomicUsize>,
 }
 
 impl RrSet {
@@ -80,6 +89,30 @@ pub struct RecordView {
     pub answered: bool,
 }
 
+/// Which rotation of the answer to give.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Turn {
+    /// The next one: each RRset's counter moves on (a fresh answer).
+    Next,
+    /// Start every RRset at this index (modulo its size), counters untouched (the cache renders
+    /// every rotation of an answer this way).
+    At(usize),
+}
+
+/// The RRsets of more than one record an answer used: their counters and sizes.
+#[derive(Debug, Default)]
+pub struct Rotations {
+    pub sets: Vec<(Arc<AtomicUsize>, usize)>,
+}
+
+impl Rotations {
+    fn note(&mut self, counter: &Arc<AtomicUsize>, len: usize) {
+        if len > 1 && !self.sets.iter().any(|(c, _)| Arc::ptr_eq(c, counter)) {
+            self.sets.push((counter.clone(), len));
+        }
+    }
+}
+
 /// What an UPDATE changed (for logs).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct UpdateSummary {
@@ -96,6 +129,8 @@ pub struct Registry {
     lease: Duration,
     sets: HashMap<(LowerName, RecordType), RrSet>,
     serial: u32,
+    /// Bumped on every change that can alter an answer (read without the lock by the cache).
+    changes: Arc<AtomicU64>,
 }
 
 impl Registry {
@@ -105,7 +140,22 @@ impl Registry {
             lease,
             sets: HashMap::new(),
             serial: 1,
+            changes: Arc::new(AtomicU64::new(1)),
         }
+    }
+
+    /// The change counter: differs from a remembered value once any answer may have changed.
+    pub fn changes(&self) -> Arc<AtomicU64> {
+        self.changes.clone()
+    }
+
+    /// The earliest lease end of any record held: until then (and without a change) every answer
+    /// stays the same. None when the registry is empty.
+    pub fn earliest_expiry(&self) -> Option<Instant> {
+        self.sets
+            .values()
+            .flat_map(|s| s.entries.iter().map(|e| e.expires))
+            .min()
     }
 
     pub fn lease(&self) -> Duration {
@@ -119,6 +169,7 @@ impl Registry {
 
     fn bump(&mut self) {
         self.serial = self.serial.wrapping_add(1).max(1);
+        self.changes.fetch_add(1, Ordering::Release);
     }
 
     /// Apply an UPDATE's prerequisite and update sections, all or nothing.
@@ -359,21 +410,41 @@ impl Registry {
         ttl: u32,
         now: Instant,
     ) -> Vec<Record> {
+        self.lookup_turn(name, rtype, ttl, now, Turn::Next, &mut Rotations::default())
+    }
+
+    /// The answer records for `name`/`rtype` (ANY: every type), in the rotation `turn` says;
+    /// every RRset of more than one record used is noted in `rotations`.
+    pub fn lookup_turn(
+        &self,
+        name: &LowerName,
+        rtype: RecordType,
+        ttl: u32,
+        now: Instant,
+        turn: Turn,
+        rotations: &mut Rotations,
+    ) -> Vec<Record> {
         let mut out = Vec::new();
         let types: &[RecordType] = if rtype == RecordType::ANY {
             STORABLE
         } else {
             std::slice::from_ref(&rtype)
         };
+        let mut key = (name.clone(), RecordType::A);
         for t in types {
-            let Some(set) = self.sets.get(&(name.clone(), *t)) else {
+            key.1 = *t;
+            let Some(set) = self.sets.get(&key) else {
                 continue;
             };
             let visible = set.visible(now);
             if visible.is_empty() {
                 continue;
             }
-            let start = set.rotation.fetch_add(1, Ordering::Relaxed) % visible.len();
+            rotations.note(&set.rotation, visible.len());
+            let start = match turn {
+                Turn::Next => set.rotation.fetch_add(1, Ordering::Relaxed),
+                Turn::At(i) => i,
+            } % visible.len();
             let owner: Name = name.into();
             for i in 0..visible.len() {
                 let e = visible[(start + i) % visible.len()];
@@ -425,6 +496,28 @@ impl Registry {
             self.bump();
         }
         gone
+    }
+
+    /// Every record answered now (pinned-away ones left out), sorted by name, type and value:
+    /// the body of a zone transfer.
+    pub fn answered(&self, ttl: u32, now: Instant) -> Vec<Record> {
+        let mut out: Vec<Record> = self
+            .sets
+            .values()
+            .flat_map(|set| {
+                set.visible(now)
+                    .into_iter()
+                    .map(|e| Record::from_rdata(set.name.clone(), ttl, e.data.clone()))
+            })
+            .collect();
+        out.sort_by_cached_key(|r| {
+            (
+                r.name.to_ascii(),
+                u16::from(r.record_type()),
+                r.data.to_string(),
+            )
+        });
+        out
     }
 
     /// Everything held, for `dops dns:records`.

@@ -1,9 +1,10 @@
 //! The server: hickory-server with [`DnsHandler`] on UDP and TCP (same port), a lease-expiry
 //! ticker and the records file writer.
 //!
-//! [`start`] runs it on its own thread (tests, benchmarks: `127.0.0.1:0` works and the bound
+//! [`start`] runs it on its own threads (tests, benchmarks: `127.0.0.1:0` works and the bound
 //! address is returned); [`serve`] runs it in the foreground until SIGTERM/SIGINT
-//! (`dops dns serve`).
+//! (`dops dns serve`). It listens on every address of [`DnsConfig::listen`] (UDP and TCP on the
+//! same port for each).
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -19,18 +20,19 @@ use super::handler::DnsHandler;
 use super::log::DnsLog;
 use super::records::{self, RecordsFile};
 use super::registry::Registry;
-use super::tsig::{SharedKey, TsigGuard};
+use super::tsig::{Credentials, SharedKey, TsigGuard};
 use super::udp;
 
 /// Everything the server runs with.
 #[derive(Debug, Clone)]
 pub struct DnsConfig {
-    /// UDP and TCP listen address (port 0: any free port, the same for both).
-    pub listen: SocketAddr,
+    /// UDP and TCP listen addresses, at least one (port 0: any free port, the same for UDP and
+    /// TCP of that address).
+    pub listen: Vec<SocketAddr>,
     /// The zone, e.g. `local.zone`.
     pub zone: String,
-    /// The project's TSIG key: the only key accepted for updates.
-    pub key: SharedKey,
+    /// The keys accepted, with what each may change.
+    pub credentials: Credentials,
     /// TTL of every answer, seconds.
     pub ttl: u32,
     /// How long a registration lives unless refreshed.
@@ -44,17 +46,19 @@ pub struct DnsConfig {
     pub self_ip: Option<IpAddr>,
     /// Largest accepted TSIG clock difference, seconds.
     pub tsig_window: u64,
-    /// Serving threads, each with its own UDP socket on the port (SO_REUSEPORT).
+    /// Serving threads, each with its own UDP socket on the port (SO_REUSEPORT). Default: half
+    /// the CPUs this process may use, at least one ([`default_threads`]).
     pub threads: usize,
 }
 
 impl DnsConfig {
-    /// Defaults: `0.0.0.0:53`, TTL 2 s, lease 6 s, no upstream, TSIG window 300 s.
+    /// Defaults: `0.0.0.0:53`, TTL 2 s, lease 6 s, no upstream, TSIG window 300 s; `key` is
+    /// the only key accepted, with every right (set `credentials` for more).
     pub fn new(zone: &str, key: impl Into<SharedKey>) -> DnsConfig {
         DnsConfig {
-            listen: SocketAddr::from(([0, 0, 0, 0], 53)),
+            listen: vec![SocketAddr::from(([0, 0, 0, 0], 53))],
             zone: zone.to_string(),
-            key: key.into(),
+            credentials: Credentials::single(key.into()),
             ttl: 2,
             lease: Duration::from_secs(6),
             upstreams: Vec::new(),
@@ -62,7 +66,7 @@ impl DnsConfig {
             records_file: None,
             self_ip: None,
             tsig_window: 300,
-            threads: 2,
+            threads: default_threads(),
         }
     }
 
@@ -83,9 +87,19 @@ impl DnsConfig {
     }
 }
 
+/// Half the CPUs this process may use (cgroup quotas included), at least 1, at most 4: the other
+/// half is left to whoever sends the queries. On 2 CPUs one serving thread answers more than two
+/// (bench/dns.sh: a second thread competes with the clients for the CPUs and loses more than it
+/// adds), as for dnsmasq and BIND.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| (n.get() / 2).clamp(1, 4))
+        .unwrap_or(1)
+}
+
 /// A server running on its own thread; stops when dropped.
 pub struct DnsServer {
-    addr: SocketAddr,
+    addrs: Vec<SocketAddr>,
     registry: Arc<RwLock<Registry>>,
     log: DnsLog,
     stop: Option<tokio::sync::watch::Sender<bool>>,
@@ -93,9 +107,14 @@ pub struct DnsServer {
 }
 
 impl DnsServer {
-    /// The UDP and TCP address (same port).
+    /// The first UDP and TCP address (same port).
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.addrs[0]
+    }
+
+    /// Every address listened on, in `DnsConfig::listen` order.
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
     }
 
     pub fn registry(&self) -> &Arc<RwLock<Registry>> {
@@ -210,6 +229,17 @@ fn bind(addr: SocketAddr, n: usize) -> Result<Sockets, DnsError> {
     ))
 }
 
+/// Bind every listen address.
+fn bind_all(listen: &[SocketAddr], n: usize) -> Result<Vec<Sockets>, DnsError> {
+    if listen.is_empty() {
+        return Err(DnsError::BadConfig {
+            what: "listen address".into(),
+            why: "none given".into(),
+        });
+    }
+    listen.iter().map(|a| bind(*a, n)).collect()
+}
+
 struct Parts {
     zone: Name,
     handler: Arc<DnsHandler>,
@@ -225,7 +255,7 @@ fn parts(config: &DnsConfig) -> Result<Parts, DnsError> {
         &zone,
         config.ttl,
         registry.clone(),
-        TsigGuard::new(&config.key, config.tsig_window)?,
+        TsigGuard::new(config.credentials.clone(), config.tsig_window),
         Forwarder::new(config.upstreams.clone(), config.upstream_timeout),
         config.self_ip,
         log.clone(),
@@ -280,13 +310,13 @@ fn housekeeping(config: &DnsConfig, parts: &Parts) -> Vec<tokio::task::JoinHandl
     tasks
 }
 
-/// One serving thread: its own single-threaded runtime and one UDP socket on the shared port
-/// (thread 0 also runs hickory's `Server` for TCP, and the housekeeping tasks). The kernel
-/// spreads UDP queries over the sockets (SO_REUSEPORT), so no work crosses threads.
+/// One serving thread: its own single-threaded runtime and one UDP socket per listen address on
+/// the shared port (thread 0 also runs hickory's `Server` for TCP, and the housekeeping tasks).
+/// The kernel spreads UDP queries over the sockets (SO_REUSEPORT), so no work crosses threads.
 fn serving_thread(
     index: usize,
-    udp: std::net::UdpSocket,
-    tcp: Option<std::net::TcpListener>,
+    udp: Vec<std::net::UdpSocket>,
+    tcp: Vec<std::net::TcpListener>,
     handler: Arc<DnsHandler>,
     extra: Option<(DnsConfig, Parts)>,
     mut stop: tokio::sync::watch::Receiver<bool>,
@@ -298,21 +328,26 @@ fn serving_thread(
     std::thread::Builder::new()
         .name(format!("dops-dns-{index}"))
         .spawn(move || {
-            // The UDP loop keeps its recvmmsg/sendmmsg headers across awaits (not Send): it runs
-            // as a local task of this thread.
+            // The UDP loop keeps its recvmmsg/sendmmsg headers and its cache across awaits (not
+            // Send): it runs as a local task of this thread.
             let local = tokio::task::LocalSet::new();
             rt.block_on(local.run_until(async move {
                 let rt_err = |e: std::io::Error| DnsError::Runtime(e.to_string());
-                let udp = Arc::new(tokio::net::UdpSocket::from_std(udp).map_err(rt_err)?);
-                let udp_task = tokio::task::spawn_local(udp::serve(udp, handler.clone()));
+                let mut udp_tasks = Vec::new();
+                for sock in udp {
+                    let sock = Arc::new(tokio::net::UdpSocket::from_std(sock).map_err(rt_err)?);
+                    udp_tasks.push(tokio::task::spawn_local(udp::serve(sock, handler.clone())));
+                }
                 let mut tcp_server = None;
-                if let Some(tcp) = tcp {
+                if !tcp.is_empty() {
                     let mut server = Server::new(Shared(handler));
-                    server.register_listener(
-                        tokio::net::TcpListener::from_std(tcp).map_err(rt_err)?,
-                        Duration::from_secs(10),
-                        64,
-                    );
+                    for listener in tcp {
+                        server.register_listener(
+                            tokio::net::TcpListener::from_std(listener).map_err(rt_err)?,
+                            Duration::from_secs(10),
+                            64,
+                        );
+                    }
                     tcp_server = Some(server);
                 }
                 let tasks = match &extra {
@@ -324,7 +359,9 @@ fn serving_thread(
                         break;
                     }
                 }
-                udp_task.abort();
+                for t in udp_tasks {
+                    t.abort();
+                }
                 for t in tasks {
                     t.abort();
                 }
@@ -370,31 +407,43 @@ impl hickory_server::server::RequestHandler for Shared {
 /// listening.
 pub fn start(config: DnsConfig) -> Result<DnsServer, DnsError> {
     let parts = parts(&config)?;
-    let sockets = bind(config.listen, config.threads)?;
-    let addr = sockets.udp[0]
-        .local_addr()
+    let n = config.threads.max(1);
+    let sockets = bind_all(&config.listen, n)?;
+    let addrs = sockets
+        .iter()
+        .map(|s| s.udp[0].local_addr())
+        .collect::<Result<Vec<_>, _>>()
         .map_err(|e| DnsError::Runtime(e.to_string()))?;
     let (registry, log, handler) = (
         parts.registry.clone(),
         parts.log.clone(),
         parts.handler.clone(),
     );
+    // Thread i serves the i-th UDP socket of every address; thread 0 all the TCP listeners.
+    let mut per_thread: Vec<Vec<std::net::UdpSocket>> = (0..n).map(|_| Vec::new()).collect();
+    let mut tcp = Vec::new();
+    for s in sockets {
+        for (i, u) in s.udp.into_iter().enumerate() {
+            per_thread[i].push(u);
+        }
+        tcp.push(s.tcp);
+    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut threads = Vec::new();
-    let mut tcp = Some(sockets.tcp);
+    let mut tcp = Some(tcp);
     let mut extra = Some((config, parts));
-    for (i, udp) in sockets.udp.into_iter().enumerate() {
+    for (i, udp) in per_thread.into_iter().enumerate() {
         threads.push(serving_thread(
             i,
             udp,
-            tcp.take(),
+            tcp.take().unwrap_or_default(),
             handler.clone(),
             extra.take(),
             stop_rx.clone(),
         )?);
     }
     Ok(DnsServer {
-        addr,
+        addrs,
         registry,
         log,
         stop: Some(stop_tx),
@@ -405,7 +454,7 @@ pub fn start(config: DnsConfig) -> Result<DnsServer, DnsError> {
 /// Run the server in the foreground until SIGTERM or SIGINT.
 pub fn serve(config: DnsConfig) -> Result<(), DnsError> {
     let server = start(config)?;
-    tracing::info!(addr = %server.addr(), "listening on udp and tcp");
+    tracing::info!(addrs = ?server.addrs(), "listening on udp and tcp");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

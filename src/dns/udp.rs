@@ -1,92 +1,31 @@
-//! The UDP path: a receive loop per socket built on hickory-server's `Request`,
-//! `RequestHandler`, `ResponseHandler` and `MessageResponse`, answering on the socket directly.
+//! The UDP path: a receive loop per socket, answering on the socket directly.
 //!
-//! hickory's own `Server` spawns a task per datagram and hands every response through a channel
-//! to the socket task; for an authoritative answer that is most of the work. Here datagrams are
-//! read in batches (`recvmmsg`), a query the zone answers from memory is handled inline, and the
-//! batch of answers leaves with one `sendmmsg`; only queries that must be forwarded upstream get a
-//! task of their own (answering with `send_to`). TCP stays on hickory's `Server`.
+//! Datagrams are read in batches (`recvmmsg`). Each is first looked up in the socket's response
+//! cache (the request bytes without the id: a hit is a copy and an id patch, nothing parsed);
+//! otherwise it is decoded (hickory's `Request`), answered from memory by the handler (which also
+//! hands the cache every rotation of the answer), and the batch of answers leaves with one
+//! `sendmmsg`. Only queries that must be forwarded upstream get a task of their own (answering
+//! with `send_to`). TCP stays on hickory's `Server`.
 
 use std::io::{IoSlice, IoSliceMut};
 use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::AsRawFd;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::time::Instant;
 
 use hickory_proto::op::{Header, Message, MessageType, ResponseCode};
-use hickory_proto::rr::Record;
-use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncoder};
-use hickory_server::net::runtime::TokioTime;
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use hickory_server::net::xfer::Protocol;
-use hickory_server::net::NetError;
-use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
-use hickory_server::zone_handler::MessageResponse;
+use hickory_server::server::Request;
 use nix::sys::socket::{
     recvmmsg, sendmmsg, ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage,
 };
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
-use super::handler::DnsHandler;
-
-/// Answers waiting for the batch send: (destination, datagram).
-type Outbox = Arc<Mutex<Vec<(SocketAddr, Vec<u8>)>>>;
-
-/// Where a response goes: straight to the socket (tasks of their own), or into the batch the
-/// receive loop sends with one `sendmmsg`.
-#[derive(Clone)]
-enum Sink {
-    Direct(Arc<UdpSocket>),
-    Batch(Outbox),
-}
-
-/// Sends one response datagram, encoded within the requester's payload size.
-#[derive(Clone)]
-struct Responder {
-    sink: Sink,
-    dst: SocketAddr,
-    max_size: u16,
-}
-
-#[async_trait::async_trait]
-impl ResponseHandler for Responder {
-    async fn send_response<'a>(
-        &mut self,
-        response: MessageResponse<
-            '_,
-            'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-        >,
-    ) -> Result<ResponseInfo, NetError> {
-        let meta = *response.metadata();
-        let mut buf = Vec::with_capacity(512);
-        let mut encoder = BinEncoder::new(&mut buf);
-        encoder.set_max_size(self.max_size);
-        let info = match response.destructive_emit(&mut encoder) {
-            Ok(info) => info,
-            Err(e) => {
-                tracing::debug!(error = %e, "cannot encode the response");
-                let m = Message::error_msg(meta.id, meta.op_code, ResponseCode::ServFail);
-                buf = m.to_vec()?;
-                let mut d = BinDecoder::new(&buf);
-                ResponseInfo::from(Header::read(&mut d)?)
-            }
-        };
-        match &self.sink {
-            Sink::Direct(sock) => {
-                sock.send_to(&buf, self.dst).await?;
-            }
-            Sink::Batch(out) => {
-                if let Ok(mut out) = out.lock() {
-                    out.push((self.dst, buf));
-                }
-            }
-        }
-        Ok(info)
-    }
-}
+use super::cache::ResponseCache;
+use super::handler::{DnsHandler, Udp};
+use super::wire;
 
 /// Datagrams read (and answers sent) per system call.
 const BATCH: usize = 32;
@@ -106,13 +45,15 @@ fn receive_batch(
     sock: &UdpSocket,
     headers: &mut MultiHeaders<SockaddrStorage>,
     bufs: &mut [Vec<u8>],
-) -> std::io::Result<Vec<(usize, Option<SocketAddr>)>> {
+    got: &mut Vec<(usize, Option<SocketAddr>)>,
+) -> std::io::Result<()> {
+    got.clear();
     sock.try_io(Interest::READABLE, || {
         let mut iovs: Vec<[IoSliceMut<'_>; 1]> = bufs
             .iter_mut()
             .map(|b| [IoSliceMut::new(b.as_mut_slice())])
             .collect();
-        let got = recvmmsg(
+        let res = recvmmsg(
             sock.as_raw_fd(),
             headers,
             iovs.iter_mut(),
@@ -120,9 +61,8 @@ fn receive_batch(
             None,
         )
         .map_err(std::io::Error::from)?;
-        Ok(got
-            .map(|m| (m.bytes, m.address.as_ref().and_then(to_std)))
-            .collect())
+        got.extend(res.map(|m| (m.bytes, m.address.as_ref().and_then(to_std))));
+        Ok(())
     })
 }
 
@@ -130,7 +70,7 @@ fn receive_batch(
 async fn send_batch(
     sock: &UdpSocket,
     headers: &mut MultiHeaders<SockaddrStorage>,
-    batch: Vec<(SocketAddr, Vec<u8>)>,
+    batch: &[(SocketAddr, Vec<u8>)],
 ) {
     let mut done = 0;
     while done < batch.len() {
@@ -172,90 +112,96 @@ pub async fn serve(sock: Arc<UdpSocket>, handler: Arc<DnsHandler>) {
     let mut bufs: Vec<Vec<u8>> = (0..BATCH).map(|_| vec![0u8; MAX_REQUEST]).collect();
     let mut rx_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
     let mut tx_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
-    let out: Outbox = Arc::new(Mutex::new(Vec::new()));
+    let mut cache = ResponseCache::new(handler.changes().clone());
+    let mut received = Vec::with_capacity(BATCH);
+    let mut out: Vec<(SocketAddr, Vec<u8>)> = Vec::with_capacity(BATCH);
+    let mut spare: Vec<Vec<u8>> = Vec::with_capacity(BATCH);
     loop {
         if let Err(e) = sock.readable().await {
             tracing::debug!(error = %e, "udp socket error");
             continue;
         }
-        let received = match receive_batch(&sock, &mut rx_headers, &mut bufs) {
-            Ok(v) => v,
+        match receive_batch(&sock, &mut rx_headers, &mut bufs, &mut received) {
+            Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
             Err(e) => {
                 tracing::debug!(error = %e, "udp receive error");
                 continue;
             }
-        };
-        for (i, (n, src)) in received.into_iter().enumerate() {
-            let Some(src) = src else { continue };
-            handle_datagram(&sock, &handler, &out, &bufs[i][..n], src).await;
         }
-        let batch = match out.lock() {
-            Ok(mut o) => std::mem::take(&mut *o),
-            Err(_) => Vec::new(),
-        };
-        if !batch.is_empty() {
-            send_batch(&sock, &mut tx_headers, batch).await;
+        let now = Instant::now();
+        for (i, &(n, src)) in received.iter().enumerate() {
+            let Some(src) = src else { continue };
+            if src.port() == 0 || src.ip().is_unspecified() {
+                continue;
+            }
+            let raw = &bufs[i][..n];
+            let mut buf = spare.pop().unwrap_or_default();
+            buf.clear();
+            if cache.answer(raw, now, &mut buf) {
+                out.push((src, buf));
+                continue;
+            }
+            spare.push(buf);
+            if let Some(bytes) = answer(&sock, &handler, &mut cache, raw, src) {
+                out.push((src, bytes));
+            }
+        }
+        if !out.is_empty() {
+            send_batch(&sock, &mut tx_headers, &out).await;
+            spare.extend(out.drain(..).map(|(_, b)| b).take(BATCH));
         }
     }
 }
 
-async fn handle_datagram(
+/// Answer a datagram the cache did not know: the bytes to send now (None: nothing, or a task of
+/// its own answers).
+fn answer(
     sock: &Arc<UdpSocket>,
     handler: &Arc<DnsHandler>,
-    out: &Outbox,
+    cache: &mut ResponseCache,
     raw: &[u8],
     src: SocketAddr,
-) {
-    if src.port() == 0 || src.ip().is_unspecified() {
-        return;
-    }
+) -> Option<Vec<u8>> {
     let request = match Request::from_bytes(raw.to_vec(), src, Protocol::Udp) {
         Ok(r) => r,
         Err(_) => {
             // As hickory does: FORMERR when at least the header is readable, else silence.
             let mut d = BinDecoder::new(raw);
-            if let Ok(h) = Header::read(&mut d) {
-                if h.metadata.message_type == MessageType::Query {
-                    let m = Message::error_msg(
-                        h.metadata.id,
-                        h.metadata.op_code,
-                        ResponseCode::FormErr,
-                    );
-                    if let (Ok(bytes), Ok(mut o)) = (m.to_vec(), out.lock()) {
-                        o.push((src, bytes));
-                    }
-                }
+            let h = Header::read(&mut d).ok()?;
+            if h.metadata.message_type != MessageType::Query {
+                return None;
             }
-            return;
+            return Message::error_msg(h.metadata.id, h.metadata.op_code, ResponseCode::FormErr)
+                .to_vec()
+                .ok();
         }
     };
     if request.metadata.message_type == MessageType::Response {
-        return; // never answer responses (reflection)
+        return None; // never answer responses (reflection)
     }
     let max_size = request
         .edns
         .as_ref()
         .map(|e| e.max_payload().max(512))
         .unwrap_or(512);
-    if handler.needs_upstream(&request) {
-        let responder = Responder {
-            sink: Sink::Direct(sock.clone()),
-            dst: src,
-            max_size,
-        };
-        let h = handler.clone();
-        tokio::spawn(async move {
-            h.handle_request::<_, TokioTime>(&request, responder).await;
-        });
-    } else {
-        let responder = Responder {
-            sink: Sink::Batch(out.clone()),
-            dst: src,
-            max_size,
-        };
-        handler
-            .handle_request::<_, TokioTime>(&request, responder)
-            .await;
+    match handler.udp(&request, max_size) {
+        Udp::Send(bytes, fill) => {
+            if let Some(fill) = fill {
+                cache.insert(raw, fill);
+            }
+            Some(bytes)
+        }
+        Udp::Upstream(pending) => {
+            let (h, sock) = (handler.clone(), sock.clone());
+            tokio::spawn(async move {
+                let reply = h.finish(*pending).await;
+                let bytes = wire::encode(&request, reply, max_size);
+                if let Err(e) = sock.send_to(&bytes, src).await {
+                    tracing::debug!(error = %e, %src, "udp send failed");
+                }
+            });
+            None
+        }
     }
 }

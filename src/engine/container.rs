@@ -16,6 +16,7 @@ use bollard::query_parameters::{
 use super::connect::Engine;
 use super::error::{is_not_found, is_not_modified, EngineError};
 use super::extra_args::apply_extra_args;
+use super::key_file::{remove_key_file, write_dns_key};
 use super::seed::seed_mount;
 use crate::labels;
 use crate::plan::{ContainerSpec, Desired};
@@ -117,6 +118,7 @@ async fn create_and_start(
     std::fs::create_dir_all(&run).map_err(|e| EngineError::io(&run, e))?;
     // A state file left by the previous container would look like this one's lifecycle.
     let _ = std::fs::remove_file(run.join("state.json"));
+    write_dns_key(spec, &run)?;
     let project = spec
         .labels
         .get(labels::PROJECT)
@@ -317,12 +319,20 @@ pub async fn rename_container(engine: &Engine, name: &str, to: &str) -> Result<(
         .map_err(|e| EngineError::docker(format!("rename {name} to {to}"), e))
 }
 
-/// Graceful stop (SIGTERM, then SIGKILL after `timeout_s`), then remove. True when it existed.
+/// Graceful stop (SIGTERM, then SIGKILL after `timeout_s`), then remove; the container's DNS
+/// key file goes with it (its run folder stays: the state and logs of what ran). True when it
+/// existed.
 pub async fn remove_container(
     engine: &Engine,
     name: &str,
     timeout_s: u64,
 ) -> Result<bool, EngineError> {
+    let run_dir = engine
+        .api()
+        .inspect_container(name, None)
+        .await
+        .ok()
+        .and_then(|c| c.config?.labels?.remove(labels::RUN_DIR));
     if !stop_container(engine, name, timeout_s).await? {
         return Ok(false);
     }
@@ -331,7 +341,7 @@ pub async fn remove_container(
         force: true,
         link: false,
     };
-    match engine.api().remove_container(name, Some(rm)).await {
+    let removed = match engine.api().remove_container(name, Some(rm)).await {
         Ok(()) => Ok(true),
         Err(e) if is_not_found(&e) => Ok(true),
         // Removal already in progress (e.g. a concurrent clean).
@@ -339,7 +349,13 @@ pub async fn remove_container(
             status_code: 409, ..
         }) => Ok(true),
         Err(e) => Err(EngineError::docker(format!("remove {name}"), e)),
+    }?;
+    if let Some(dir) = run_dir {
+        // Each container has its own run folder (a replacement gets a new one), so this is the
+        // removed container's key only. Already gone is fine.
+        remove_key_file(Path::new(&dir))?;
     }
+    Ok(removed)
 }
 
 /// The IPv4 address of a container (on `network` when given, else its first one).

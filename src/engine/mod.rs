@@ -7,6 +7,7 @@
 //! - `inject`: the final layer that puts dops-init in every image
 //! - `build`: image builds (parents first, independent ones in parallel, progress lines)
 //! - `apply`: one plan step = one (or a few) Docker API calls
+//! - `key_file`: the instance's DNS key file, written before its container starts
 //! - `exec`, `logs`: shells and logs of running instances
 //! - `lock`: the project lock (`.dops/lock`) that keeps two dops commands from racing
 //! - `progress`: what the engine reports while it works (it never prints)
@@ -22,6 +23,7 @@ mod error;
 pub mod exec;
 pub mod extra_args;
 pub mod inject;
+mod key_file;
 pub mod lock;
 pub mod logs;
 pub mod network;

@@ -1,7 +1,11 @@
 //! DNS registration: the client side dops-init uses to put its instance into the dops DNS.
 //!
-//! Blocking std sockets, hickory-proto messages, TSIG hmac-sha256 with the project key
-//! (`DNS_KEY`). No tokio, no getaddrinfo: we talk to IPs only (the binary is static).
+//! Blocking std sockets, hickory-proto messages, TSIG hmac-sha256 with the instance's own key,
+//! read from the file `DNS_KEY_FILE` (`/run/dops/dns.key`, written 0400 by the host before the
+//! container starts; see `tsig_key`). The key may change only this instance's names; the server
+//! refuses anything else. `DNS_KEY` (the key itself) is still read when there is no file, for
+//! running dops-init by hand; dops never puts a key in the environment. No tokio, no
+//! getaddrinfo: we talk to IPs only (the binary is static).
 //!
 //! What one registration sends (one RFC 2136 UPDATE for zone `DNS_ZONE`):
 //! - APPEND: add `<service>.<zone> A|AAAA <ip>`; add `<service>-<instance>.<zone> A|AAAA <ip>`;
@@ -83,8 +87,9 @@ pub struct Registrar {
 }
 
 /// The variables a registration reads.
-const ENV: [&str; 9] = [
+const ENV: [&str; 10] = [
     "DNS_SERVICE_IP",
+    "DNS_KEY_FILE",
     "DNS_KEY",
     "DNS_ZONE",
     "DNS_PORT",
@@ -131,10 +136,18 @@ impl Registrar {
         let need = |var: &'static str| get(var).ok_or(RegisterError::MissingEnv { var });
         let service = need("SERVICE")?.to_ascii_lowercase();
         let instance = need("INSTANCE")?.to_ascii_lowercase();
-        let key = TsigKey::parse(&need("DNS_KEY")?).map_err(|e| RegisterError::BadEnv {
-            var: "DNS_KEY",
-            why: e.to_string(),
-        })?;
+        let key = match (get("DNS_KEY_FILE"), get("DNS_KEY")) {
+            (Some(path), _) => read_key_file(std::path::Path::new(&path))?,
+            (None, Some(text)) => TsigKey::parse(&text).map_err(|e| RegisterError::BadEnv {
+                var: "DNS_KEY",
+                why: e.to_string(),
+            })?,
+            (None, None) => {
+                return Err(RegisterError::MissingEnv {
+                    var: "DNS_KEY_FILE",
+                })
+            }
+        };
         let zone = get("DNS_ZONE").unwrap_or_else(|| "local.zone".to_string());
         let policy: Policy = get("DNS_UPDATE_POLICY").unwrap_or_default().parse()?;
         let port = match get("DNS_PORT") {
@@ -360,6 +373,29 @@ impl Registrar {
     }
 }
 
+/// Read the instance's key file. Run as root (PID 1), a file the host wrote as another user is
+/// made root's (still 0400), so that no program of the container running as that user id can
+/// read it; nothing else is changed.
+fn read_key_file(path: &std::path::Path) -> Result<TsigKey, RegisterError> {
+    use std::os::unix::fs::MetadataExt as _;
+    let key = crate::tsig_key::read_key_file(path).map_err(|e| RegisterError::BadEnv {
+        var: "DNS_KEY_FILE",
+        why: e.to_string(),
+    })?;
+    if nix::unistd::geteuid().is_root() {
+        if let Ok(meta) = std::fs::metadata(path) {
+            if meta.uid() != 0 || meta.gid() != 0 {
+                let root = Some(nix::unistd::Uid::from_raw(0));
+                if let Err(e) = nix::unistd::chown(path, root, Some(nix::unistd::Gid::from_raw(0)))
+                {
+                    tracing::debug!(error = %e, path = %path.display(), "cannot give the key file to root");
+                }
+            }
+        }
+    }
+    Ok(key)
+}
+
 fn parse_server(text: &str) -> Result<ServerAddr, RegisterError> {
     ServerAddr::parse(text).ok_or_else(|| RegisterError::BadEnv {
         var: "DNS_SERVICE_IP",
@@ -564,7 +600,21 @@ mod tests {
             ("SERVICE_IP", "10.0.0.1"),
         ];
         let e = Registrar::from_vars(vars(&base)).unwrap_err();
-        assert!(e.to_string().contains("DNS_KEY is required"), "{e}");
+        assert!(e.to_string().contains("DNS_KEY_FILE is required"), "{e}");
+        // the key file: read, and a bad one is a clear error
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("dns.key");
+        let k = TsigKey::generate("web.one.append.dops-key");
+        crate::tsig_key::write_key_file(&file, &k).unwrap();
+        let mut with_file = base.to_vec();
+        let f = file.display().to_string();
+        with_file.push(("DNS_KEY_FILE", &f));
+        let r = Registrar::from_vars(vars(&with_file)).unwrap().unwrap();
+        assert_eq!(r.key, k);
+        let mut missing = base.to_vec();
+        missing.push(("DNS_KEY_FILE", "/nonexistent/dns.key"));
+        let e = Registrar::from_vars(vars(&missing)).unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/dns.key"), "{e}");
         let mut bad = base.to_vec();
         bad.push(("DNS_KEY", &key));
         bad.push(("DNS_UPDATE_POLICY", "SOMETIMES"));

@@ -17,7 +17,7 @@ pub enum RegisterError {
         server: SocketAddr,
         timeout: Duration,
     },
-    #[error("dns server {server} refused the update: {rcode} (hint: is DNS_KEY the project key?)")]
+    #[error("dns server {server} refused the update: {rcode} (hint: the key of DNS_KEY_FILE may change only this instance's names; is it this project's, for this instance?)")]
     Refused { server: SocketAddr, rcode: String },
     #[error("dns server {server} failed: {rcode}")]
     Failed { server: SocketAddr, rcode: String },

@@ -17,8 +17,9 @@ pub const STOP_TIMEOUT_S: u64 = 10;
 #[derive(Debug, Clone, Default)]
 pub struct PlanContext {
     pub host: HostContext,
-    /// `DNS_KEY` (`hmac-sha256:<name>:<base64>`), loaded by the command layer; the planner never
-    /// creates one. None: DNS_KEY is left out (with a warning).
+    /// The project's DNS key (`hmac-sha256:<name>:<base64>`), loaded by the command layer; the
+    /// planner never creates one, it derives each instance's key from it. None: the key files
+    /// (and `DNS_KEY_FILE`) are left out (with a warning).
     pub dns_key: Option<String>,
     /// Seed for random instance names.
     pub seed: u64,
@@ -52,6 +53,14 @@ pub enum PlanError {
         service: String,
         name: String,
     },
+    #[error("{instance}: DNS_UPDATE_POLICY {value:?} ({origin}) is not APPEND, REPLACE or HIDE")]
+    DnsPolicy {
+        instance: String,
+        value: String,
+        origin: String,
+    },
+    #[error("{instance}: no dns key: {why}")]
+    DnsKey { instance: String, why: String },
     #[error("{file}: line {line}: [{index}]: these instances wait for each other: {chain} (through links or depends_on)\nhint: drop one link or dependency of the cycle")]
     Cycle {
         file: String,

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::step::{ContainerSpec, Reason};
+use super::step::{ContainerSpec, DnsKeyFile, Reason};
 use crate::project::env::EnvValue;
 use crate::state_file::RUN_DIR_IN_CONTAINER;
 
@@ -38,6 +38,9 @@ pub struct Desired {
     /// On a swarm: the placement constraints.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub placement: Vec<String>,
+    /// The instance's DNS key file: `<key name> sha256:<hash of the key>` (never the key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dns_key: Option<String>,
 }
 
 /// A variable whose value must not be shown or recorded.
@@ -54,6 +57,11 @@ pub fn is_secret(name: &str) -> bool {
 pub fn short_hash(text: &str) -> String {
     let d = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
     d.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What the desired state records of a key file: the key's name and a hash of it (never the key).
+fn key_fingerprint(k: &DnsKeyFile) -> String {
+    format!("{} sha256:{}", k.key_name, short_hash(&k.key.to_env()))
 }
 
 impl Desired {
@@ -126,6 +134,7 @@ impl Desired {
                 .as_ref()
                 .map(|p| p.constraints.clone())
                 .unwrap_or_default(),
+            dns_key: spec.dns_key.as_ref().map(key_fingerprint),
         }
     }
 
@@ -241,6 +250,24 @@ impl Desired {
             self.placement.join(" "),
             new.placement.join(" "),
         );
+        if self.dns_key != new.dns_key {
+            // Named, never shown: a hash of a key is still about the key.
+            let name = |k: &Option<String>| {
+                k.as_deref()
+                    .and_then(|k| k.split_whitespace().next())
+                    .unwrap_or("none")
+                    .to_string()
+            };
+            let (from, to) = (name(&self.dns_key), name(&new.dns_key));
+            out.push(if from == to {
+                Reason {
+                    text: "dns key changed".into(),
+                    ..reason("setting", Some("dns key"), None, None)
+                }
+            } else {
+                reason("setting", Some("dns key"), Some(from), Some(to))
+            });
+        }
         out
     }
 }

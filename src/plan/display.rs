@@ -77,6 +77,21 @@ fn write_spec(f: &mut fmt::Formatter<'_>, s: &ContainerSpec) -> fmt::Result {
             )?,
         }
     }
+    if let Some(k) = &s.dns_key {
+        let whose = match k.scope.as_str() {
+            "project" => "the project key",
+            _ => "its own names only",
+        };
+        let source = match &k.host {
+            Some(h) => h.display().to_string(),
+            None => "swarm secret".to_string(),
+        };
+        writeln!(
+            f,
+            "{pad}dns key    {source} -> {} (key {}: {whose}, mode 0400)",
+            k.container, k.key_name
+        )?;
+    }
     for (i, p) in s.ports.iter().enumerate() {
         let label = if i == 0 { "ports      " } else { "           " };
         let proto = p.protocol.as_str();

@@ -193,7 +193,10 @@ pub(super) fn plan_run(
     }
     steps.extend(pins);
     if dns_on && ctx.dns_key.is_none() && !starting.is_empty() {
-        warnings.push("the dns key is not loaded: DNS_KEY is left out of this plan".to_string());
+        warnings.push(
+            "the dns key is not loaded: the instances' key files (DNS_KEY_FILE) are left out of this plan"
+                .to_string(),
+        );
     }
 
     // The instances, in start order; waits where depends_on asks for more than "started".
@@ -401,8 +404,11 @@ fn drift(
     let mut new = Desired::of(spec, &expected);
     // A plan without the DNS key (dry runs before the first real run) can't tell the key.
     if ctx.dns_key.is_none() {
-        if let Some(k) = old.env.get("DNS_KEY") {
-            new.env.insert("DNS_KEY".into(), k.clone());
+        if let Some(f) = old.env.get("DNS_KEY_FILE") {
+            new.env.insert("DNS_KEY_FILE".into(), f.clone());
+        }
+        if new.dns_key.is_none() {
+            new.dns_key = old.dns_key.clone();
         }
     }
     // A link whose target gets a new container (and address) in this plan, said so.
@@ -443,7 +449,11 @@ fn set_run_dir(spec: &mut ContainerSpec, dir: std::path::PathBuf) {
         .iter_mut()
         .find(|m| m.container == state_file::RUN_DIR_IN_CONTAINER)
     {
-        m.host = dir;
+        m.host = dir.clone();
+    }
+    // The key file lives in the container's own run folder.
+    if let Some(k) = spec.dns_key.as_mut().filter(|k| k.host.is_some()) {
+        k.host = Some(dir.join(crate::tsig_key::KEY_FILE_NAME));
     }
 }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use super::context::{labels_for, PlanContext, PlanError};
 use super::select::Chosen;
-use super::step::{ContainerSpec, DnsSettings, Mount, PortPublish};
+use super::step::{ContainerSpec, DnsKeyFile, DnsSettings, Mount, PortPublish};
 use crate::dockerfile::Protocol;
 use crate::labels;
 use crate::project::env::{self, EnvInputs, EnvValue, EnvVar};
@@ -15,6 +15,7 @@ use crate::project::policies::{default_log_opts, RestartPolicy};
 use crate::project::values::{check_env_value, host_port, publish_port_var, ADDRESS_VARS};
 use crate::project::{EngineKind, Project, RequiredVar};
 use crate::state_file;
+use crate::tsig_key::{self, InstanceIdentity, TsigKey, UpdatePolicy};
 
 /// What every instance of one run plan shares.
 pub(super) struct SpecContext<'a> {
@@ -130,6 +131,7 @@ impl SpecContext<'_> {
         if self.swarm() {
             swarm_refusals(c, &env)?;
         }
+        let dns_key = self.dns_key(c, &env)?;
         let mounts = self.mounts(c);
         let ports = self.ports(c, &env)?;
         let mut labels = labels_for(
@@ -166,6 +168,7 @@ impl SpecContext<'_> {
                 }),
                 _ => None,
             },
+            dns_key,
             extra_args: c.entry.extra_args.clone(),
             // Instances come back by themselves (after a crash, after the engine restarts), but
             // for the interactive ones, whose terminal is gone.
@@ -250,8 +253,16 @@ impl SpecContext<'_> {
                 ));
             }
             dns_vars.push(("DNS_ZONE".to_string(), lit(zone)));
-            if let Some(k) = &self.ctx.dns_key {
-                dns_vars.push(("DNS_KEY".to_string(), lit(k)));
+            if self.project_key().is_some() {
+                // The key is a file in the run folder, never in the environment.
+                dns_vars.push((
+                    "DNS_KEY_FILE".to_string(),
+                    lit(&format!(
+                        "{}/{}",
+                        state_file::RUN_DIR_IN_CONTAINER,
+                        tsig_key::KEY_FILE_NAME
+                    )),
+                ));
             }
             match (c.is_dns, e.dns_update_policy) {
                 (_, Some(p)) => {
@@ -282,6 +293,71 @@ impl SpecContext<'_> {
             host_conf: &self.project.host_conf,
             command_line: &c.cli_env,
         })?)
+    }
+
+    fn project_key(&self) -> Option<TsigKey> {
+        self.dns?;
+        TsigKey::parse(self.ctx.dns_key.as_deref()?).ok()
+    }
+
+    /// The instance's DNS key file: its own key, derived from the project key for its service,
+    /// instance and resolved `DNS_UPDATE_POLICY` (the DNS server: the project key).
+    fn dns_key(&self, c: &Chosen, env: &[EnvVar]) -> Result<Option<DnsKeyFile>, PlanError> {
+        let Some(project) = self.project_key() else {
+            return Ok(None);
+        };
+        let s = &c.settings;
+        // The run folder of the container; a replacement's own folder is set with its mount.
+        let host = (!self.swarm()).then(|| {
+            state_file::host_run_dir(&self.project.dir, &s.service, &s.instance)
+                .join(tsig_key::KEY_FILE_NAME)
+        });
+        let container = format!(
+            "{}/{}",
+            state_file::RUN_DIR_IN_CONTAINER,
+            tsig_key::KEY_FILE_NAME
+        );
+        if c.is_dns {
+            return Ok(Some(DnsKeyFile {
+                host,
+                container,
+                key_name: project.name.clone(),
+                scope: "project".into(),
+                key: project,
+            }));
+        }
+        let policy = match env.iter().find(|v| v.name == "DNS_UPDATE_POLICY") {
+            None => UpdatePolicy::Append,
+            Some(v) => match &v.value {
+                EnvValue::Literal(text) if text.trim().is_empty() => UpdatePolicy::Append,
+                EnvValue::Literal(text) => {
+                    UpdatePolicy::parse(text).ok_or_else(|| PlanError::DnsPolicy {
+                        instance: s.hostname(),
+                        value: text.clone(),
+                        origin: v.origin.as_str().to_string(),
+                    })?
+                }
+                other => {
+                    return Err(PlanError::DnsPolicy {
+                        instance: s.hostname(),
+                        value: other.to_string(),
+                        origin: v.origin.as_str().to_string(),
+                    })
+                }
+            },
+        };
+        let id = InstanceIdentity::new(&s.service, &s.instance, policy);
+        let key = tsig_key::instance_key(&project, &id).map_err(|e| PlanError::DnsKey {
+            instance: s.hostname(),
+            why: e.to_string(),
+        })?;
+        Ok(Some(DnsKeyFile {
+            host,
+            container,
+            key_name: key.name.clone(),
+            scope: "instance".into(),
+            key,
+        }))
     }
 
     /// The state folder, then persistent folders, then run.conf volumes.

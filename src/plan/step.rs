@@ -11,6 +11,7 @@ use crate::dockerfile::Protocol;
 use crate::project::env::{EnvValue, EnvVar};
 use crate::project::policies::{Condition, LogOpts, RestartPolicy, UpdateOrder};
 use crate::project::ExtraArgs;
+use crate::tsig_key::TsigKey;
 
 pub type Labels = BTreeMap<String, String>;
 
@@ -124,6 +125,8 @@ pub struct ContainerSpec {
     pub safemode: bool,
     /// Resolver settings when the project runs the dops DNS.
     pub dns: Option<DnsSettings>,
+    /// The instance's DNS key, written into its run folder before it starts (`DNS_KEY_FILE`).
+    pub dns_key: Option<DnsKeyFile>,
     /// run.conf `extra_args`, checked and typed at load time (serialized as written).
     pub extra_args: ExtraArgs,
     /// Docker's restart policy.
@@ -218,6 +221,25 @@ pub struct PortPublish {
     /// Typed: an address that is not one cannot reach Docker (which would bind every interface).
     pub host_ip: IpAddr,
     pub host_port: u16,
+}
+
+/// A TSIG key file the engine writes (mode 0400) before the container starts: the instance's own
+/// key (its names only), or the project key for the DNS server. The secret is never serialized
+/// nor printed.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DnsKeyFile {
+    /// The host file, in the instance's own run folder (bind-mounted at `/run/dops`). None on a
+    /// swarm, where there is no run folder: the key is a swarm secret mounted at `container`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<PathBuf>,
+    /// Where the instance reads it (`DNS_KEY_FILE`).
+    pub container: String,
+    /// `<service>.<instance>.<policy>.<project key name>`, or the project key's name.
+    pub key_name: String,
+    /// `instance` (its own names) or `project` (the whole zone: the DNS server).
+    pub scope: String,
+    #[serde(skip)]
+    pub key: TsigKey,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

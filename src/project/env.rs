@@ -7,7 +7,7 @@
 //!    `PERSISTENT_LOG`, `PERSISTENT_OPT`, `PERSISTENT_HOME`, `SAFEMODE`, `INTERACTIVE`,
 //!    `HOST_HOSTNAME`, and `CFG` when run.conf has `cfg` (origin `fixed`);
 //! 4. links: `<NAME>_SERVICE_IP` (origin `link`);
-//! 5. the dops DNS: `DNS_SERVICE_IP`, `DNS_ZONE`, `DNS_KEY`, `DNS_UPDATE_POLICY`, only where still
+//! 5. the dops DNS: `DNS_SERVICE_IP`, `DNS_ZONE`, `DNS_KEY_FILE`, `DNS_UPDATE_POLICY`, only where still
 //!    unset, so a run.conf value or a link named `dns` wins (origin `dns`);
 //! 6. the host environment overrides variables already defined (declared required names
 //!    included), never the fixed ones (origin `host_env`);

@@ -22,7 +22,7 @@ pub fn key() -> TsigKey {
 
 pub fn config(key: &TsigKey) -> DnsConfig {
     let mut c = DnsConfig::new(ZONE, key.clone());
-    c.listen = "127.0.0.1:0".parse().unwrap();
+    c.listen = vec!["127.0.0.1:0".parse().unwrap()];
     c
 }
 

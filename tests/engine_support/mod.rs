@@ -120,6 +120,7 @@ pub fn standard_instance_spec(
         interactive: false,
         safemode: false,
         dns: None,
+        dns_key: None,
         extra_args: Default::default(),
         restart: RestartPolicy::No,
         log_opts: default_log_opts(),

@@ -276,7 +276,7 @@ pub fn exists(p: &Path) -> bool {
 pub fn start_local_dns() -> (dops::dns::DnsServer, dops::tsig_key::TsigKey) {
     let key = dops::tsig_key::TsigKey::generate("dops-key");
     let mut c = dops::dns::DnsConfig::new("local.zone", key.clone());
-    c.listen = "127.0.0.1:0".parse().unwrap();
+    c.listen = vec!["127.0.0.1:0".parse().unwrap()];
     c.threads = 1;
     let server = dops::dns::start(c).expect("dns server");
     (server, key)

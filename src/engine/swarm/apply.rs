@@ -4,12 +4,14 @@
 //! - `Build`: on the build engine (as on one engine); images are pushed when a service needs
 //!   them (content tags: an unchanged image is not pushed twice).
 //! - `Pin`: the node label that keeps a persistent instance on its node.
-//! - `Run`: `create_service` (one replica); an existing service that does not run is removed
-//!   first (the plan says so with a `Remove`).
+//! - `Run`: `create_service` (one replica), with the instance's DNS key as a secret (created
+//!   first); an existing service that does not run is removed first (the plan says so with a
+//!   `Remove`).
 //! - `Replace`: `update_service` with the new spec and the roll-out settings, then wait for the
-//!   update to end; rolled back or paused is a failure (the roll-out stops there).
+//!   update to end; rolled back or paused is a failure (the roll-out stops there). A new key is
+//!   a new secret; the old one goes once the update succeeded.
 //! - `Remove`: `delete_service`, then wait (bounded) until its task is gone, so that its name
-//!   and the network are free again. Volumes stay.
+//!   and the network are free again; its key secrets go. Volumes stay.
 //! - `PurgeVolumes`: the volumes on the instance's node (through `NODE_ENGINE`), then the pin.
 //! - `WaitFor`: the tasks running (UP).
 
@@ -21,8 +23,10 @@ use bollard::query_parameters::UpdateServiceOptions;
 
 use super::images::{push, Pushed};
 use super::nodes::set_label;
+use super::secrets;
 use super::service_spec::{service_spec, Rollout};
 use super::target::Swarm;
+use super::tasks::Located;
 use super::wait::{wait_up, wait_update};
 use crate::engine::apply::{removals_at, wave_at, Applied, ApplyContext};
 use crate::engine::build::build_all;
@@ -240,10 +244,21 @@ fn new_rollout() -> Rollout {
 }
 
 async fn create(swarm: &Swarm, spec: &ContainerSpec, image: &Pushed) -> Result<(), EngineError> {
-    let body = service_spec(spec, &image.reference, &image.id, new_rollout())
-        .map_err(EngineError::Other)?;
+    let key = secrets::ensure(swarm, spec).await?;
+    let body = service_spec(
+        spec,
+        &image.reference,
+        &image.id,
+        key.as_ref(),
+        new_rollout(),
+    )
+    .map_err(EngineError::Other)?;
     match swarm.manager.api().create_service(body, None).await {
-        Ok(_) => Ok(()),
+        Ok(_) => {
+            // Secrets of an earlier service of this name that could not go then.
+            secrets::prune(swarm, &spec.name, key.as_ref().map(|k| k.name.as_str())).await?;
+            Ok(())
+        }
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 409, ..
         }) => Err(EngineError::Other(format!(
@@ -290,8 +305,9 @@ async fn update(
         timeout_s: r.timeout_s,
         stop_timeout_s: r.stop_timeout_s,
     };
-    let mut body =
-        service_spec(&r.spec, &image.reference, &image.id, rollout).map_err(EngineError::Other)?;
+    let key = secrets::ensure(swarm, &r.spec).await?;
+    let mut body = service_spec(&r.spec, &image.reference, &image.id, key.as_ref(), rollout)
+        .map_err(EngineError::Other)?;
     if let Some(t) = body.task_template.as_mut() {
         t.force_update = Some(forced);
     }
@@ -313,6 +329,8 @@ async fn update(
     let result = wait_update(swarm, &r.container, before, r.timeout_s).await;
     (ctx.report)(Progress::WaitOver);
     result?;
+    // Rolled out: the previous key's secret is no longer the service's (a rollback keeps it).
+    secrets::prune(swarm, &r.container, key.as_ref().map(|k| k.name.as_str())).await?;
     done(ctx, format!("updated service {} (UP)", r.container));
     Ok(())
 }
@@ -329,17 +347,30 @@ pub(super) async fn remove(
     let at = super::tasks::locate(swarm, name).await.ok();
     match api.delete_service(name).await {
         Ok(()) => {}
-        Err(e) if is_not_found(&e) => return Ok(false),
+        Err(e) if is_not_found(&e) => {
+            // Its key secrets go with it (left over from an interrupted removal too).
+            secrets::prune(swarm, name, None).await?;
+            return Ok(false);
+        }
         Err(e) => return Err(EngineError::docker(format!("remove service {name}"), e)),
     }
+    remove_after(swarm, at, stop_timeout_s).await;
+    // The service is gone: its key secrets go with it.
+    secrets::prune(swarm, name, None).await?;
+    Ok(true)
+}
+
+/// Wait (bounded) until the task of a deleted service no longer runs, where its node's engine is
+/// reachable.
+async fn remove_after(swarm: &Swarm, at: Option<Located>, stop_timeout_s: u64) {
     // The task stops gracefully (dops-init withdraws from the DNS and drains) within the grace
     // period. Where the node's engine is reachable (NODE_ENGINE), wait until it is gone, so that
     // `clean` returns when the instance no longer runs.
     let (Some(at), Some(_)) = (at, &swarm.node_engine) else {
-        return Ok(true);
+        return;
     };
     let Ok(node) = swarm.node(&at.node, &at.addr).await else {
-        return Ok(true);
+        return;
     };
     let limit = std::time::Instant::now() + Duration::from_secs(stop_timeout_s + 20);
     while std::time::Instant::now() < limit {
@@ -350,7 +381,6 @@ pub(super) async fn remove(
             _ => break,
         }
     }
-    Ok(true)
 }
 
 async fn remove_network(swarm: &Swarm, name: &str) -> Result<bool, EngineError> {

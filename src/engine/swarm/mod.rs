@@ -9,6 +9,7 @@
 //!
 //! - `target`: the engines involved (manager, builder, one node) and the registry
 //! - `service_spec`: an instance as a service (pure)
+//! - `secrets`: an instance's DNS key as a swarm secret
 //! - `observe`: services, tasks and nodes as `Observed`
 //! - `images`: content tags, pushed
 //! - `apply`: the plan's steps
@@ -20,6 +21,7 @@ pub mod apply;
 pub mod images;
 pub mod nodes;
 pub mod observe;
+pub mod secrets;
 pub mod service_spec;
 pub mod target;
 pub mod tasks;

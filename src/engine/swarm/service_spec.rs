@@ -10,6 +10,7 @@
 //!   slow first boot is not killed) and `--swarm` (after the first UP, a restart inside dops-init
 //!   is not a reason for the swarm to kill the task);
 //! - persistent folders: named local volumes (Docker fills an empty one from the image);
+//! - the instance's DNS key: a secret (see `secrets`) at the path of its key file, 0400;
 //! - published ports: host mode;
 //! - roll-outs: `update_config` with the order, parallelism 1 (one service per instance: the
 //!   waves are dops'), `failure_action` rollback (or pause with `--no-rollback`).
@@ -27,6 +28,7 @@ use bollard::models::{
     TaskSpecRestartPolicyConditionEnum,
 };
 
+use super::secrets::{reference, KeySecret};
 use crate::dockerfile::Protocol;
 use crate::labels;
 use crate::meta::INIT_PATH;
@@ -47,13 +49,22 @@ pub struct Rollout {
 }
 
 /// The service of one instance. `image_ref`: the pushed, content-tagged reference; `image_id`:
-/// the image it was pushed from. Err: a value only a local engine can resolve.
+/// the image it was pushed from; `key`: the secret holding the instance's DNS key (mounted at
+/// the plan's key path). Err: a value only a local engine can resolve, or a key without its
+/// secret.
 pub fn service_spec(
     spec: &ContainerSpec,
     image_ref: &str,
     image_id: &str,
+    key: Option<&KeySecret>,
     rollout: Rollout,
 ) -> Result<ServiceSpec, String> {
+    if spec.dns_key.is_some() != key.is_some() {
+        return Err(format!(
+            "{}: its DNS key and its secret must go together",
+            spec.name
+        ));
+    }
     let mut env = Vec::with_capacity(spec.env.len());
     for v in &spec.env {
         match &v.value {
@@ -142,6 +153,7 @@ pub fn service_spec(
         hostname: Some(spec.hostname.clone()),
         env: Some(env),
         mounts: (!mounts.is_empty()).then_some(mounts),
+        secrets: key.map(|k| vec![reference(k)]),
         stop_grace_period: Some(secs(rollout.stop_timeout_s)),
         health_check: Some(HealthConfig {
             test: Some(vec![
@@ -265,6 +277,7 @@ mod tests {
             interactive: false,
             safemode: false,
             dns: None,
+            dns_key: None,
             extra_args: Default::default(),
             restart: RestartPolicy::UnlessStopped,
             log_opts: crate::project::policies::default_log_opts(),
@@ -290,6 +303,7 @@ mod tests {
             &spec(),
             "reg:5000/demo/db:0123456789ab",
             "sha256:0123",
+            None,
             ROLLOUT,
         )
         .unwrap();
@@ -351,7 +365,7 @@ mod tests {
     fn an_address_only_a_local_engine_knows_is_refused() {
         let mut sp = spec();
         sp.env[0].value = EnvValue::IpOf("demo-dops-dns-master".into());
-        let e = service_spec(&sp, "r/i:t", "id", ROLLOUT).unwrap_err();
+        let e = service_spec(&sp, "r/i:t", "id", None, ROLLOUT).unwrap_err();
         assert!(e.contains("only a local engine"), "{e}");
     }
 
@@ -361,6 +375,7 @@ mod tests {
             &spec(),
             "r/i:t",
             "id",
+            None,
             Rollout {
                 rollback: false,
                 ..ROLLOUT
@@ -370,6 +385,53 @@ mod tests {
         assert_eq!(
             s.update_config.unwrap().failure_action,
             Some(ServiceSpecUpdateConfigFailureActionEnum::PAUSE)
+        );
+    }
+
+    #[test]
+    fn the_dns_key_is_a_secret_never_an_env_var() {
+        let mut sp = spec();
+        let key = crate::tsig_key::TsigKey::parse(
+            "hmac-sha256:db.master.append.demo:c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=",
+        )
+        .unwrap();
+        sp.dns_key = Some(crate::plan::DnsKeyFile {
+            host: None,
+            container: "/run/dops/dns.key".into(),
+            key_name: key.name.clone(),
+            scope: "instance".into(),
+            key,
+        });
+        sp.env.push(EnvVar {
+            name: "DNS_KEY_FILE".into(),
+            value: EnvValue::Literal("/run/dops/dns.key".into()),
+            origin: EnvOrigin::Dns,
+        });
+        let e = service_spec(&sp, "r/i:t", "id", None, ROLLOUT).unwrap_err();
+        assert!(e.contains("secret"), "{e}");
+        let secret = KeySecret {
+            id: "sid".into(),
+            name: "demo-db-master-dnskey-0123".into(),
+            target: "/run/dops/dns.key".into(),
+        };
+        let s = service_spec(&sp, "r/i:t", "id", Some(&secret), ROLLOUT).unwrap();
+        let c = s.task_template.unwrap().container_spec.unwrap();
+        let r = &c.secrets.as_ref().unwrap()[0];
+        assert_eq!(r.secret_name.as_deref(), Some("demo-db-master-dnskey-0123"));
+        let f = r.file.as_ref().unwrap();
+        assert_eq!(
+            (f.name.as_deref(), f.mode),
+            (Some("/run/dops/dns.key"), Some(0o400))
+        );
+        let env = c.env.unwrap().join("\n");
+        assert!(
+            !env.contains("c2VjcmV0"),
+            "no key in the environment: {env}"
+        );
+        let labels = s.labels.unwrap();
+        assert!(
+            !labels[labels::DESIRED].contains("c2VjcmV0"),
+            "no key in the labels"
         );
     }
 }

@@ -274,3 +274,41 @@ fn an_unnamed_entry_keeps_its_instance() {
         again.plan
     );
 }
+
+#[test]
+fn a_new_dns_key_replaces_and_a_plan_without_the_key_keeps() {
+    let p = project();
+    let o = converged(&p);
+    // The project key changed: every instance's key does; said without showing either.
+    let rotated = PlanContext {
+        dns_key: Some("hmac-sha256:demo:b3RoZXJvdGhlcm90aGVyb3RoZXJvdGhlcm90aGVy".into()),
+        ..ctx()
+    };
+    let planned = plan(&p, &o, &run(sel("web", Some("one"))), &rotated).unwrap();
+    let texts: Vec<String> = planned.plan.steps.iter().map(|s| s.to_string()).collect();
+    assert_eq!(
+        texts,
+        vec!["replace demo-web-one (start-first): dns key changed"]
+    );
+    let json = crate::output::plan_json(&planned);
+    assert!(!json.to_string().contains("b3RoZXJv"), "{json}");
+    // Without the key loaded (a dry run before the first real run) nothing looks changed.
+    let keyless = PlanContext {
+        dns_key: None,
+        ..ctx()
+    };
+    assert_eq!(
+        steps(&p, &o, &run(sel("web", Some("one")))),
+        vec!["keep demo-web-one (up to date)"]
+    );
+    let planned = plan(&p, &o, &run(sel("web", Some("one"))), &keyless).unwrap();
+    assert_eq!(
+        planned
+            .plan
+            .steps
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>(),
+        vec!["keep demo-web-one (up to date)"]
+    );
+}

@@ -74,7 +74,7 @@ fn ctx() -> PlanContext {
         .insert("eth0".into(), std::net::Ipv4Addr::new(192, 168, 1, 10));
     PlanContext {
         host,
-        dns_key: Some("hmac-sha256:demo:c2VjcmV0c2VjcmV0".into()),
+        dns_key: Some("hmac-sha256:demo:c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0".into()),
         seed: 7,
         engine: Default::default(),
     }

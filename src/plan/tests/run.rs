@@ -67,6 +67,16 @@ fn rerun_replaces_what_runs() {
         .mounts
         .iter()
         .any(|m| m.host.ends_with(".dops/run/web-one.1")));
+    // ... and its key file lives there, not in the old container's folder.
+    let key = r.spec.dns_key.as_ref().unwrap();
+    assert!(
+        key.host
+            .as_ref()
+            .unwrap()
+            .ends_with(".dops/run/web-one.1/dns.key"),
+        "{key:?}"
+    );
+    assert_eq!(key.container, "/run/dops/dns.key");
     // without --replace, and nothing changed: nothing to do but say so
     assert_eq!(
         summary(&p, &o, &run(sel("web", Some("one")))),

@@ -75,6 +75,16 @@ fn names_not_addresses_and_no_host_folders() {
     );
     assert!(web.dns.is_none() && !web.pinned);
     assert!(web.mounts.is_empty(), "no state folder on a swarm");
+    // The key reaches the task as a swarm secret at the same path, never in its environment.
+    let key = web.dns_key.as_ref().unwrap();
+    assert!(key.host.is_none(), "no host file on a swarm: {key:?}");
+    assert_eq!(key.container, "/run/dops/dns.key");
+    assert_eq!(key.scope, "instance");
+    assert_eq!(
+        env_of(web, "DNS_KEY_FILE"),
+        Some(&EnvValue::Literal("/run/dops/dns.key".into()))
+    );
+    assert!(env_of(web, "DNS_KEY").is_none());
     // The group is no constraint while no node carries its label.
     assert_eq!(
         web.placement.as_ref().unwrap().constraints,
