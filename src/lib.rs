@@ -15,6 +15,7 @@ pub mod engine;
 pub mod host_env;
 pub mod init;
 pub mod labels;
+pub mod live;
 pub mod local_addr;
 pub mod meta;
 pub mod observed;

@@ -8,6 +8,7 @@
 //! - `build`: image builds (parents first, independent ones in parallel, progress lines)
 //! - `apply`: one plan step = one (or a few) Docker API calls
 //! - `exec`, `logs`: shells and logs of running instances
+//! - `events`: the engine's container events for a project (`dops events`, `dops ui`)
 //! - `lock`: the project lock (`.dops/lock`) that keeps two dops commands from racing
 //! - `progress`: what the engine reports while it works (it never prints)
 //! - `error`: what can go wrong, and how bollard's errors are classified
@@ -19,6 +20,7 @@ pub mod connect;
 pub mod container;
 pub mod context;
 mod error;
+pub mod events;
 pub mod exec;
 pub mod extra_args;
 pub mod inject;
