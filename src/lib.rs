@@ -26,6 +26,7 @@ pub mod shell_words;
 pub mod state_file;
 pub mod suggest;
 pub mod tsig_key;
+pub mod ui;
 pub mod wildcard;
 
 pub use commands::run;

@@ -5,6 +5,7 @@ pub mod build;
 pub mod clean;
 pub mod demo;
 pub mod dns;
+pub mod events;
 pub mod examine;
 pub mod getip;
 pub mod import;
@@ -18,6 +19,7 @@ pub mod run;
 pub mod session;
 pub mod shell;
 pub mod status;
+pub mod ui;
 pub mod update;
 pub mod validate;
 
@@ -130,6 +132,8 @@ fn dispatch(inv: &Invocation) -> anyhow::Result<i32> {
         Action::Validate(a) => validate::execute(&session()?, a),
         Action::Update(a) => update::execute(&session()?, a),
         Action::Status(a) => status::execute(&session()?, a),
+        Action::Events(a) => events::execute(&session()?, a),
+        Action::Ui(a) => ui::execute(&session()?, a),
         Action::Dns(DnsAction::Records { .. }) => dns::records(&session()?),
         Action::Dns(DnsAction::Serve {
             listen,

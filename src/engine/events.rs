@@ -2,7 +2,7 @@
 //! code, OOM, health changes, renames, removal), as plain data: `dops events` and `dops ui`
 //! read it without polling.
 //!
-//! One `GET /events` filtered by `type=container` and the project label; with `since` the engine
+//! One `GET /events` filtered by `type=container`, the project label and the instance label; with `since` the engine
 //! first replays what it still remembers (a bounded buffer of its recent events), then streams.
 
 use std::collections::{BTreeMap, HashMap};
@@ -54,9 +54,14 @@ pub fn container_events(
 ) -> impl Stream<Item = Result<EngineEvent, EngineError>> + Send + 'static {
     let filters = HashMap::from([
         ("type".to_string(), vec!["container".to_string()]),
+        // Instances only: a build's intermediate containers and the engine's scratch containers
+        // carry the project label too, but no instance.
         (
             "label".to_string(),
-            vec![format!("{}={project}", labels::PROJECT)],
+            vec![
+                format!("{}={project}", labels::PROJECT),
+                labels::INSTANCE.to_string(),
+            ],
         ),
     ]);
     let options = EventsOptions {

@@ -3,8 +3,8 @@
 //! (what `dops events` prints and the dashboard's page receives).
 //!
 //! Three inputs, no polling: the engine's event stream (reconnected when the engine goes away;
-//! after a container is created, started, renamed, stopped or removed, one list call refreshes
-//! its address and ports), the inotify watch of `.dops/run`, and what the dashboard itself
+//! after a container is created, started, renamed, stopped or removed, one list call beside the
+//! stream refreshes addresses and ports), the inotify watch of `.dops/run`, and what the dashboard itself
 //! publishes (its actions and the engine's progress while it carries them out).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -243,8 +243,27 @@ fn refreshes(action: &str) -> bool {
 }
 
 /// Follow the engine's events from `since` (nanoseconds), reconnecting when the engine goes.
+/// The list call that refreshes addresses and ports runs beside, so it never holds an event.
 async fn follow_engine(live: Live, engine: Engine, mut since: i64) {
     let project = live.lock().project.clone();
+    let refresh = Arc::new(tokio::sync::Notify::new());
+    {
+        let (live, engine, project, refresh) = (
+            live.clone(),
+            engine.clone(),
+            project.clone(),
+            refresh.clone(),
+        );
+        tokio::spawn(async move {
+            loop {
+                // Several events in a row: one list call after them.
+                refresh.notified().await;
+                if let Ok(o) = observe(&engine, &project).await {
+                    live.apply(|s| s.set_containers(o.containers));
+                }
+            }
+        });
+    }
     let mut lost = false;
     loop {
         let mut stream = Box::pin(container_events(&engine, &project, Some(since), None));
@@ -262,9 +281,7 @@ async fn follow_engine(live: Live, engine: Engine, mut since: i64) {
                     since = since.max(ev.time_nano + 1);
                     live.apply(|s| s.engine_event(&ev));
                     if refreshes(&ev.action) {
-                        if let Ok(o) = observe(&engine, &project).await {
-                            live.apply(|s| s.set_containers(o.containers));
-                        }
+                        refresh.notify_one();
                     }
                 }
                 Err(e) => {

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 mod eventually;
+mod running;
 mod second_engine;
 mod test;
 
@@ -14,6 +15,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[allow(unused_imports)]
 pub use eventually::{eventually, within};
+#[allow(unused_imports)]
+pub use running::{now_ms, Running};
 #[allow(unused_imports)]
 pub use second_engine::SecondEngine;
 #[allow(unused_imports)]
