@@ -6,7 +6,8 @@
 const $ = (id) => document.getElementById(id);
 
 // State, and what tests read (window.dops): renderMs, applied[container] (Date.now() when its
-// card last changed), ready, lastAction.
+// card last changed), seen[container][state] (Date.now() when its card first showed that
+// state), ready, lastAction.
 const dops = (window.dops = {
   project: "",
   readOnly: true,
@@ -16,6 +17,8 @@ const dops = (window.dops = {
   skew: 0,
   renderMs: null,
   applied: {},
+  seen: {},
+  confirming: {},
   ready: false,
   lastAction: null,
 });
@@ -78,10 +81,11 @@ function stateClass(v) {
 }
 
 function declaredService(service) {
-  for (const v of dops.instances.values()) {
-    if (v.declared && v.service === service) return true;
+  if (!dops.declared) {
+    dops.declared = new Set();
+    for (const v of dops.instances.values()) if (v.declared) dops.declared.add(v.service);
   }
-  return false;
+  return dops.declared.has(service);
 }
 
 // The monitor blob's fields as key/values (two levels), numbers first kept for the charts.
@@ -192,7 +196,13 @@ function card(v) {
       foot.appendChild(button("run", (b) => act("run", v, b)));
     } else if (v.created && declaredService(v.service)) {
       foot.appendChild(button("rerun", (b) => act("rerun", v, b)));
-      foot.appendChild(button("clean", (b) => act("clean", v, b)));
+      const clean = button("clean", (b) => act("clean", v, b));
+      // A card redrawn (a new monitor blob) keeps a pending confirmation.
+      if ((dops.confirming[v.container] || 0) > Date.now()) {
+        clean.classList.add("confirm");
+        clean.textContent = "confirm clean";
+      }
+      foot.appendChild(clean);
     }
   }
   c.appendChild(foot);
@@ -208,16 +218,21 @@ function button(text, onclick) {
   return b;
 }
 
-function group(service) {
-  let g = document.querySelector('.service[data-service="' + CSS.escape(service) + '"]');
-  if (g) return g;
-  g = el("section", "service");
+function newGroup(service) {
+  const g = el("section", "service");
   g.dataset.service = service;
   const h = el("h2");
   h.appendChild(el("span", null, service));
   h.appendChild(el("span", "count"));
   g.appendChild(h);
   g.appendChild(el("div", "cards"));
+  return g;
+}
+
+function group(service) {
+  let g = document.querySelector('.service[data-service="' + CSS.escape(service) + '"]');
+  if (g) return g;
+  g = newGroup(service);
   const all = $("services");
   const after = [...all.children].find((x) => x.dataset.service > service);
   all.insertBefore(g, after || null);
@@ -260,17 +275,26 @@ function place(v) {
 function upsert(v) {
   const before = dops.instances.get(v.container);
   dops.instances.set(v.container, v);
+  dops.declared = null;
   place(v);
   // A service that becomes declared or not changes its cards' buttons.
   if (!before || before.declared !== v.declared) {
     for (const o of dops.instances.values()) if (o.service === v.service && o !== v) place(o);
   }
-  dops.applied[v.container] = Date.now();
+  markSeen(v);
   counts();
+}
+
+function markSeen(v) {
+  const t = Date.now();
+  dops.applied[v.container] = t;
+  const seen = (dops.seen[v.container] = dops.seen[v.container] || {});
+  if (!(shownState(v) in seen)) seen[shownState(v)] = t;
 }
 
 function remove(container) {
   dops.instances.delete(container);
+  dops.declared = null;
   dops.stats.delete(container);
   const c = document.querySelector('.card[data-container="' + CSS.escape(container) + '"]');
   if (c) {
@@ -279,6 +303,7 @@ function remove(container) {
     if (g && !g.querySelector(".card")) g.remove();
   }
   dops.applied[container] = Date.now();
+  delete dops.seen[container];
   counts();
 }
 
@@ -338,14 +363,28 @@ function hello(h) {
   dops.readOnly = h.read_only;
   dops.skew = Date.now() - h.now_ms;
   dops.instances = new Map(h.instances.map((v) => [v.container, v]));
+  dops.declared = null;
   dops.stats = new Map(Object.entries(h.stats || {}));
   dops.records = h.records;
   $("project").textContent = h.project;
   document.title = "dops " + h.project;
   $("readonly").hidden = !h.read_only;
+  // Everything built off the page, then attached at once.
   const services = $("services");
   services.textContent = "";
-  for (const v of h.instances) place(v);
+  const groups = new Map();
+  for (const v of h.instances) {
+    let g = groups.get(v.service);
+    if (!g) {
+      g = newGroup(v.service);
+      groups.set(v.service, g);
+    }
+    g.lastChild.appendChild(card(v));
+    markSeen(v);
+  }
+  const all = document.createDocumentFragment();
+  for (const s of [...groups.keys()].sort()) all.appendChild(groups.get(s));
+  services.appendChild(all);
   counts();
   const list = $("events");
   list.textContent = "";
@@ -366,15 +405,17 @@ function toast(text, bad) {
 }
 
 async function act(verb, v, b) {
-  if (verb === "clean" && !b.classList.contains("confirm")) {
+  if (verb === "clean" && !((dops.confirming[v.container] || 0) > Date.now())) {
+    dops.confirming[v.container] = Date.now() + 4000;
     b.classList.add("confirm");
     b.textContent = "confirm clean";
     setTimeout(() => {
-      b.classList.remove("confirm");
-      b.textContent = "clean";
-    }, 4000);
+      const v2 = dops.instances.get(v.container);
+      if (v2 && !((dops.confirming[v.container] || 0) > Date.now())) place(v2);
+    }, 4100);
     return;
   }
+  delete dops.confirming[v.container];
   b.disabled = true;
   let status = 0;
   let text = "";
