@@ -25,6 +25,8 @@ trap stop_our_dockerd EXIT
 # Real DNS clients (dig, nsupdate) for the DNS tests. The base image's own needs (debootstrap when
 # debian:bookworm-slim cannot be pulled) are install.sh's business: see `./install.sh base-image`.
 ./install.sh tools bind9-dnsutils
+# Headless Chromium and its WebDriver for the dashboard's browser test (tests/ui_browser.rs).
+./install.sh tools chromium chromium-driver
 
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings

@@ -5,7 +5,7 @@
 
 use super::session::Session;
 use crate::action::{EventsAction, Target};
-use crate::live::{Declared, Event, Live, LiveOptions, Source, Update};
+use crate::live::{Declared, Event, Live, LiveError, LiveOptions, Source, Update};
 use crate::output;
 use crate::project::Project;
 
@@ -44,6 +44,14 @@ fn selected(target: Option<&Target>, project: Option<&Project>, e: &Event) -> bo
             .and_then(|x| x.group.as_deref())
     });
     t.matches(&e.service, instance, group)
+}
+
+/// An engine error keeps its own type (its exit code: 3 when the engine went away).
+pub fn live_error(e: LiveError) -> anyhow::Error {
+    match e {
+        LiveError::Engine(e) => e.into(),
+        other => other.into(),
+    }
 }
 
 /// Resolves when the command is asked to stop (Ctrl-C, SIGTERM).
@@ -86,7 +94,8 @@ pub fn execute(s: &Session, a: &EventsAction) -> anyhow::Result<i32> {
                 since_ms,
             },
         )
-        .await?;
+        .await
+        .map_err(live_error)?;
         for e in &started.history {
             show(e);
         }

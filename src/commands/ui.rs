@@ -6,7 +6,7 @@
 
 use anyhow::Context;
 
-use super::events::{declared, stop_signal};
+use super::events::{declared, live_error, stop_signal};
 use super::session::{Session, LOCK_WAIT};
 use crate::action::{Action, CleanAction, Overrides, Recreate, RunAction, Target, UiAction};
 use crate::engine::{self, ApplyContext, BuildOptions, Engine, ProjectLock, Reporter};
@@ -113,7 +113,8 @@ pub fn execute(s: &Session, a: &UiAction) -> anyhow::Result<i32> {
                 since_ms: Some(crate::live::event::now_ms() - 10 * 60 * 1000),
             },
         )
-        .await?;
+        .await
+        .map_err(live_error)?;
         let bound = ui::bind(&UiOptions {
             bind: a.bind,
             port: a.port,

@@ -148,7 +148,7 @@ pub struct Snapshot {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Update {
     Event { event: Event },
-    Instance { instance: InstanceView },
+    Instance { instance: Box<InstanceView> },
     Removed { container: String },
     Records { records: RecordsFile },
     Stats { container: String, sample: Sample },

@@ -376,10 +376,12 @@ impl State {
     fn update_of(&self, name: &str) -> Update {
         match self.containers.get(name) {
             Some(c) => Update::Instance {
-                instance: self.view_of(c),
+                instance: Box::new(self.view_of(c)),
             },
             None => match self.absent_view(name) {
-                Some(v) => Update::Instance { instance: v },
+                Some(v) => Update::Instance {
+                    instance: Box::new(v),
+                },
                 None => Update::Removed {
                     container: name.to_string(),
                 },
