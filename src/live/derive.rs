@@ -178,11 +178,11 @@ pub fn lifecycle_change(
 
 /// The registrations and withdrawals between two records files of the project DNS. A record
 /// that goes while its lease still ran was withdrawn; one whose lease ran out expired.
-/// `who`: whom a record's instance label (`web-one`) names.
+/// `who`: whom a record's instance label (`web-one`) and value (its address) name.
 pub fn records_change(
     prev: Option<&RecordsFile>,
     next: &RecordsFile,
-    who: &dyn Fn(&str) -> Who,
+    who: &dyn Fn(&str, &str) -> Who,
 ) -> Vec<Event> {
     let key =
         |r: &crate::dns::registry::RecordView| (r.name.clone(), r.rtype.clone(), r.value.clone());
@@ -196,7 +196,7 @@ pub fn records_change(
                 Event::new(
                     at,
                     Kind::DnsRegister,
-                    &who(&r.instance),
+                    &who(&r.instance, &r.value),
                     format!("{} {} {}", r.name, r.rtype, r.value),
                 )
                 .with("name", r.name.as_str())
@@ -222,7 +222,7 @@ pub fn records_change(
                 Event::new(
                     at,
                     kind,
-                    &who(&b.instance),
+                    &who(&b.instance, &b.value),
                     format!("{} {} {} {how}", b.name, b.rtype, b.value),
                 )
                 .with("name", b.name.as_str())
@@ -372,7 +372,7 @@ mod tests {
 
     #[test]
     fn dns_registrations_withdrawals_and_expiries() {
-        let who = |label: &str| Who {
+        let who = |label: &str, _: &str| Who {
             service: "web".into(),
             instance: label.trim_start_matches("web-").into(),
             container: format!("p-{label}"),

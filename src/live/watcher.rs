@@ -506,13 +506,19 @@ impl State {
         }
     }
 
-    /// Whom a DNS record's instance label (`web-one`) names.
-    fn who_of_label(&self, label: &str) -> Who {
+    /// Whom a DNS record names: its instance label (`web-one`), else the container with its
+    /// address (a service record outliving the instance's own, `web` → `web-one`).
+    fn who_of_record(&self, label: &str, value: &str) -> Who {
         let found = self
             .containers
             .values()
             .filter(|c| !c.name.ends_with(ASIDE))
-            .find(|c| format!("{}-{}", c.service, c.instance) == label);
+            .find(|c| format!("{}-{}", c.service, c.instance) == label)
+            .or_else(|| {
+                self.containers
+                    .values()
+                    .find(|c| c.ip.is_some_and(|ip| ip.to_string() == value))
+            });
         match found {
             Some(c) => Who {
                 service: c.service.clone(),
@@ -612,11 +618,12 @@ impl State {
         let Ok(next) = records::read(path) else {
             return Vec::new();
         };
-        let mut out: Vec<Update> =
-            derive::records_change(self.records.as_ref(), &next, &|l| self.who_of_label(l))
-                .into_iter()
-                .map(|event| Update::Event { event })
-                .collect();
+        let mut out: Vec<Update> = derive::records_change(self.records.as_ref(), &next, &|l, v| {
+            self.who_of_record(l, v)
+        })
+        .into_iter()
+        .map(|event| Update::Event { event })
+        .collect();
         self.records = Some(next.clone());
         out.push(Update::Records { records: next });
         out
@@ -661,7 +668,7 @@ impl State {
                             records: vec![rec.clone()],
                             ..r.clone()
                         },
-                        &|l| self.who_of_label(l),
+                        &|l, v| self.who_of_record(l, v),
                     );
                     for e in &mut e {
                         e.epoch_ms = at;
@@ -697,6 +704,37 @@ mod tests {
         let tmp = run.join(".state.json.tmp");
         std::fs::write(&tmp, body).unwrap();
         std::fs::rename(&tmp, run.join("state.json")).unwrap();
+    }
+
+    #[test]
+    fn a_record_names_its_instance_by_label_else_by_address() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut one = container(tmp.path(), "web", "one");
+        one.ip = Some("10.0.0.5".parse().unwrap());
+        let state = State {
+            project: "p".into(),
+            project_dir: tmp.path().to_path_buf(),
+            containers: BTreeMap::from([(one.name.clone(), one)]),
+            declared: Vec::new(),
+            states: HashMap::new(),
+            records: None,
+            events: VecDeque::new(),
+            stats: HashMap::new(),
+        };
+        assert_eq!(
+            state.who_of_record("web-one", "10.0.0.9").container,
+            "p-web-one"
+        );
+        // the service record outlived the instance's own: its address still names it
+        assert_eq!(
+            state.who_of_record("web", "10.0.0.5").container,
+            "p-web-one"
+        );
+        let nobody = state.who_of_record("web", "10.0.0.9");
+        assert_eq!(
+            (nobody.instance.as_str(), nobody.container.as_str()),
+            ("web", "")
+        );
     }
 
     async fn next_event(rx: &mut broadcast::Receiver<Update>) -> Event {
