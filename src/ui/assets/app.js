@@ -332,7 +332,10 @@ function renderRecords() {
   $("dns").hidden = list.length === 0;
   for (const x of list) {
     const tr = el("tr", x.answered ? null : "held");
-    for (const t of [x.name, x.type, x.value, x.instance]) tr.appendChild(el("td", null, t));
+    tr.appendChild(el("td", null, x.name));
+    tr.appendChild(el("td", "type", x.type));
+    tr.appendChild(el("td", null, x.value));
+    tr.appendChild(el("td", null, x.instance));
     const lease = el("td", "lease");
     lease.dataset.left = String(x.lease_left_ms);
     tr.appendChild(lease);
