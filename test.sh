@@ -22,9 +22,10 @@ trap stop_our_dockerd EXIT
 
 ./install.sh engine
 ./install.sh test-image
-# Real DNS clients (dig, nsupdate) for the DNS tests. The base image's own needs (debootstrap when
-# debian:bookworm-slim cannot be pulled) are install.sh's business: see `./install.sh base-image`.
-./install.sh tools bind9-dnsutils
+# Real DNS clients (dig, nsupdate) for the DNS tests; openssl makes the certificates of the remote
+# engine test (TLS). The base image's own needs (debootstrap when debian:bookworm-slim cannot be
+# pulled) are install.sh's business: see `./install.sh base-image`.
+./install.sh tools bind9-dnsutils openssl
 # Headless Chromium and its WebDriver for the dashboard's browser test (tests/ui_browser.rs).
 ./install.sh tools chromium chromium-driver
 

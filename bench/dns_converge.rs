@@ -21,6 +21,8 @@ fn registrar(server: SocketAddr, key: &str, instance: &str, ip: [u8; 4]) -> Regi
         key: TsigKey::parse(key).expect("key"),
         policy: Policy::Append,
         server,
+        server_name: None,
+        ip_from_route: false,
         lease: Duration::from_secs(6),
         timeout: Duration::from_secs(1),
     }

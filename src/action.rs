@@ -32,6 +32,8 @@ pub struct GlobalOpts {
     pub json: bool,
     /// `-v` count (0 = warnings only, 1 = info, 2 = debug, 3+ = trace).
     pub verbose: u8,
+    /// `--engine`: overrides host.conf `ENGINE`.
+    pub engine: Option<crate::project::EngineKind>,
 }
 
 impl Default for GlobalOpts {
@@ -41,6 +43,7 @@ impl Default for GlobalOpts {
             conf: "run.conf".to_string(),
             json: false,
             verbose: 0,
+            engine: None,
         }
     }
 }
@@ -237,6 +240,8 @@ pub struct DemoAction {
     /// Where to install or run the demo; None = the current folder.
     pub dir: Option<PathBuf>,
     pub force: bool,
+    /// `dops demo --port PORT`: the site's host port.
+    pub port: Option<u16>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -274,6 +279,13 @@ pub enum ImportAction {
     },
 }
 
+/// `dops completions SHELL`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CompletionsAction {
+    /// bash, zsh or fish.
+    pub shell: String,
+}
+
 /// A verb with everything it needs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "verb", rename_all = "snake_case")]
@@ -300,6 +312,9 @@ pub enum Action {
     Demo(DemoAction),
     Dns(DnsAction),
     Import(ImportAction),
+    Completions(CompletionsAction),
+    /// `nodes`: a swarm's nodes.
+    Nodes,
 }
 
 impl Action {
@@ -327,6 +342,8 @@ impl Action {
             Action::Demo(_) => "demo",
             Action::Dns(_) => "dns",
             Action::Import(_) => "import",
+            Action::Completions(_) => "completions",
+            Action::Nodes => "nodes",
         }
     }
 }

@@ -20,7 +20,16 @@ pub struct NotUtf8 {
 
 /// The variables dops itself reads on the host before anything else: checked once at the start
 /// of every command, so a broken one is refused instead of being taken as unset.
-pub const OWN: &[&str] = &["DATA_DIR", "DOCKER_HOST", "DOPS_LOG"];
+pub const OWN: &[&str] = &[
+    "DATA_DIR",
+    "DOCKER_HOST",
+    "DOCKER_TLS_VERIFY",
+    "DOCKER_TLS",
+    "DOCKER_CERT_PATH",
+    "DOCKER_CONFIG",
+    "DOCKER_CONTEXT",
+    "DOPS_LOG",
+];
 
 /// Bytes as a quoted string, what is not printable ASCII escaped (`"a\xffb"`).
 pub fn escaped(bytes: &[u8]) -> String {

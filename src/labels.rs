@@ -29,3 +29,11 @@ pub const INIT: &str = "io.dops.init";
 pub const BASE: &str = "io.dops.base";
 /// On every dops image: the init carrier image it got its dops-init from.
 pub const INIT_IMAGE: &str = "io.dops.init_image";
+/// On a swarm service: the id of the image its reference was pushed from (the plan compares it
+/// with the built image, as it does a container's image id).
+pub const IMAGE_ID: &str = "io.dops.image_id";
+/// On a swarm node: the run.conf `group` whose instances it takes.
+pub const NODE_GROUP: &str = "io.dops.group";
+/// On a swarm node, `<prefix>.<project>.<service>-<instance>=true`: the persistent instance whose
+/// data lives there (see `plan::placement`).
+pub const NODE_DATA_PREFIX: &str = "io.dops.data";

@@ -22,6 +22,34 @@ pub struct Observed {
     pub images: BTreeMap<String, String>,
     /// Network → the address it reserves for the project's DNS server (see `labels::DNS_ADDRESS`).
     pub dns_addresses: BTreeMap<String, String>,
+    /// On a swarm: its nodes (empty on a local engine).
+    pub nodes: Vec<ObservedNode>,
+}
+
+/// One node of a swarm.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ObservedNode {
+    pub id: String,
+    pub hostname: String,
+    /// The address the node is reached at (its engine, host-mode published ports).
+    pub addr: String,
+    /// manager or worker
+    pub role: String,
+    /// active, pause or drain
+    pub availability: String,
+    /// ready, down, unknown, disconnected
+    pub state: String,
+    pub labels: BTreeMap<String, String>,
+    /// Tasks running there (all projects): the planner places new pinned instances on the least
+    /// loaded node.
+    pub running_tasks: usize,
+}
+
+impl ObservedNode {
+    /// Ready and active: new work may go there.
+    pub fn is_available(&self) -> bool {
+        self.state == "ready" && self.availability == "active"
+    }
 }
 
 /// One container of the project, as the engine reports it.
@@ -48,6 +76,8 @@ pub struct ObservedContainer {
     pub ports: Vec<String>,
     /// Unix seconds of creation.
     pub created: i64,
+    /// On a swarm: the node its current task runs on (hostname).
+    pub node: Option<String>,
     pub labels: BTreeMap<String, String>,
 }
 

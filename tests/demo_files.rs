@@ -315,3 +315,50 @@ fn scripts_and_only_scripts_are_executable() {
         );
     }
 }
+
+/// The binary embeds exactly the files of demo/, with their content: a file added to demo/ is
+/// embedded at the next build (build.rs: `rerun-if-changed=demo`), never left out of
+/// `dops install_demo` by a stale build.
+#[test]
+fn the_binary_embeds_every_file_of_the_demo_folder() {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeSet<(String, Vec<u8>)>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                out.insert((rel, std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_dops"))
+        .args(["install_demo", "copy"])
+        .current_dir(tmp.path())
+        .env("DOPS_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let (mut source, mut installed) = (BTreeSet::new(), BTreeSet::new());
+    walk(&demo(), &demo(), &mut source);
+    walk(
+        &tmp.path().join("copy"),
+        &tmp.path().join("copy"),
+        &mut installed,
+    );
+    let names = |s: &BTreeSet<(String, Vec<u8>)>| -> Vec<String> {
+        s.iter().map(|(n, _)| n.clone()).collect()
+    };
+    assert_eq!(names(&installed), names(&source));
+    assert!(
+        installed == source,
+        "a demo file's content differs from demo/"
+    );
+    assert!(
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("build.rs"))
+            .unwrap()
+            .contains("cargo:rerun-if-changed=demo"),
+        "build.rs reruns when demo/ changes"
+    );
+}

@@ -1,6 +1,8 @@
 //! The whole demo story on the real engine, as the README tells it:
 //!
-//! 1. `dops install_demo` into the test's project folder, `build:all`, `run:all --wait`;
+//! 1. `dops install_demo` into the test's project folder, `build:all`, then `dops demo` there
+//!    (it runs everything and waits) with 127.0.0.1:80 and :8404 held by the test: the demo
+//!    picks free ports, keeps them in its host.conf and prints the URLs it really published;
 //! 2. requests through the load balancer's published port on 127.0.0.1 reach web one and two;
 //! 3. `dops run:web,instance=three` → the balancer serves it within 2 s of it being UP;
 //! 4. `dops clean:web,instance=one` → withdrawn and dropped by the balancer before its container
@@ -279,14 +281,21 @@ fn summary(hits: &[Hit]) -> String {
 #[test]
 fn the_demo_story() {
     let t_all = Instant::now();
-    // The demo's balancer publishes 127.0.0.1:80 and :8404: another demo there would collide.
-    for port in [80u16, 8404] {
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        assert!(
-            TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_err(),
-            "127.0.0.1:{port} is in use (another dops demo running? 'dops clean:all' in its folder)"
-        );
-    }
+    // The demo's default ports, taken: by the test where it can bind them, else by whatever
+    // holds them. The demo must pick others, whatever runs on this machine.
+    let held: Vec<std::net::TcpListener> = [80u16, 8404]
+        .iter()
+        .filter_map(|port| std::net::TcpListener::bind(("127.0.0.1", *port)).ok())
+        .collect();
+    let taken = |port: u16| {
+        held.iter().any(|l| l.local_addr().unwrap().port() == port)
+            || TcpStream::connect_timeout(
+                &SocketAddr::from(([127, 0, 0, 1], port)),
+                Duration::from_millis(300),
+            )
+            .is_ok()
+    };
+    assert!(taken(80) && taken(8404), "the test holds 80 and 8404");
     let p = TestProject::new("story");
 
     // 1. install, build, run.
@@ -305,9 +314,43 @@ fn the_demo_story() {
     dops(&p, 900, &["build:all"]);
     let build_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    dops(&p, 320, &["run:all", "--wait", "--timeout=300"]);
+    let demo_dir = p.dir.display().to_string();
+    let out = dops(&p, 400, &["demo", &demo_dir]);
     let up_s = t.elapsed().as_secs_f64();
-    println!("demo: build:all {build_s:.1} s, run:all --wait {up_s:.1} s");
+    println!(
+        "demo: build:all {build_s:.1} s, dops demo (build cached, run:all --wait) {up_s:.1} s"
+    );
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    let notes = String::from_utf8_lossy(&out.stderr).into_owned();
+    let url = |what: &str| -> SocketAddr {
+        let line = printed
+            .lines()
+            .find(|l| l.contains(what))
+            .unwrap_or_else(|| panic!("no URL of {what} in:\n{printed}"));
+        let u = line.split_whitespace().next().unwrap();
+        u.trim_start_matches("http://")
+            .trim_end_matches('/')
+            .parse()
+            .unwrap_or_else(|e| panic!("{u}: {e}"))
+    };
+    let (site_url, stats_url) = (url("the site"), url("the HAProxy stats page"));
+    assert!(
+        site_url.port() != 80 && stats_url.port() != 8404 && site_url.port() != stats_url.port(),
+        "{printed}"
+    );
+    assert!(
+        notes.contains(&format!(
+            "the site is published on port {}, the stats page on {}",
+            site_url.port(),
+            stats_url.port()
+        )),
+        "{notes}"
+    );
+    let host_conf = std::fs::read_to_string(p.path("host.conf")).expect("the demo's host.conf");
+    assert!(
+        host_conf.contains(&format!("\"PUBLISH_PORT_80\": \"{}\"", site_url.port())),
+        "{host_conf}"
+    );
     for (svc, inst) in [
         ("dops-dns", "master"),
         ("web", "one"),
@@ -319,9 +362,10 @@ fn the_demo_story() {
         assert_eq!(s["state"], "UP", "{svc}-{inst}: {s}");
     }
 
-    // 2. through the balancer: both web instances answer.
+    // 2. through the balancer: both web instances answer, at the URLs the demo printed.
     let site = published(&p, 80);
     let stats = published(&p, 8404);
+    assert_eq!((site, stats), (site_url, stats_url));
     let load = Load::start(site, 2);
     within(
         20.0,
@@ -475,6 +519,7 @@ fn the_demo_story() {
         &["run:all", "--orphans", "--wait", "--timeout=300"],
     );
     let site = published(&p, 80);
+    assert_eq!(site, site_url, "host.conf kept the demo's port");
     let load = Load::start(site, 2);
     within(20.0, "web one and two served (retries off)", || {
         (load.first("one").is_some() && load.first("two").is_some()).then_some(())

@@ -29,6 +29,8 @@ fn registrar(
         key: key.clone(),
         policy: Policy::Append,
         server,
+        server_name: None,
+        ip_from_route: false,
         lease: Duration::from_secs(6),
         timeout: Duration::from_secs(1),
     }

@@ -127,6 +127,7 @@ async fn persistent_folders_are_seeded_once_and_links_resolve_to_addresses() {
         container: "/data".into(),
         seed: true,
         read_only: false,
+        volume: None,
     }];
     let mut client = spec(&p, "db", "two");
     client.env.push(EnvVar {

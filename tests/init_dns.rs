@@ -106,11 +106,27 @@ fn a_bad_dns_environment_runs_unregistered_and_says_why() {
 /// serving for the drain before its programs stop (so a load balancer's watch drops it first).
 #[test]
 fn stop_drain_withdraws_first_then_keeps_serving() {
+    drain_case(None);
+}
+
+/// The drain does not depend on how fast the withdrawal is: entering STOPPED asks the registration
+/// thread to withdraw, and a slow `lifecycle` hook (run on every state change) gives it all the
+/// time to finish before the drain is decided. The drain must still happen (it once was skipped
+/// whenever the withdrawal won that race: bench/rollout.sh saw an old instance stop at once).
+#[test]
+fn stop_drain_happens_even_when_the_withdrawal_is_already_done() {
+    drain_case(Some("sleep 0.5"));
+}
+
+fn drain_case(lifecycle_hook: Option<&str>) {
     let (server, key) = start_local_dns();
     let addr = server.addr();
 
     let r = Root::new();
     r.initd("50-drain.json", r#"{"stop_drain_s": 1.5}"#);
+    if let Some(body) = lifecycle_hook {
+        r.hook("lifecycle", body);
+    }
     // The program notes when it is told to stop.
     r.script(
         "bin/serve",

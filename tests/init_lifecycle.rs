@@ -76,6 +76,52 @@ fn hook_order_on_first_and_second_boot() {
     );
 }
 
+/// `/entrypoints` by image ancestry (issue 14): the parent image's entry point first, whatever
+/// the names, as `/dops/meta` records them; one image's own in name order.
+#[test]
+fn entrypoints_run_parents_first_by_the_metadata_chain() {
+    let r = Root::new();
+    all_hooks(&r);
+    let order = r.p("order");
+    for name in ["entrypoint-app.sh", "entrypoint-base.sh", "a-app.sh"] {
+        r.script(
+            &format!("entrypoints/{name}"),
+            &format!("echo {name} >> {order}"),
+        );
+    }
+    let meta = |level: u32, service: &str, entrypoints: &[&str]| {
+        serde_json::json!({
+            "schema": 1, "level": level, "project": "p", "service": service,
+            "image": format!("p/{service}"), "tags": [], "build_time": "2026-01-01T00:00:00Z",
+            "build_time_epoch": 0, "build_host": "h", "git": null, "cause": "manual",
+            "ci": false, "dops_version": "0.1.0", "base_image": null, "methods": {},
+            "entrypoints": entrypoints,
+        })
+        .to_string()
+    };
+    r.write(
+        "dops/meta/00-p-base.json",
+        &meta(0, "base", &["entrypoint-base.sh"]),
+    );
+    r.write(
+        "dops/meta/01-p-app.json",
+        &meta(
+            1,
+            "app",
+            &["a-app.sh", "entrypoint-app.sh", "entrypoint-base.sh"],
+        ),
+    );
+    let run = r.spawn(&[]);
+    run.wait_state("UP", secs(10.0));
+    run.signal(libc::SIGTERM);
+    let mut run = run;
+    assert_eq!(run.wait_exit(secs(10.0)).unwrap().code(), Some(0));
+    assert_eq!(
+        r.lines("order")[..3],
+        ["entrypoint-base.sh", "a-app.sh", "entrypoint-app.sh"]
+    );
+}
+
 #[test]
 fn safemode_skips_the_entrypoints() {
     let r = Root::new();

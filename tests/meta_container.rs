@@ -34,6 +34,7 @@ fn meta(level: u32, service: &str, commit: &str, methods: Methods) -> BuildMeta 
         dops_version: "0.1.0".into(),
         base_image: None,
         methods,
+        entrypoints: vec![],
         ancestors: vec![],
     }
 }

@@ -7,6 +7,10 @@ use clap::{Arg, ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 use crate::project::props::Overrides;
 use crate::suggest::parse_bool;
 
+fn engine_kind(s: &str) -> Result<crate::project::EngineKind, String> {
+    crate::project::EngineKind::parse(s).ok_or_else(|| "expected local or swarm".to_string())
+}
+
 fn bool_value(s: &str) -> Result<bool, String> {
     parse_bool(s)
 }
@@ -28,6 +32,10 @@ pub struct Cli {
     /// Machine-readable JSON output.
     #[arg(long, global = true)]
     pub json: bool,
+    /// The engine: `local` (one Docker engine) or `swarm` (DOCKER_HOST names a manager);
+    /// overrides host.conf `ENGINE`.
+    #[arg(long, global = true, value_name = "KIND", value_parser = engine_kind)]
+    pub engine: Option<crate::project::EngineKind>,
     /// More diagnostics (repeat for more); also DOPS_LOG.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -100,6 +108,10 @@ pub struct RunCli {
     /// The instance properties (`--persistent-data[=BOOL]`, …), one option each.
     #[command(flatten)]
     pub props: PropsCli,
+    /// Set a variable in the selected instances' environment (repeatable); wins over run.conf,
+    /// the host environment and host.conf.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
     /// Replace instances that already run, changed or not (same as --force-recreate).
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
     pub replace: Option<bool>,
@@ -239,6 +251,15 @@ pub struct DemoCli {
     pub force: Option<bool>,
 }
 
+#[derive(Debug, Args)]
+pub struct DemoRunCli {
+    #[command(flatten)]
+    pub demo: DemoCli,
+    /// The host port of the demo's site (default: 80, or a free one when 80 is taken).
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum DnsCli {
     /// Run the DNS server (what the dops-dns container runs).
@@ -326,13 +347,22 @@ pub enum VerbCli {
     #[command(name = "install_demo", alias = "install-demo")]
     InstallDemo(DemoCli),
     /// Install, build and run the demo.
-    Demo(DemoCli),
+    Demo(DemoRunCli),
     /// The project's DNS.
     #[command(subcommand)]
     Dns(DnsCli),
     /// Make a dops project from another tool's files.
     #[command(subcommand)]
     Import(ImportCli),
+    /// Print the shell completion script (bash, zsh or fish): verbs, options, and the project's
+    /// services, instances and groups.
+    Completions {
+        /// bash, zsh or fish.
+        #[arg(value_parser = ["bash", "zsh", "fish"])]
+        shell: String,
+    },
+    /// A swarm's nodes, their labels and the project's instances on each.
+    Nodes,
 }
 
 /// Every verb name the user may type (aliases included).
@@ -360,6 +390,8 @@ pub const VERBS: &[&str] = &[
     "demo",
     "dns",
     "import",
+    "completions",
+    "nodes",
 ];
 
-pub(super) const GLOBAL_VALUE_OPTS: &[&str] = &["--project", "--conf"];
+pub(super) const GLOBAL_VALUE_OPTS: &[&str] = &["--project", "--conf", "--engine"];

@@ -29,8 +29,15 @@ pub(super) fn verb_index(args: &[String]) -> Option<usize> {
     None
 }
 
-/// The clap options of a verb (or of `dns <sub>`): (long name, is boolean).
-fn verb_options(cmd: &clap::Command) -> Vec<(String, bool)> {
+/// One clap option of a verb: its long name, whether it takes a boolean, whether it may repeat.
+struct VerbOption {
+    long: String,
+    is_bool: bool,
+    repeats: bool,
+}
+
+/// The clap options of a verb (or of `dns <sub>`).
+fn verb_options(cmd: &clap::Command) -> Vec<VerbOption> {
     cmd.get_arguments()
         .filter_map(|a| {
             let long = a.get_long()?;
@@ -40,7 +47,11 @@ fn verb_options(cmd: &clap::Command) -> Vec<(String, bool)> {
             let is_bool = a
                 .get_value_names()
                 .is_some_and(|v| v.iter().any(|n| n.as_str() == "BOOL"));
-            Some((long.to_string(), is_bool))
+            Some(VerbOption {
+                long: long.to_string(),
+                is_bool,
+                repeats: matches!(a.get_action(), clap::ArgAction::Append),
+            })
         })
         .collect()
 }
@@ -124,7 +135,9 @@ pub(super) fn translate(args: &[String]) -> Result<Vec<String>, UsageError> {
                 if key.is_empty() {
                     return Err(UsageError::EmptyKey(el.to_string()));
                 }
-                if seen.contains(&key) {
+                let long = key.replace('_', "-");
+                let repeats = opts.iter().any(|o| o.long == long && o.repeats);
+                if seen.contains(&key) && !repeats {
                     return Err(UsageError::DuplicateKey { key });
                 }
                 seen.push(key.clone());
@@ -138,10 +151,9 @@ pub(super) fn translate(args: &[String]) -> Result<Vec<String>, UsageError> {
                     target_given = true;
                     continue;
                 }
-                let long = key.replace('_', "-");
-                let Some((_, is_bool)) = opts.iter().find(|(l, _)| *l == long) else {
+                let Some(VerbOption { is_bool, .. }) = opts.iter().find(|o| o.long == long) else {
                     let mut keys: Vec<String> =
-                        opts.iter().map(|(l, _)| l.replace('-', "_")).collect();
+                        opts.iter().map(|o| o.long.replace('-', "_")).collect();
                     keys.push("conf".into());
                     keys.push("project".into());
                     return Err(UsageError::UnknownKey {

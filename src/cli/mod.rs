@@ -9,8 +9,10 @@
 //! - [`args`]: the clap description (conventional spelling)
 //! - [`dockerops`]: the `verb:target,k=v` translation
 //! - [`resolve`]: clap's result → [`Invocation`], clap's errors → [`UsageError`]
+//! - [`complete`]: the project's names for the shell completion scripts
 
 mod args;
+pub mod complete;
 mod dockerops;
 mod error;
 mod resolve;
@@ -22,6 +24,11 @@ use std::ffi::{OsStr, OsString};
 use clap::{CommandFactory, FromArgMatches};
 
 pub use args::{Cli, VERBS};
+
+/// The clap description of the command line (for the completion scripts).
+pub fn command() -> clap::Command {
+    Cli::command()
+}
 pub use error::UsageError;
 pub use resolve::conf_file_name;
 

@@ -58,10 +58,24 @@ pub(super) fn from_clap(err: clap::Error, verb: &str) -> UsageError {
                 .unwrap_or_default()
                 .to_string();
             let value = ctx(ContextKind::InvalidValue).unwrap_or_default();
-            let reason = err
-                .source()
-                .map(|s| s.to_string())
-                .unwrap_or_else(|| "not valid".to_string());
+            let valid: Vec<String> = match err.get(ContextKind::ValidValue) {
+                Some(ContextValue::Strings(v)) => v.clone(),
+                _ => Vec::new(),
+            };
+            let reason = match err.source() {
+                Some(s) => s.to_string(),
+                None if !valid.is_empty() => format!(
+                    "expected one of {}{}",
+                    valid.join(", "),
+                    did_you_mean(&closest(&value, valid.iter().map(String::as_str)))
+                ),
+                None => "not valid".to_string(),
+            };
+            // A positional is named `<SHELL>` by clap: `shell`, as the user reads it.
+            let key = key
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_lowercase();
             if reason.starts_with("expected one of True/False") {
                 return UsageError::BadBool { key, value };
             }
@@ -176,6 +190,27 @@ fn one_service(verb: &str, t: Target) -> Result<Target, UsageError> {
     }
 }
 
+/// `--env KEY=VALUE` (`env=KEY=VALUE`): a valid name that dops does not fix itself, and a value
+/// dops can use when it acts on that name.
+fn command_line_env(kv: &str) -> Result<(String, String), UsageError> {
+    let bad = |reason: String| UsageError::BadValue {
+        key: "env".into(),
+        value: kv.to_string(),
+        reason,
+    };
+    let Some((name, value)) = kv.split_once('=') else {
+        return Err(bad("expected KEY=VALUE".into()));
+    };
+    crate::project::runconf::check_env_name(name).map_err(bad)?;
+    if crate::project::env::FIXED.contains(&name) {
+        return Err(bad(format!(
+            "{name} is set by dops from the instance's settings (command-line options like --instance-type or --persistent-data change it)"
+        )));
+    }
+    crate::project::values::check_env_value(name, value).map_err(bad)?;
+    Ok((name.to_string(), value.to_string()))
+}
+
 fn run_action(verb: &str, mut r: RunCli, rerun: bool) -> Result<RunAction, UsageError> {
     let group = r.select.group.clone();
     if verb == "up" && r.select.target.is_none() && r.select.group.is_none() {
@@ -202,12 +237,18 @@ fn run_action(verb: &str, mut r: RunCli, rerun: bool) -> Result<RunAction, Usage
         Target::Select { .. } => group,
         _ => None,
     };
+    let env = r
+        .env
+        .iter()
+        .map(|kv| command_line_env(kv))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(RunAction {
         target,
         overrides: Overrides {
             instance_type: r.instance_type,
             group: group_override,
             props: r.props.0,
+            env,
         },
         recreate: match (
             rerun || r.replace.unwrap_or(false) || r.force_recreate.unwrap_or(false),
@@ -236,6 +277,7 @@ pub(super) fn resolve(cli: Cli) -> Result<Invocation, UsageError> {
         conf: conf_file_name(cli.conf.as_deref().unwrap_or("run")),
         json: cli.json,
         verbose: cli.verbose,
+        engine: cli.engine,
     };
     let Some(verb) = cli.verb else {
         return Err(UsageError::MissingVerb);
@@ -356,10 +398,12 @@ pub(super) fn resolve(cli: Cli) -> Result<Invocation, UsageError> {
         VerbCli::InstallDemo(d) => Action::InstallDemo(DemoAction {
             dir: d.dir,
             force: d.force.unwrap_or(false),
+            port: None,
         }),
         VerbCli::Demo(d) => Action::Demo(DemoAction {
-            dir: d.dir,
-            force: d.force.unwrap_or(false),
+            dir: d.demo.dir,
+            force: d.demo.force.unwrap_or(false),
+            port: d.port,
         }),
         VerbCli::Dns(DnsCli::Serve {
             listen,
@@ -377,6 +421,8 @@ pub(super) fn resolve(cli: Cli) -> Result<Invocation, UsageError> {
         VerbCli::Dns(DnsCli::Records { server, zone }) => {
             Action::Dns(DnsAction::Records { server, zone })
         }
+        VerbCli::Completions { shell } => Action::Completions(CompletionsAction { shell }),
+        VerbCli::Nodes => Action::Nodes,
         VerbCli::Import(ImportCli::Compose {
             file,
             into,

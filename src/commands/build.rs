@@ -6,9 +6,8 @@ use serde::Serialize;
 
 use super::session::Session;
 use crate::action::{Action, BuildAction};
-use crate::engine;
 use crate::output;
-use crate::plan::{self, PlanContext};
+use crate::plan;
 
 #[derive(Serialize)]
 struct BuiltReport {
@@ -21,13 +20,8 @@ struct BuiltReport {
 pub fn execute(s: &Session, action: &Action, build: &BuildAction) -> anyhow::Result<i32> {
     let project = s.project()?;
     s.block_on(async {
-        let eng = s.engine().await?;
         let observed = s.observe().await?;
-        let ctx = PlanContext {
-            host: s.host(),
-            dns_key: None,
-            seed: 0,
-        };
+        let ctx = s.plan_context(None, 0);
         let mut planned = plan::plan(project, &observed, action, &ctx)?;
         // `--cause` reaches the image metadata as a build label.
         if let Some(cause) = &build.cause {
@@ -41,7 +35,7 @@ pub fn execute(s: &Session, action: &Action, build: &BuildAction) -> anyhow::Res
         for w in &planned.warnings {
             output::warn(w);
         }
-        let applied = engine::apply(eng, &planned.plan, &s.apply_context()?).await?;
+        let applied = s.apply(&planned.plan).await?;
         if s.global.json {
             let report: Vec<BuiltReport> = applied
                 .built

@@ -8,7 +8,7 @@ use std::io::{BufRead, IsTerminal};
 use super::session::Session;
 use crate::action::{Action, CleanAction, Target};
 use crate::engine;
-use crate::plan::{self, PlanContext, Step};
+use crate::plan::{self, Step};
 use crate::{output, project};
 
 fn confirm(question: &str) -> bool {
@@ -23,14 +23,9 @@ fn confirm(question: &str) -> bool {
 pub fn execute(s: &Session, action: &Action, clean: &CleanAction) -> anyhow::Result<i32> {
     let project = s.project()?;
     s.block_on(async {
-        let eng = s.engine().await?;
         let _held = s.lock()?;
         let observed = s.observe().await?;
-        let ctx = PlanContext {
-            host: s.host(),
-            dns_key: None,
-            seed: 0,
-        };
+        let ctx = s.plan_context(None, 0);
         let planned = plan::plan(project, &observed, action, &ctx)?;
         // Every folder to purge is checked before anything is stopped or deleted.
         for step in &planned.plan.steps {
@@ -47,6 +42,9 @@ pub fn execute(s: &Session, action: &Action, clean: &CleanAction) -> anyhow::Res
             .iter()
             .filter_map(|s| match s {
                 Step::PurgeData { path, .. } if path.exists() => Some(path.display().to_string()),
+                Step::PurgeVolumes {
+                    container, node, ..
+                } => Some(format!("the volumes of {container} on node {node}")),
                 _ => None,
             })
             .collect();
@@ -65,7 +63,7 @@ pub fn execute(s: &Session, action: &Action, clean: &CleanAction) -> anyhow::Res
                 return Ok(1);
             }
         }
-        let applied = engine::apply(eng, &planned.plan, &s.apply_context()?).await?;
+        let applied = s.apply(&planned.plan).await?;
         // Orphans left in place: say so.
         if !clean.orphans && matches!(clean.target, Target::All) {
             let orphans: Vec<&str> = observed

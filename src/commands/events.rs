@@ -5,9 +5,23 @@
 
 use super::session::Session;
 use crate::action::{EventsAction, Target};
+use crate::cli::UsageError;
 use crate::live::{Declared, Event, Live, LiveError, LiveOptions, Source, Update};
 use crate::output;
-use crate::project::Project;
+use crate::project::{EngineKind, Project};
+
+/// `dops events` and `dops ui` follow one engine's containers and the state files dops-init
+/// writes under this machine's `.dops/run/`: on a swarm, the tasks run on other nodes and write
+/// there, so neither would see them. Refused (exit 2) rather than showing a partial picture.
+pub fn refuse_on_swarm(s: &Session, verb: &str) -> anyhow::Result<()> {
+    if s.engine_kind() == EngineKind::Swarm {
+        return Err(UsageError::Other(format!(
+            "dops {verb} is not available on a swarm: it follows one engine's containers and the state files dops-init writes on this machine, and a swarm's tasks run on other nodes\nhint: on a swarm, 'dops ps' shows each instance's state and node and 'dops logs' its output; 'docker service ps' on a manager shows the tasks' history"
+        ))
+        .into());
+    }
+    Ok(())
+}
 
 /// The declared instances of a project (run conf entries with an instance name).
 pub fn declared(project: Option<&Project>) -> Vec<Declared> {
@@ -71,6 +85,7 @@ pub async fn stop_signal() {
 }
 
 pub fn execute(s: &Session, a: &EventsAction) -> anyhow::Result<i32> {
+    refuse_on_swarm(s, "events")?;
     let name = s.project_name();
     let project = s.project().ok();
     let json = s.global.json;

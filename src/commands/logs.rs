@@ -8,6 +8,7 @@ use super::session::Session;
 use crate::action::LogsAction;
 use crate::engine::logs;
 use crate::output;
+use crate::project::EngineKind;
 
 pub fn execute(s: &Session, action: &LogsAction) -> anyhow::Result<i32> {
     let project = s.project_name();
@@ -44,7 +45,20 @@ pub fn execute(s: &Session, action: &LogsAction) -> anyhow::Result<i32> {
                 .map(|n| n.to_string())
                 .unwrap_or_else(|| "all".into()),
         };
-        logs::logs(s.engine().await?, targets, opts, Arc::new(output::Stdio)).await?;
+        match s.engine_kind() {
+            EngineKind::Swarm => {
+                crate::engine::swarm::tasks::logs(
+                    s.swarm().await?,
+                    targets,
+                    opts,
+                    Arc::new(output::Stdio),
+                )
+                .await?
+            }
+            EngineKind::Local => {
+                logs::logs(s.engine().await?, targets, opts, Arc::new(output::Stdio)).await?
+            }
+        }
         Ok(0)
     })
 }

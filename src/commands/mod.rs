@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod clean;
+pub mod completions;
 pub mod demo;
 pub mod dns;
 pub mod events;
@@ -13,6 +14,7 @@ pub mod info;
 pub mod install_demo;
 pub mod instances;
 pub mod logs;
+pub mod nodes;
 pub mod plan;
 pub mod ps;
 pub mod run;
@@ -33,6 +35,14 @@ pub use session::Session;
 /// Run dops with these arguments (without the program name) and return its exit code. The
 /// binary passes `std::env::args_os()`; tests may call it with chosen arguments.
 pub fn run(args: Vec<OsString>) -> i32 {
+    // The completion scripts' helper: the words are the shell's, not a dops command line.
+    if args.first().is_some_and(|a| a == "__complete") {
+        let words: Vec<String> = args[1..]
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        return completions::names(&words);
+    }
     let inv = match cli::parse(&args) {
         Ok(inv) => inv,
         Err(UsageError::Help(text)) => {
@@ -104,6 +114,7 @@ fn init_tracing(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .without_time()
         .try_init();
 }
@@ -162,5 +173,7 @@ fn dispatch(inv: &Invocation) -> anyhow::Result<i32> {
         Action::InstallDemo(a) => install_demo::execute(&inv.global, a),
         Action::Demo(a) => demo::execute(&inv.global, a),
         Action::Import(a) => import::execute(&inv.global, a),
+        Action::Completions(a) => completions::execute(a),
+        Action::Nodes => nodes::execute(&session()?),
     }
 }

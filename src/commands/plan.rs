@@ -3,16 +3,12 @@
 use super::session::Session;
 use crate::action::Action;
 use crate::output;
-use crate::plan::{self, PlanContext};
+use crate::plan;
 
 /// Plan the action against what the engine holds (nothing, when it can't be asked) and print it.
 pub fn run(s: &Session, action: &Action) -> anyhow::Result<i32> {
     let observed = s.observe_for_plan();
-    let ctx = PlanContext {
-        host: s.host(),
-        dns_key: s.dns_key_for_plan(),
-        seed: rand::random(),
-    };
+    let ctx = s.plan_context(s.dns_key_for_plan(), rand::random());
     let planned = plan::plan(s.project()?, &observed, action, &ctx)?;
     output::plan(&planned, s.global.json);
     Ok(0)

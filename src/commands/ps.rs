@@ -32,13 +32,20 @@ pub struct PsRow {
     pub ports: Vec<String>,
     /// Docker's "Up 3 minutes" without the "Up ".
     pub uptime: Option<String>,
+    /// On a swarm: the node its task runs on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 pub fn row(c: &ObservedContainer) -> PsRow {
     let life = if c.is_running() { c.lifecycle() } else { None };
+    let swarm = c.node.is_some() || c.labels.contains_key(labels::IMAGE_ID);
     let state = match &life {
         Some(l) if l.maintenance => format!("{} (maintenance)", l.state),
         Some(l) => l.state.clone(),
+        // A swarm task runs only once dops-init's health check says UP.
+        None if swarm && c.is_running() => "UP".to_string(),
+        None if swarm => c.status.clone(),
         None => match &c.health {
             Some(h) if c.is_running() => format!("running ({h})"),
             _ => c.state.clone(),
@@ -61,6 +68,7 @@ pub fn row(c: &ObservedContainer) -> PsRow {
         ip: c.ip.map(|i| i.to_string()),
         ports: c.ports.clone(),
         uptime,
+        node: c.node.clone(),
     }
 }
 
@@ -72,9 +80,12 @@ pub fn table(rows: &[PsRow], with_project: bool) -> String {
     if with_project {
         header.push("PROJECT");
     }
-    header.extend([
-        "SERVICE", "INSTANCE", "TYPE", "STATE", "IP", "PORTS", "UPTIME",
-    ]);
+    header.extend(["SERVICE", "INSTANCE", "TYPE", "STATE"]);
+    let with_node = rows.iter().any(|r| r.node.is_some());
+    if with_node {
+        header.push("NODE");
+    }
+    header.extend(["IP", "PORTS", "UPTIME"]);
     t.set_header(header);
     for r in rows {
         let mut cells = Vec::new();
@@ -86,6 +97,11 @@ pub fn table(rows: &[PsRow], with_project: bool) -> String {
             r.instance.clone(),
             r.instance_type.clone(),
             r.state.clone(),
+        ]);
+        if with_node {
+            cells.push(r.node.clone().unwrap_or_else(|| "-".into()));
+        }
+        cells.extend([
             r.ip.clone().unwrap_or_else(|| "-".into()),
             if r.ports.is_empty() {
                 "-".into()

@@ -13,7 +13,7 @@ use super::session::Session;
 use crate::action::{Action, RunAction};
 use crate::engine;
 use crate::output;
-use crate::plan::{self, PlanContext};
+use crate::plan;
 
 #[derive(Serialize)]
 struct RunReport {
@@ -31,19 +31,14 @@ struct RunReport {
 pub fn execute(s: &Session, action: &Action, run: &RunAction) -> anyhow::Result<i32> {
     let project = s.project()?;
     s.block_on(async {
-        let eng = s.engine().await?;
         let held = s.lock()?;
         let observed = s.observe().await?;
-        let ctx = PlanContext {
-            host: s.host(),
-            dns_key: s.dns_key_for_run(),
-            seed: rand::random(),
-        };
+        let ctx = s.plan_context(s.dns_key_for_run(), rand::random());
         let planned = plan::plan(project, &observed, action, &ctx)?;
         for w in &planned.warnings {
             output::warn(w);
         }
-        let applied = engine::apply(eng, &planned.plan, &s.apply_context()?).await?;
+        let applied = s.apply(&planned.plan).await?;
         drop(held);
         if s.global.json {
             output::json(&RunReport {
@@ -63,6 +58,7 @@ pub fn execute(s: &Session, action: &Action, run: &RunAction) -> anyhow::Result<
                     "{other} is interactive too: it was created, not started (dops run it alone)"
                 ));
             }
+            let eng = s.engine().await?;
             let code = engine::exec::attach_and_start(eng, name, &output::Stdio).await?;
             return anyhow::Ok(code.clamp(0, 255) as i32);
         }
@@ -70,14 +66,8 @@ pub fn execute(s: &Session, action: &Action, run: &RunAction) -> anyhow::Result<
             let mut waiting = applied.started.clone();
             waiting.extend(applied.kept.iter().cloned());
             waiting.extend(applied.replaced.iter().cloned());
-            engine::wait::wait_up(
-                eng,
-                &project.name,
-                &waiting,
-                run.timeout_s.map(Duration::from_secs),
-                &s.reporter(),
-            )
-            .await?;
+            s.wait_up(&waiting, run.timeout_s.map(Duration::from_secs))
+                .await?;
         }
         Ok(0)
     })

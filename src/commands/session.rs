@@ -13,10 +13,13 @@ use anyhow::Context;
 use tokio::sync::OnceCell;
 
 use crate::action::{GlobalOpts, Invocation};
+use crate::engine::apply::Applied;
+use crate::engine::swarm::Swarm;
 use crate::engine::{self, ApplyContext, BuildOptions, Engine, ProjectLock, Reporter};
 use crate::observed::Observed;
 use crate::output;
-use crate::project::{self, HostContext, Project};
+use crate::plan::PlanContext;
+use crate::project::{self, EngineKind, HostContext, Project};
 use crate::tsig_key;
 
 /// How long a command waits for another dops command on the same project.
@@ -28,6 +31,7 @@ pub struct Session {
     dir: PathBuf,
     project: OnceLock<Result<Project, NotLoaded>>,
     engine: OnceCell<Engine>,
+    swarm: OnceCell<Swarm>,
     /// Always Some until the session is dropped.
     rt: Option<tokio::runtime::Runtime>,
 }
@@ -57,6 +61,7 @@ impl Session {
             dir,
             project: OnceLock::new(),
             engine: OnceCell::new(),
+            swarm: OnceCell::new(),
             rt: Some(rt),
         })
     }
@@ -105,6 +110,24 @@ impl Session {
         }
     }
 
+    /// The engine kind: `--engine`, else host.conf `ENGINE`, else local.
+    pub fn engine_kind(&self) -> EngineKind {
+        self.global.engine.unwrap_or_else(|| match self.project() {
+            Ok(p) => p.host_conf.engine.kind,
+            Err(_) => EngineKind::Local,
+        })
+    }
+
+    /// The planner's context for this command.
+    pub fn plan_context(&self, dns_key: Option<String>, seed: u64) -> PlanContext {
+        PlanContext {
+            host: self.host(),
+            dns_key,
+            seed,
+            engine: self.engine_kind(),
+        }
+    }
+
     /// The DNS key for a plan, without creating one (`DNS_KEY` form), when the project has one.
     pub fn dns_key_for_plan(&self) -> Option<String> {
         match tsig_key::load(&self.dir) {
@@ -140,10 +163,68 @@ impl Session {
         Ok(self.engine.get_or_try_init(engine::connect).await?)
     }
 
+    /// The swarm (`ENGINE` swarm), connected on first use.
+    pub async fn swarm(&self) -> anyhow::Result<&Swarm> {
+        let conf = match self.project() {
+            Ok(p) => p.host_conf.engine.clone(),
+            Err(_) => project::EngineConf::default(),
+        };
+        Ok(self
+            .swarm
+            .get_or_try_init(|| async move { Swarm::connect(&conf).await })
+            .await?)
+    }
+
+    /// The engine images are built on (and read from): the swarm's build engine, or the engine.
+    pub async fn image_engine(&self) -> anyhow::Result<&Engine> {
+        match self.engine_kind() {
+            EngineKind::Swarm => Ok(&self.swarm().await?.builder),
+            EngineKind::Local => self.engine().await,
+        }
+    }
+
     /// What the engine holds for this project now.
     pub async fn observe(&self) -> anyhow::Result<Observed> {
         let name = self.project_name();
-        Ok(engine::observe(self.engine().await?, &name).await?)
+        match self.engine_kind() {
+            EngineKind::Swarm => Ok(engine::swarm::observe(self.swarm().await?, &name).await?),
+            EngineKind::Local => Ok(engine::observe(self.engine().await?, &name).await?),
+        }
+    }
+
+    /// Carry out a plan on the project's engine.
+    pub async fn apply(&self, plan: &crate::plan::Plan) -> anyhow::Result<Applied> {
+        let ctx = self.apply_context()?;
+        match self.engine_kind() {
+            EngineKind::Swarm => Ok(engine::swarm::apply(self.swarm().await?, plan, &ctx).await?),
+            EngineKind::Local => Ok(engine::apply(self.engine().await?, plan, &ctx).await?),
+        }
+    }
+
+    /// Wait until these instances are UP.
+    pub async fn wait_up(
+        &self,
+        names: &[String],
+        timeout: Option<std::time::Duration>,
+    ) -> anyhow::Result<()> {
+        let project = self.project_name();
+        let report = self.reporter();
+        match self.engine_kind() {
+            EngineKind::Swarm => Ok(engine::swarm::wait::wait_up(
+                self.swarm().await?,
+                &project,
+                names,
+                timeout,
+                &report,
+            )
+            .await?),
+            EngineKind::Local => {
+                Ok(
+                    engine::wait::wait_up(self.engine().await?, &project, names, timeout, &report)
+                        .await?,
+                )
+            }
+        }
     }
 
     /// What the engine holds, for `dops plan` and `--dry-run`: the empty state (with a warning)

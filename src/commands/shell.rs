@@ -6,6 +6,7 @@ use super::session::Session;
 use crate::action::ShellAction;
 use crate::engine::exec;
 use crate::output;
+use crate::project::EngineKind;
 
 pub fn execute(s: &Session, action: &ShellAction) -> anyhow::Result<i32> {
     let code = s.block_on(async {
@@ -16,16 +17,14 @@ pub fn execute(s: &Session, action: &ShellAction) -> anyhow::Result<i32> {
         } else {
             action.command.clone()
         };
-        anyhow::Ok(
-            exec::exec(
-                s.engine().await?,
-                &c.name,
-                cmd,
-                exec::want_tty(),
-                &output::Stdio,
-            )
-            .await?,
-        )
+        // On a swarm, the instance's container is on some node: its engine runs the shell.
+        let (engine, container) = match s.engine_kind() {
+            EngineKind::Swarm => {
+                crate::engine::swarm::tasks::on_its_node(s.swarm().await?, &c.name).await?
+            }
+            EngineKind::Local => (s.engine().await?.clone(), c.name.clone()),
+        };
+        anyhow::Ok(exec::exec(&engine, &container, cmd, exec::want_tty(), &output::Stdio).await?)
     })?;
     Ok(code.clamp(0, 255) as i32)
 }

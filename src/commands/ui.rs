@@ -6,14 +6,14 @@
 
 use anyhow::Context;
 
-use super::events::{declared, live_error, stop_signal};
+use super::events::{declared, live_error, refuse_on_swarm, stop_signal};
 use super::session::{Session, LOCK_WAIT};
 use crate::action::{Action, CleanAction, Overrides, Recreate, RunAction, Target, UiAction};
 use crate::engine::{self, ApplyContext, BuildOptions, Engine, ProjectLock, Reporter};
 use crate::live::{Live, LiveOptions, Source};
 use crate::output;
 use crate::plan::{self, PlanContext};
-use crate::project::{HostContext, Project};
+use crate::project::{EngineKind, HostContext, Project};
 use crate::tsig_key;
 use crate::ui::{self, ActionRequest, Job, UiOptions, Verb};
 
@@ -72,6 +72,8 @@ impl Runner {
                 .ok()
                 .map(|k| k.to_env()),
             seed: rand::random(),
+            // `dops ui` refuses a swarm: its plans are for the one engine it watches.
+            engine: EngineKind::Local,
         };
         let planned =
             plan::plan(&self.project, &observed, &action, &ctx).map_err(|e| e.to_string())?;
@@ -92,6 +94,7 @@ impl Runner {
 }
 
 pub fn execute(s: &Session, a: &UiAction) -> anyhow::Result<i32> {
+    refuse_on_swarm(s, "ui")?;
     let name = s.project_name();
     let project = match s.project() {
         Ok(p) => Some(p.clone()),

@@ -116,15 +116,7 @@ pub async fn apply(
         }
         if let Step::Remove { .. } = &plan.steps[i] {
             // Consecutive removals stop in parallel (each waits out its own grace period).
-            let mut batch: Vec<(&String, u64)> = Vec::new();
-            while let Some(Step::Remove {
-                container,
-                stop_timeout_s,
-            }) = plan.steps.get(i)
-            {
-                batch.push((container, *stop_timeout_s));
-                i += 1;
-            }
+            let batch = removals_at(&plan.steps, &mut i);
             use futures_util::stream::{self, StreamExt as _};
             let results: Vec<Result<bool, EngineError>> =
                 stream::iter(batch.iter().map(|(c, t)| remove_container(engine, c, *t)))
@@ -141,14 +133,7 @@ pub async fn apply(
         }
         if let Step::Replace(first) = &plan.steps[i] {
             // One wave of one service's roll-out: its replacements go together.
-            let mut wave: Vec<&Replacement> = Vec::new();
-            while let Some(Step::Replace(r)) = plan.steps.get(i) {
-                if r.spec.service != first.spec.service || r.wave != first.wave {
-                    break;
-                }
-                wave.push(r);
-                i += 1;
-            }
+            let wave = wave_at(&plan.steps, first, &mut i);
             let results = futures_util::future::join_all(wave.iter().map(|r| {
                 rollout::replace(engine, r, &plan.project, &ctx.project_dir, &ctx.report)
             }))
@@ -166,6 +151,11 @@ pub async fn apply(
                 }
             }
             Step::Build(_) | Step::Run(_) | Step::Replace(_) => {}
+            Step::Pin { container, .. } | Step::PurgeVolumes { container, .. } => {
+                return Err(EngineError::Other(format!(
+                    "{container}: a swarm plan (pin to a node) given to a local engine"
+                )))
+            }
             Step::Keep { container, note } => {
                 ctx.done(match note {
                     Some(n) => format!("{container} kept ({n})"),
@@ -228,6 +218,37 @@ pub async fn apply(
         i += 1;
     }
     Ok(applied)
+}
+
+/// The consecutive `Remove` steps from `*i` on (container, stop timeout); `*i` moves past them.
+pub(super) fn removals_at<'a>(steps: &'a [Step], i: &mut usize) -> Vec<(&'a String, u64)> {
+    let mut batch = Vec::new();
+    while let Some(Step::Remove {
+        container,
+        stop_timeout_s,
+    }) = steps.get(*i)
+    {
+        batch.push((container, *stop_timeout_s));
+        *i += 1;
+    }
+    batch
+}
+
+/// The replacements of `first`'s service and wave from `*i` on; `*i` moves past them.
+pub(super) fn wave_at<'a>(
+    steps: &'a [Step],
+    first: &Replacement,
+    i: &mut usize,
+) -> Vec<&'a Replacement> {
+    let mut wave = Vec::new();
+    while let Some(Step::Replace(r)) = steps.get(*i) {
+        if r.spec.service != first.spec.service || r.wave != first.wave {
+            break;
+        }
+        wave.push(r.as_ref());
+        *i += 1;
+    }
+    wave
 }
 
 /// How many containers are created and started at once.

@@ -260,9 +260,13 @@ async fn build_one(
 
     // The injection layer: its result is fully determined by the service image, the init and the
     // labels, which the final image records; when they are unchanged the tag is already right.
+    // The labels include what the metadata says about this build but its time (git state,
+    // cause, …): a build at a new commit gets its own metadata even when nothing else changed.
     let mut labels = labels;
     labels.insert(labels::BASE.to_string(), base.clone());
     labels.insert(labels::INIT_IMAGE.to_string(), init_image.to_string());
+    let facts = inject::build_facts(step, &dockerfile).await?;
+    labels.extend(facts.identity_labels());
     if let Some(current) = super::observe::image_info(engine, &step.image).await? {
         let same = labels.iter().all(|(k, v)| current.labels.get(k) == Some(v));
         if same {
@@ -281,7 +285,7 @@ async fn build_one(
     let main = inject::image_main_program(engine, &base).await?;
     let mut tar = ContextTar::new();
     // meta (issue 8): the metadata layer and labels.
-    let meta = inject::collect_meta(engine, &base, step, &dockerfile).await?;
+    let meta = inject::complete_meta(engine, &base, step, facts).await?;
     inject::add_meta_layer(&mut tar, &meta)?;
     labels.extend(meta.labels());
     let mut injection = injection_dockerfile(

@@ -8,6 +8,8 @@ use std::path::PathBuf;
 pub enum EngineError {
     #[error("the docker engine is unreachable ({detail})\nhint: start it with `sudo systemctl start docker` (or `sudo dockerd &`), and check that DOCKER_HOST points at it")]
     Unreachable { detail: String },
+    #[error("{what}: {why}")]
+    BadHost { what: String, why: String },
     #[error("docker: {context}: {source}")]
     Docker {
         context: String,
@@ -91,6 +93,7 @@ impl EngineError {
     pub fn exit_code(&self) -> i32 {
         match self {
             EngineError::Unreachable { .. } => 3,
+            EngineError::BadHost { .. } => 2,
             _ => 1,
         }
     }

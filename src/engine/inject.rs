@@ -193,13 +193,11 @@ pub const META_LAYER: &str = "dops-layer";
 /// The Dockerfile line of the injection build that adds it.
 pub const META_COPY: &str = "COPY dops-layer/ /\n";
 
-/// The metadata of the image being built: `base` is the service's own build (not yet injected),
-/// which carries its dops parent's labels (hence the ancestry) and its `/dops/init.d` fragments
-/// (hence the methods). The build cause comes from the step's `io.dops.build.cause` label when
-/// the build command sets it (`--cause`), else from the `CI` environment.
-pub async fn collect_meta(
-    engine: &Engine,
-    base: &str,
+/// What the build knows about itself now (clock, host, git state of the project folder, the
+/// cause), before the injection: `step`'s `io.dops.build.cause` label (`--cause`) else the `CI`
+/// environment. Its [`crate::meta::BuildMeta::identity_labels`] decide whether the injection is
+/// redone; [`complete_meta`] adds what the service's image determines.
+pub async fn build_facts(
     step: &crate::plan::BuildStep,
     dockerfile: &str,
 ) -> Result<crate::meta::BuildMeta, EngineError> {
@@ -216,6 +214,34 @@ pub async fn collect_meta(
         }
         _ => step.context.clone(),
     };
+    let cause = step.labels.get(meta::keys::BUILD_CAUSE).cloned();
+    let base_image = crate::dockerfile::base_image(dockerfile);
+    let image = step.image.clone();
+    let service = step.service.clone();
+    tokio::task::spawn_blocking(move || {
+        BuildMeta::collect(
+            &project_dir,
+            &project,
+            &service,
+            &image,
+            base_image.as_deref(),
+            cause.as_deref(),
+            crate::meta::Methods::default(),
+        )
+    })
+    .await
+    .map_err(|e| EngineError::Other(format!("metadata task failed: {e}")))
+}
+
+/// The metadata of the image being built: `facts` ([`build_facts`]) with what `base`, the
+/// service's own build (not yet injected), determines: its dops parent's labels (hence the
+/// ancestry) and its `/dops/init.d` fragments (hence the methods).
+pub async fn complete_meta(
+    engine: &Engine,
+    base: &str,
+    step: &crate::plan::BuildStep,
+    facts: crate::meta::BuildMeta,
+) -> Result<crate::meta::BuildMeta, EngineError> {
     let inspect = engine
         .api()
         .inspect_image(base)
@@ -227,24 +253,8 @@ pub async fn collect_meta(
         .unwrap_or_default()
         .into_iter()
         .collect();
-    let methods = initd_methods(engine, base, &project).await?;
-    let cause = step.labels.get(meta::keys::BUILD_CAUSE).cloned();
-    let base_image = crate::dockerfile::base_image(dockerfile);
-    let image = step.image.clone();
-    let service = step.service.clone();
-    let meta = tokio::task::spawn_blocking(move || {
-        BuildMeta::collect(
-            &project_dir,
-            &project,
-            &service,
-            &image,
-            base_image.as_deref(),
-            cause.as_deref(),
-            methods,
-        )
-    })
-    .await
-    .map_err(|e| EngineError::Other(format!("metadata task failed: {e}")))?;
+    let mut meta = facts;
+    (meta.methods, meta.entrypoints) = probe_image(engine, base, &meta.project).await?;
     meta.with_base_labels(&base_labels)
         .map_err(|e| EngineError::Other(format!("{}: {e}", step.service)))
 }
@@ -264,47 +274,57 @@ pub fn add_meta_layer(
     Ok(())
 }
 
-/// The management methods declared by an image's `/dops/init.d` fragments, read through a
-/// short-lived, never-started container and the archive API (none when the folder is absent).
-async fn initd_methods(
+/// What an image holds that its metadata records: the management methods its `/dops/init.d`
+/// fragments declare and its entry points (`/entrypoints/*.sh`), read through one short-lived,
+/// never-started container and the archive API (none when a folder is absent).
+async fn probe_image(
     engine: &Engine,
     image: &str,
     project: &str,
-) -> Result<crate::meta::Methods, EngineError> {
-    use bollard::query_parameters::DownloadFromContainerOptions;
+) -> Result<(crate::meta::Methods, Vec<String>), EngineError> {
     let id = super::scratch::create_unstarted_container(engine, image, project, "probe").await?;
+    let initd = download(engine, &id, image, crate::meta::INITD_DIR).await;
+    let entrypoints = download(engine, &id, image, crate::meta::ENTRYPOINTS_DIR).await;
+    super::scratch::remove_unstarted_container(engine, &id).await;
+    let methods = match initd? {
+        None => crate::meta::Methods::default(),
+        Some(archive) => crate::meta::methods_from_initd_tar(&archive)
+            .map_err(|e| EngineError::Other(format!("{image}: {}: {e}", crate::meta::INITD_DIR)))?,
+    };
+    let entrypoints = match entrypoints? {
+        None => Vec::new(),
+        Some(archive) => crate::meta::entrypoints_from_tar(&archive).map_err(|e| {
+            EngineError::Other(format!("{image}: {}: {e}", crate::meta::ENTRYPOINTS_DIR))
+        })?,
+    };
+    Ok((methods, entrypoints))
+}
+
+/// A folder of a container as a tar archive; None when the folder does not exist.
+async fn download(
+    engine: &Engine,
+    id: &str,
+    image: &str,
+    path: &str,
+) -> Result<Option<Vec<u8>>, EngineError> {
+    use bollard::query_parameters::DownloadFromContainerOptions;
     let mut stream = engine.api().download_from_container(
-        &id,
+        id,
         Some(DownloadFromContainerOptions {
-            path: crate::meta::INITD_DIR.to_string(),
+            path: path.to_string(),
         }),
     );
     let mut archive = Vec::new();
-    let mut result = Ok(());
     while let Some(chunk) = stream.next().await {
         match chunk {
             Ok(bytes) => archive.extend_from_slice(&bytes),
-            Err(e) if is_not_found(&e) => {
-                archive.clear();
-                break;
-            }
+            Err(e) if is_not_found(&e) => return Ok(None),
             Err(e) => {
-                result = Err(EngineError::docker(
-                    format!("read {} from {image}", crate::meta::INITD_DIR),
-                    e,
-                ));
-                break;
+                return Err(EngineError::docker(format!("read {path} from {image}"), e));
             }
         }
     }
-    drop(stream);
-    super::scratch::remove_unstarted_container(engine, &id).await;
-    result?;
-    if archive.is_empty() {
-        return Ok(crate::meta::Methods::default());
-    }
-    crate::meta::methods_from_initd_tar(&archive)
-        .map_err(|e| EngineError::Other(format!("{image}: {}: {e}", crate::meta::INITD_DIR)))
+    Ok((!archive.is_empty()).then_some(archive))
 }
 // --- end meta ---
 

@@ -14,7 +14,7 @@ use super::error::{is_not_found, EngineError};
 use super::progress::Sink;
 
 /// The output lock and the sink every followed container writes to.
-type Shared = (Mutex<()>, Arc<dyn Sink>);
+pub(super) type Shared = (Mutex<()>, Arc<dyn Sink>);
 
 /// What to show.
 #[derive(Debug, Clone)]
@@ -40,6 +40,13 @@ pub async fn logs(
         let out = out.clone();
         set.spawn(async move { follow_one(&engine, &name, &prefix, &opts, &out).await });
     }
+    first_error(set).await
+}
+
+/// Wait for every task of the set; the first error, if any.
+pub(super) async fn first_error(
+    mut set: tokio::task::JoinSet<Result<(), EngineError>>,
+) -> Result<(), EngineError> {
     let mut first_err = None;
     while let Some(r) = set.join_next().await {
         if let Ok(Err(e)) = r {
@@ -52,7 +59,7 @@ pub async fn logs(
     }
 }
 
-fn emit(out: &Shared, prefix: &str, stderr: bool, text: &str) {
+pub(super) fn emit(out: &Shared, prefix: &str, stderr: bool, text: &str) {
     let (lock, sink) = out;
     let _guard = lock.lock();
     let mut buf = String::new();
@@ -71,7 +78,7 @@ fn emit(out: &Shared, prefix: &str, stderr: bool, text: &str) {
 }
 
 /// Split Docker's "2024-01-01T00:00:00.123456789Z message" into (timestamp, message).
-fn split_ts(line: &str) -> (&str, &str) {
+pub(super) fn split_ts(line: &str) -> (&str, &str) {
     match line.split_once(' ') {
         Some((ts, rest)) if ts.len() >= 20 && ts.as_bytes()[4] == b'-' => (ts, rest),
         _ => ("", line),

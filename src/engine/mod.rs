@@ -33,6 +33,7 @@ pub mod purge;
 pub mod rollout;
 mod scratch;
 pub mod seed;
+pub mod swarm;
 pub mod wait;
 
 pub use apply::{apply, ApplyContext};

@@ -48,6 +48,7 @@ pub async fn observe(engine: &Engine, project: &str) -> Result<Observed, EngineE
         networks: networks.into_iter().filter_map(|n| n.name).collect(),
         images: BTreeMap::new(),
         dns_addresses,
+        nodes: Vec::new(),
     };
     observed.containers.sort_by(|a, b| a.name.cmp(&b.name));
     observed.networks.sort();
@@ -157,6 +158,7 @@ fn to_observed(c: ContainerSummary) -> ObservedContainer {
         ports,
         created: c.created.unwrap_or_default(),
         labels,
+        node: None,
     }
 }
 

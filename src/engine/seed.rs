@@ -92,7 +92,7 @@ pub async fn seed_mount(
     let content = tokio::task::spawn_blocking(move || unpack_file(&archive, &dir))
         .await
         .map_err(|e| fail(format!("the unpacking task failed: {e}")))?
-        .map_err(fail)?;
+        .map_err(|what| fail(as_non_root(what, nix::unistd::geteuid().as_raw())))?;
     // Into place: over the empty folder the engine may have created (rename replaces an empty
     // folder), never over content.
     std::fs::rename(&content, host).map_err(|e| {
@@ -105,6 +105,16 @@ pub async fn seed_mount(
     drop(staging);
     write_marker(&marker).map_err(fail)?;
     Ok(true)
+}
+
+/// Seeding keeps the owners of the image's files, which only root may give: say so to a user who
+/// runs dops without being root (a member of the `docker` group).
+fn as_non_root(what: String, euid: u32) -> String {
+    if euid != 0 && what.contains("ownership") {
+        format!("{what}\n  dops runs as uid {euid}: the image's files there belong to other users, and only root can give files to another user; run this command as root (the other commands work as a member of the docker group)")
+    } else {
+        what
+    }
 }
 
 /// True when `dir` exists and is not an empty folder.
@@ -288,6 +298,15 @@ fn unpack_entry<R: std::io::Read>(
 mod tests {
     use super::*;
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    #[test]
+    fn a_user_who_is_not_root_is_told_why_owners_cannot_be_kept() {
+        let what = "cannot create data/f: failed to set ownerships to uid=1234".to_string();
+        assert_eq!(as_non_root(what.clone(), 0), what);
+        assert!(as_non_root(what.clone(), 1001)
+            .ends_with("dops runs as uid 1001: the image's files there belong to other users, and only root can give files to another user; run this command as root (the other commands work as a member of the docker group)"));
+        assert_eq!(as_non_root("disk full".into(), 1001), "disk full");
+    }
 
     #[test]
     fn the_seed_marker_sits_beside_the_folder() {

@@ -12,6 +12,7 @@ use super::connect::Engine;
 use super::error::EngineError;
 use super::observe::observe;
 use super::progress::{Progress, Reporter};
+use crate::observed::{Observed, ObservedContainer};
 
 /// The state shown for one instance while waiting.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,7 +22,7 @@ pub enum Waiting {
     Failed(String),
 }
 
-fn judge(c: Option<&crate::observed::ObservedContainer>) -> Waiting {
+fn judge(c: Option<&ObservedContainer>) -> Waiting {
     let Some(c) = c else {
         return Waiting::Failed("gone".into());
     };
@@ -58,25 +59,52 @@ pub async fn wait_up(
     timeout: Option<Duration>,
     report: &Reporter,
 ) -> Result<(), EngineError> {
+    wait_until_up(
+        containers,
+        timeout,
+        report,
+        || observe(engine, project),
+        judge,
+    )
+    .await
+}
+
+/// The wait of every engine kind: `observe` what runs, `judge` each instance, until all are
+/// up, one failed, or `timeout`.
+pub(crate) async fn wait_until_up<F, Fut>(
+    containers: &[String],
+    timeout: Option<Duration>,
+    report: &Reporter,
+    observe: F,
+    judge: fn(Option<&ObservedContainer>) -> Waiting,
+) -> Result<(), EngineError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<Observed, EngineError>>,
+{
     if containers.is_empty() {
         return Ok(());
     }
-    let result = wait_loop(engine, project, containers, timeout, report).await;
+    let result = wait_loop(containers, timeout, report, observe, judge).await;
     report(Progress::WaitOver);
     result
 }
 
-async fn wait_loop(
-    engine: &Engine,
-    project: &str,
+async fn wait_loop<F, Fut>(
     containers: &[String],
     timeout: Option<Duration>,
     report: &Reporter,
-) -> Result<(), EngineError> {
+    observe: F,
+    judge: fn(Option<&ObservedContainer>) -> Waiting,
+) -> Result<(), EngineError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<Observed, EngineError>>,
+{
     let start = Instant::now();
     let mut last: BTreeMap<String, Waiting> = BTreeMap::new();
     loop {
-        let observed = observe(engine, project).await?;
+        let observed = observe().await?;
         let mut all_up = true;
         for name in containers {
             let w = judge(observed.container(name));

@@ -16,6 +16,9 @@ usage:
   dops-init cfg [path.to.key]         print the merged configuration (or one value)
   dops-init status [--json]           print the lifecycle state
   dops-init health                    exit 0 only when the state is UP
+  dops-init health --swarm            the same until the first UP; then also while dops-init
+                                      restarts its program or is in maintenance (a swarm kills
+                                      an unhealthy task; dops-init supervises its own)
   /ww/cfg [path.to.key]               same as `dops-init cfg` (a link to dops-init)
 
 environment: CFG, SAFEMODE, INTERACTIVE, DOPS_INIT_ROOT (moves /ww, /dops, /entrypoints, /data,
@@ -53,7 +56,11 @@ pub fn main() -> i32 {
             [j] if j == "--json" => health::status(&Paths::from_env(), true),
             _ => usage_error("status takes only --json"),
         },
-        Some("health") => health::health(&Paths::from_env()),
+        Some("health") => match &rest[1..] {
+            [] => health::health(&Paths::from_env()),
+            [s] if s == "--swarm" => health::health_swarm(&Paths::from_env()),
+            _ => usage_error("health takes only --swarm"),
+        },
         Some("-h") | Some("--help") | Some("help") => {
             out(USAGE);
             0

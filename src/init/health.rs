@@ -19,6 +19,35 @@ fn read_state(paths: &Paths) -> Result<LifecycleState, String> {
 }
 
 /// Exit 0 only when the lifecycle is UP (maintenance included: the instance keeps running).
+/// Healthy for a swarm: UP; after the first UP (the lifecycle has restarted, or is restarting),
+/// also in any state but ERROR and STOPPED, and in maintenance. Swarm kills an unhealthy task,
+/// and waits for the first healthy answer before it calls a task running: that one stays UP.
+pub fn health_swarm(paths: &Paths) -> i32 {
+    match read_state(paths) {
+        Ok(v) => {
+            let alive = v.state == "UP"
+                || (v.maintenance && v.state != "ERROR" && v.state != "STOPPED")
+                || ((v.restarts > 0 || v.state == "RESTARTING")
+                    && v.state != "ERROR"
+                    && v.state != "STOPPED");
+            out(if v.state.is_empty() {
+                "UNKNOWN"
+            } else {
+                &v.state
+            });
+            if alive {
+                0
+            } else {
+                1
+            }
+        }
+        Err(e) => {
+            log(&e.to_string());
+            1
+        }
+    }
+}
+
 pub fn health(paths: &Paths) -> i32 {
     match read_state(paths) {
         Ok(v) => {

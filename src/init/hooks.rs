@@ -1,6 +1,7 @@
 //! Hooks: the whaleware scripts `/ww/usr/{boot,firstboot,upgrade,warmup,monitor,svcup,svcdown,
 //! lifecycle,pushstats}` (missing or empty = nothing to do) and the DockerOps entry points
-//! `/entrypoints/*.sh` (name order, so parents' `10-…` run before children's `50-…`).
+//! `/entrypoints/*.sh`: parents' first by image ancestry, as `/dops/meta` records it, then name
+//! order within one image (see `meta::ancestry_order`).
 //!
 //! An executable hook is executed; a non-executable one is run with `/bin/sh`. Hooks run in
 //! their own process group (so a stop can end a hook and what it started), stdin is
@@ -38,18 +39,24 @@ pub fn find(paths: &Paths, name: &str) -> Option<PathBuf> {
     }
 }
 
-/// `/entrypoints/*.sh` in name order.
+/// `/entrypoints/*.sh`, parents' first (by the image metadata chain of `/dops/meta`), then in
+/// name order. Unreadable metadata leaves name order: the entry points still run.
 pub fn entrypoints(paths: &Paths) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(paths.entrypoints_dir())
+    let dir = paths.entrypoints_dir();
+    let names: Vec<String> = std::fs::read_dir(&dir)
         .map(|rd| {
             rd.filter_map(|e| e.ok())
-                .map(|e| e.path())
-                .filter(|p| p.extension().and_then(|x| x.to_str()) == Some("sh") && p.is_file())
+                .filter(|e| e.path().is_file())
+                .filter_map(|e| e.file_name().to_str().map(str::to_string))
+                .filter(|n| crate::meta::is_entrypoint_name(n))
                 .collect()
         })
         .unwrap_or_default();
-    v.sort();
-    v
+    let chain = crate::meta::read_meta_dir(&paths.at(crate::meta::META_DIR)).unwrap_or_default();
+    crate::meta::ancestry_order(&names, &chain)
+        .into_iter()
+        .map(|n| dir.join(n))
+        .collect()
 }
 
 /// The command that runs a hook file.

@@ -9,6 +9,7 @@ pub mod config;
 // meta (issue 8): the `container` personality (container --metadata/--examine/--validate/--update).
 pub mod container;
 pub mod dns_hook;
+pub mod dns_server;
 pub mod dns_wire;
 pub mod error;
 pub mod health;

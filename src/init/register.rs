@@ -13,8 +13,12 @@
 //!
 //! Refresh: the same adds every lease/3 (lease: `DNS_LEASE` seconds, default 6). Withdraw: delete
 //! exactly those records (class NONE), so other instances of the service are untouched.
+//!
+//! `DNS_SERVICE_IP` may be a name (a swarm): it is resolved again before every message (see
+//! `dns_server`). Without `SERVICE_IP`, the address registered is the one this container sends
+//! from toward the server (on a swarm a task has several interfaces).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -23,6 +27,7 @@ use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::rdata::{A, AAAA, SRV};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
+use super::dns_server::{source_toward, ServerAddr};
 pub use super::dns_wire::lookup_a;
 use super::dns_wire::send_update;
 pub use super::register_error::RegisterError;
@@ -64,7 +69,13 @@ pub struct Registrar {
     pub zone: String,
     pub key: TsigKey,
     pub policy: Policy,
+    /// The server's address (the last one resolved when `server_name` is set).
     pub server: SocketAddr,
+    /// The server's name, resolved again before every message; None: `server` is fixed.
+    pub server_name: Option<String>,
+    /// No `SERVICE_IP`: register the address this container reaches the server from (found at
+    /// each first registration); `ip` holds it.
+    pub ip_from_route: bool,
     /// The server's lease; refreshes go out every lease/3.
     pub lease: Duration,
     /// Per-attempt answer timeout.
@@ -110,7 +121,13 @@ impl Registrar {
         let Some(server) = get("DNS_SERVICE_IP") else {
             return Ok(None);
         };
-        let server = parse_server(&server)?;
+        let (server, server_name) = match parse_server(&server)? {
+            ServerAddr::Fixed(s) => (s, None),
+            ServerAddr::Named { host, port } => (
+                SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port),
+                Some(host),
+            ),
+        };
         let need = |var: &'static str| get(var).ok_or(RegisterError::MissingEnv { var });
         let service = need("SERVICE")?.to_ascii_lowercase();
         let instance = need("INSTANCE")?.to_ascii_lowercase();
@@ -130,11 +147,11 @@ impl Registrar {
             )?),
         };
         let ip = match get("SERVICE_IP") {
-            Some(ip) => ip.parse::<IpAddr>().map_err(|_| RegisterError::BadEnv {
+            Some(ip) => Some(ip.parse::<IpAddr>().map_err(|_| RegisterError::BadEnv {
                 var: "SERVICE_IP",
                 why: format!("{ip:?} is not an ip address"),
-            })?,
-            None => IpAddr::V4(crate::local_addr::first_ipv4().ok_or(RegisterError::NoAddress)?),
+            })?),
+            None => None,
         };
         let lease = match get("DNS_LEASE") {
             None => Duration::from_secs(6),
@@ -151,12 +168,14 @@ impl Registrar {
         let r = Registrar {
             service,
             instance,
-            ip,
+            ip: ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
             port,
             zone,
             key,
             policy,
             server,
+            server_name,
+            ip_from_route: ip.is_none(),
             lease,
             timeout: Duration::from_millis(1000),
         };
@@ -294,11 +313,30 @@ impl Registrar {
         Ok(msg)
     }
 
+    /// Resolve the server again (a name); at a first registration, find the address to
+    /// register when no `SERVICE_IP` says it.
+    fn endpoints(&mut self, first: bool) -> Result<(), RegisterError> {
+        if let Some(host) = &self.server_name {
+            self.server = ServerAddr::Named {
+                host: host.clone(),
+                port: self.server.port(),
+            }
+            .resolve(self.timeout)?;
+        }
+        if first && self.ip_from_route {
+            self.ip = source_toward(self.server)
+                .or_else(|| crate::local_addr::first_ipv4().map(IpAddr::V4))
+                .ok_or(RegisterError::NoAddress)?;
+        }
+        Ok(())
+    }
+
     /// Register (or refresh) now; waits for the server's signed answer.
-    pub fn register(&self, first: bool) -> Result<(), RegisterError> {
+    pub fn register(&mut self, first: bool) -> Result<(), RegisterError> {
         if self.policy == Policy::Hide {
             return Ok(());
         }
+        self.endpoints(first)?;
         send_update(
             self.server,
             &self.key,
@@ -308,10 +346,11 @@ impl Registrar {
     }
 
     /// Withdraw now.
-    pub fn withdraw(&self) -> Result<(), RegisterError> {
+    pub fn withdraw(&mut self) -> Result<(), RegisterError> {
         if self.policy == Policy::Hide {
             return Ok(());
         }
+        self.endpoints(false)?;
         send_update(
             self.server,
             &self.key,
@@ -321,13 +360,11 @@ impl Registrar {
     }
 }
 
-fn parse_server(text: &str) -> Result<SocketAddr, RegisterError> {
-    text.parse::<SocketAddr>()
-        .or_else(|_| text.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
-        .map_err(|_| RegisterError::BadEnv {
-            var: "DNS_SERVICE_IP",
-            why: format!("{text:?} is not an ip address (or ip:port)"),
-        })
+fn parse_server(text: &str) -> Result<ServerAddr, RegisterError> {
+    ServerAddr::parse(text).ok_or_else(|| RegisterError::BadEnv {
+        var: "DNS_SERVICE_IP",
+        why: format!("{text:?} is not an ip address, a host name, or either with :port"),
+    })
 }
 
 /// What state.json says about DNS.
@@ -406,7 +443,7 @@ fn set_status(status: &Mutex<DnsStatus>, registered: bool, error: Option<String>
     }
 }
 
-fn run(r: Registrar, rx: mpsc::Receiver<Cmd>, status: Arc<Mutex<DnsStatus>>) {
+fn run(mut r: Registrar, rx: mpsc::Receiver<Cmd>, status: Arc<Mutex<DnsStatus>>) {
     let hide = r.policy == Policy::Hide;
     let refresh = (r.lease / 3).max(Duration::from_millis(100));
     let retry = Duration::from_millis(250).min(refresh);

@@ -26,6 +26,7 @@
 //!
 //! The DNS polling runs in one thread per watch (`register::lookup_a`); rendering, validation
 //! and reloads run on the lifecycle's event loop, which owns the processes.
+use super::dns_server::ServerAddr;
 use super::error::InitError;
 use super::program::{split_command, CommandSpec};
 use super::register;
@@ -35,7 +36,7 @@ use hickory_proto::rr::{Name, RData, RecordType};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
@@ -80,7 +81,8 @@ pub enum Reload {
 pub struct Watch {
     pub name: String,
     pub qname: String,
-    pub server: SocketAddr,
+    /// An address, or a name resolved again at every lookup (a swarm).
+    pub server: ServerAddr,
     pub port: Option<u16>,
     pub interval: Duration,
     pub debounce: Duration,
@@ -115,13 +117,6 @@ fn command(c: &CommandSpec, what: &str) -> Result<Vec<String>, String> {
     Ok(v)
 }
 
-fn parse_server(s: &str) -> Option<SocketAddr> {
-    let s = s.trim();
-    s.parse::<SocketAddr>()
-        .ok()
-        .or_else(|| s.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)))
-}
-
 impl Watch {
     /// Resolve a declaration; `programs` are the declared program names (for `reload`).
     pub fn from_spec(
@@ -141,9 +136,9 @@ impl Watch {
             .ok_or_else(|| {
                 bad("no DNS server: DNS_SERVICE_IP is not set (hint: or set \"server\")".into())
             })?;
-        let server = parse_server(&server_text).ok_or_else(|| {
+        let server = ServerAddr::parse(&server_text).ok_or_else(|| {
             bad(format!(
-                "server {server_text:?} is not an ip address (or ip:port)"
+                "server {server_text:?} is not an ip address, a host name, or either with :port"
             ))
         })?;
         let dns = spec.dns.trim().trim_end_matches('.').to_string();
@@ -218,7 +213,8 @@ impl Watch {
     /// The current members: A records, then a PTR per address for its instance name.
     pub fn lookup(&self) -> Result<Vec<Member>, String> {
         let t = self.lookup_timeout();
-        let mut ips = register::lookup_a(self.server, &self.qname, t).map_err(|e| e.to_string())?;
+        let server = self.server.resolve(t).map_err(|e| e.to_string())?;
+        let mut ips = register::lookup_a(server, &self.qname, t).map_err(|e| e.to_string())?;
         ips.sort();
         ips.dedup();
         let label = self.qname.split('.').next().unwrap_or("member").to_string();
@@ -226,7 +222,7 @@ impl Watch {
             .into_iter()
             .map(|ip| Member {
                 ip,
-                host: lookup_ptr(self.server, ip, t)
+                host: lookup_ptr(server, ip, t)
                     .unwrap_or_else(|| format!("{label}-{}", ip.to_string().replace('.', "-"))),
             })
             .collect())
@@ -417,7 +413,7 @@ mod tests {
         let w = Watch {
             name: "web".into(),
             qname: "web.local.zone".into(),
-            server: "127.0.0.1:53".parse().unwrap(),
+            server: ServerAddr::Fixed("127.0.0.1:53".parse().unwrap()),
             port: Some(3000),
             interval: Duration::from_millis(500),
             debounce: Duration::ZERO,
@@ -466,12 +462,15 @@ mod tests {
         .unwrap();
         assert!(w.qname.starts_with("web."));
         assert_eq!(w.reload, Reload::Signal("haproxy".into()));
-        assert_eq!(w.server, "127.0.0.1:5353".parse().unwrap());
+        assert_eq!(
+            w.server,
+            ServerAddr::Fixed("127.0.0.1:5353".parse().unwrap())
+        );
         for bad in [
             r#"{"dns":"web","server":"127.0.0.1","template":"/t"}"#,
             r#"{"dns":"web","server":"127.0.0.1"}"#,
             r#"{"dns":"web","server":"127.0.0.1","template":"/t","output":"/o","reload":{"program":"nginx"}}"#,
-            r#"{"dns":"web","server":"nope","on_change":"x"}"#,
+            r#"{"dns":"web","server":"no pe","on_change":"x"}"#,
         ] {
             assert!(Watch::from_spec("lb", &spec(bad), &progs).is_err(), "{bad}");
         }

@@ -100,6 +100,7 @@ impl BuildMeta {
             dops_version: env!("CARGO_PKG_VERSION").to_string(),
             base_image: base_image.map(str::to_string),
             methods,
+            entrypoints: Vec::new(),
             ancestors: Vec::new(),
         }
     }

@@ -23,10 +23,12 @@
 //! - [`model`]: [`BuildMeta`], its labels and JSON forms
 //! - [`keys`], [`error`], [`files`]: label keys, errors, the JSON files of a folder
 //! - [`methods`]: the START/UPDATE/VALIDATE/MONITOR methods of `/dops/init.d`
+//! - [`entrypoints`]: `/entrypoints/*.sh` in image ancestry order (parents first)
 //! - [`collect`]: clock, host, git and cause of a build happening now
 //! - [`report`]: the readable `examine` report
 
 mod collect;
+mod entrypoints;
 mod error;
 mod files;
 pub mod keys;
@@ -35,6 +37,7 @@ mod model;
 mod report;
 
 pub use collect::resolve_cause;
+pub use entrypoints::{ancestry_order, entrypoints_from_tar, is_entrypoint_name, ENTRYPOINTS_DIR};
 pub use error::MetaError;
 pub use files::read_json_files;
 pub use methods::*;

@@ -61,6 +61,11 @@ pub struct BuildMeta {
     /// The FROM of the service's Dockerfile.
     pub base_image: Option<String>,
     pub methods: Methods,
+    /// The entry points (`/entrypoints/*.sh` file names) this image has, its parents' included:
+    /// dops-init runs them parents first (see `entrypoints`). Empty in metadata written before
+    /// dops recorded them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entrypoints: Vec<String>,
     /// The dops images this one was built FROM, oldest first (not part of the JSON file: each
     /// ancestor has its own file; carried in the labels).
     #[serde(skip)]
@@ -179,6 +184,29 @@ impl BuildMeta {
         l
     }
 
+    /// The labels that say what was built, from what and why, without when: every label but
+    /// the build time and what the built image itself determines (its methods, its ancestry,
+    /// which the base image id already pins down). Two builds with the same identity labels of
+    /// the same image are the same build: the first is kept (Docker's cache, its instances kept);
+    /// any difference (a new commit, dirtiness, the cause, CI, the host, the dops version) makes
+    /// a new metadata layer, so the image describes the build that was asked for.
+    pub fn identity_labels(&self) -> BTreeMap<String, String> {
+        let mut l = self.labels();
+        for k in [
+            keys::CREATED,
+            keys::BUILD_EPOCH,
+            keys::META_JSON,
+            keys::ANCESTRY,
+            keys::LEVEL,
+        ] {
+            l.remove(k);
+        }
+        for m in Method::ALL {
+            l.remove(m.label());
+        }
+        l
+    }
+
     /// Parse the label form back. `Ok(None)` when the labels carry no dops build metadata (not
     /// a dops image).
     pub fn from_labels(labels: &BTreeMap<String, String>) -> Result<Option<BuildMeta>, MetaError> {
@@ -252,6 +280,7 @@ impl BuildMeta {
             dops_version: get(keys::DOPS_VERSION).to_string(),
             base_image: opt(keys::BASE_NAME),
             methods,
+            entrypoints: Vec::new(),
             ancestors,
         }))
     }
@@ -324,8 +353,33 @@ pub(crate) mod tests {
                 validate: Some("/srv/validate.sh --all".into()),
                 monitor: None,
             },
+            entrypoints: vec![],
             ancestors: vec![],
         }
+    }
+
+    #[test]
+    fn the_identity_is_everything_but_the_time_and_what_the_image_decides() {
+        let a = sample(0, "web", "aaaa");
+        let mut later = a.clone();
+        later.build_time = "2026-11-24T08:00:00Z".into();
+        later.build_time_epoch += 55_000;
+        later.methods = Methods::default();
+        later.ancestors = vec![sample(0, "base", "aaaa")];
+        later.level = 1;
+        assert_eq!(a.identity_labels(), later.identity_labels());
+        assert!(!a.identity_labels().contains_key(keys::CREATED));
+        let changed = |f: &dyn Fn(&mut BuildMeta)| {
+            let mut b = a.clone();
+            f(&mut b);
+            a.identity_labels() != b.identity_labels()
+        };
+        assert!(changed(&|b| b.git.as_mut().unwrap().commit = "bbbb".into()));
+        assert!(changed(&|b| b.git = None));
+        assert!(changed(&|b| b.git.as_mut().unwrap().dirty = true));
+        assert!(changed(&|b| b.cause = "nightly".into()));
+        assert!(changed(&|b| b.ci = true));
+        assert!(changed(&|b| b.dops_version = "0.2.0".into()));
     }
 
     #[test]

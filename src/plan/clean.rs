@@ -5,7 +5,7 @@ use super::step::{Plan, Step};
 use crate::action::Target;
 use crate::observed::{Observed, ObservedContainer};
 use crate::project::runconf::check_name;
-use crate::project::{Project, DNS_SERVICE};
+use crate::project::{EngineKind, Project, DNS_SERVICE};
 use std::path::{Path, PathBuf};
 
 /// `clean`: remove what the target selects from what exists (never data unless `purge`; orphans,
@@ -66,7 +66,28 @@ pub(super) fn plan_clean(
             container: o.name.clone(),
             stop_timeout_s: STOP_TIMEOUT_S,
         });
-        if purge {
+        if purge && ctx.engine == EngineKind::Swarm {
+            // The data of a swarm instance: volumes on the node its pin label names.
+            let label = super::placement::pin_label(
+                &project.name,
+                &format!("{}-{}", o.service, o.instance),
+            );
+            if let Some(n) = observed
+                .nodes
+                .iter()
+                .find(|n| n.labels.get(&label).map(String::as_str) == Some("true"))
+            {
+                steps.push(Step::PurgeVolumes {
+                    container: o.name.clone(),
+                    node: n.hostname.clone(),
+                    volumes: ["data", "opt", "log", "home"]
+                        .iter()
+                        .map(|sub| format!("{}-{sub}", o.name))
+                        .collect(),
+                    label,
+                });
+            }
+        } else if purge {
             steps.push(Step::PurgeData {
                 container: o.name.clone(),
                 path: purge_path(&root, o)?,

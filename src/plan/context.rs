@@ -8,7 +8,7 @@ use crate::action::Target;
 use crate::labels;
 use crate::observed::Observed;
 use crate::project::env::HostContext;
-use crate::project::{EnvError, Project};
+use crate::project::{EngineKind, EnvError, Project};
 
 /// How long the engine waits for an instance to stop before it kills it.
 pub const STOP_TIMEOUT_S: u64 = 10;
@@ -22,6 +22,8 @@ pub struct PlanContext {
     pub dns_key: Option<String>,
     /// Seed for random instance names.
     pub seed: u64,
+    /// The engine the plan is for (`--engine`, host.conf `ENGINE`).
+    pub engine: EngineKind,
 }
 
 /// A plan and what the user should be told about it.
@@ -68,6 +70,18 @@ pub enum PlanError {
     },
     #[error("refusing to purge the data of {container}: {why}; nothing was deleted")]
     UnsafePurge { container: String, why: String },
+    #[error("{instance}: on a swarm dops can't honour {what}\nhint: {hint}")]
+    Swarm {
+        instance: String,
+        what: String,
+        hint: String,
+    },
+    #[error("{instance}: {why}\nhint: {hint}")]
+    Placement {
+        instance: String,
+        why: String,
+        hint: String,
+    },
     #[error("'{verb}' has no plan (plans exist for run, rerun, build and clean)")]
     NotPlannable { verb: String },
 }

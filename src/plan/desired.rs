@@ -35,6 +35,9 @@ pub struct Desired {
     pub extra_args: Vec<String>,
     pub restart: String,
     pub log_opts: BTreeMap<String, String>,
+    /// On a swarm: the placement constraints.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub placement: Vec<String>,
 }
 
 /// A variable whose value must not be shown or recorded.
@@ -75,9 +78,12 @@ impl Desired {
             .iter()
             .filter(|m| m.container != RUN_DIR_IN_CONTAINER)
             .map(|m| {
+                let source = match &m.volume {
+                    Some(v) => format!("volume {v}"),
+                    None => m.host.display().to_string(),
+                };
                 format!(
-                    "{}:{}{}",
-                    m.host.display(),
+                    "{source}:{}{}",
                     m.container,
                     if m.read_only { ":ro" } else { "" }
                 )
@@ -115,6 +121,11 @@ impl Desired {
             extra_args: spec.extra_args.args.clone(),
             restart: spec.restart.to_string(),
             log_opts: spec.log_opts.clone(),
+            placement: spec
+                .placement
+                .as_ref()
+                .map(|p| p.constraints.clone())
+                .unwrap_or_default(),
         }
     }
 
@@ -223,6 +234,12 @@ impl Desired {
             "log_opts",
             opts(&self.log_opts),
             opts(&new.log_opts),
+        );
+        setting(
+            &mut out,
+            "placement",
+            self.placement.join(" "),
+            new.placement.join(" "),
         );
         out
     }

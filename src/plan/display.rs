@@ -63,27 +63,53 @@ fn write_spec(f: &mut fmt::Formatter<'_>, s: &ContainerSpec) -> fmt::Result {
         } else {
             format!(" ({})", extra.join(", "))
         };
-        writeln!(
-            f,
-            "{pad}{label}{} -> {}{extra}",
-            m.host.display(),
-            m.container
-        )?;
+        match &m.volume {
+            Some(v) => writeln!(
+                f,
+                "{pad}{label}volume {v} (on its node) -> {}{extra}",
+                m.container
+            )?,
+            None => writeln!(
+                f,
+                "{pad}{label}{} -> {}{extra}",
+                m.host.display(),
+                m.container
+            )?,
+        }
     }
     for (i, p) in s.ports.iter().enumerate() {
         let label = if i == 0 { "ports      " } else { "           " };
         let proto = p.protocol.as_str();
-        writeln!(
-            f,
-            "{pad}{label}{} -> {}/{proto}",
-            std::net::SocketAddr::new(p.host_ip, p.host_port),
-            p.container_port
-        )?;
+        if s.placement.is_some() {
+            writeln!(
+                f,
+                "{pad}{label}{} -> {}/{proto} (host mode: every address of its node)",
+                p.host_port, p.container_port
+            )?;
+        } else {
+            writeln!(
+                f,
+                "{pad}{label}{} -> {}/{proto}",
+                std::net::SocketAddr::new(p.host_ip, p.host_port),
+                p.container_port
+            )?;
+        }
     }
     let logs: Vec<String> = s.log_opts.iter().map(|(k, v)| format!("{k}={v}")).collect();
     writeln!(f, "{pad}restart    {} (logs {})", s.restart, logs.join(" "))?;
     let labels: Vec<String> = s.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
     writeln!(f, "{pad}labels     {}", labels.join(" "))?;
+    if let Some(pl) = &s.placement {
+        let mut parts = Vec::new();
+        if let Some(n) = &pl.node {
+            parts.push(format!("node {n} (pinned: its data lives there)"));
+        }
+        parts.extend(pl.constraints.iter().cloned());
+        if parts.is_empty() {
+            parts.push("any node".into());
+        }
+        writeln!(f, "{pad}placement  {}", parts.join(", "))?;
+    }
     if let Some(d) = &s.dns {
         writeln!(f, "{pad}dns        server {} zone {}", d.server, d.zone)?;
     }
@@ -113,6 +139,9 @@ fn write_replacement_head(f: &mut fmt::Formatter<'_>, r: &Replacement) -> fmt::R
 /// The sub-steps of a replacement and what happens on failure.
 fn write_replacement_sequence(f: &mut fmt::Formatter<'_>, r: &Replacement) -> fmt::Result {
     let pad = "     ";
+    if r.spec.placement.is_some() {
+        return write_service_update(f, r);
+    }
     let (c, a) = (&r.container, &r.aside);
     let wait = format!("wait until UP ({}s)", r.timeout_s);
     let remove = format!("remove {a} (withdrawn from the DNS, drained, stopped)");
@@ -135,6 +164,27 @@ fn write_replacement_sequence(f: &mut fmt::Formatter<'_>, r: &Replacement) -> fm
             ""
         };
         format!("remove the new {c}; rename {a} back{restart} (the roll-out stops)")
+    };
+    writeln!(f, "{pad}on failure {on_failure}")
+}
+
+/// On a swarm, a replacement is an update of the instance's service: Swarm runs the sequence.
+fn write_service_update(f: &mut fmt::Formatter<'_>, r: &Replacement) -> fmt::Result {
+    let pad = "     ";
+    let c = &r.container;
+    let first = match r.order {
+        UpdateOrder::StartFirst => "start the new task (the old one keeps serving)",
+        UpdateOrder::StopFirst => "stop the old task, start the new one",
+    };
+    writeln!(
+        f,
+        "{pad}then       update service {c}: {first}; wait until UP ({}s); the old task is withdrawn from the DNS, drained, stopped",
+        r.timeout_s
+    )?;
+    let on_failure = if r.rollback {
+        "the swarm rolls the service back to its previous spec (the roll-out stops; dops fails)"
+    } else {
+        "the update pauses with the new task kept for debugging (--no-rollback)"
     };
     writeln!(f, "{pad}on failure {on_failure}")
 }
@@ -211,6 +261,24 @@ impl fmt::Display for Step {
             }
             Step::RemoveNetwork { name } => write!(f, "remove network {name}"),
             Step::Sleep { seconds } => write!(f, "sleep {seconds}s"),
+            Step::PurgeVolumes {
+                container,
+                node,
+                volumes,
+                ..
+            } => write!(
+                f,
+                "purge data of {container}: its volumes on node {node} ({})",
+                volumes.join(", ")
+            ),
+            Step::Pin {
+                container,
+                node,
+                label,
+            } => write!(
+                f,
+                "pin {container} to node {node} (its data will live there; node label {label})"
+            ),
         }
     }
 }

@@ -21,6 +21,7 @@ mod context;
 pub mod desired;
 mod display;
 mod order;
+pub mod placement;
 mod run;
 mod select;
 mod spec;

@@ -13,6 +13,7 @@ use super::context::{
 };
 use super::desired::{reason, short_id, Desired};
 use super::order;
+use super::placement;
 use super::select::{aside_name, choose, Chosen};
 use super::spec::SpecContext;
 use super::step::{ContainerSpec, Plan, Reason, Replacement, Step};
@@ -23,7 +24,8 @@ use crate::observed::{Observed, ObservedContainer};
 use crate::project::env::EnvValue;
 use crate::project::links::LinkCandidate;
 use crate::project::policies::{Condition, UpdateOrder};
-use crate::project::{Project, DNS_SERVICE};
+use crate::project::values::publish_port_var;
+use crate::project::{EngineKind, Project, DNS_SERVICE};
 use crate::state_file;
 
 /// How long a replaced instance may take to reach UP, unless `--timeout` says otherwise.
@@ -102,9 +104,22 @@ pub(super) fn plan_run(
     // address its dependents were given.
     let mut moving: BTreeSet<String> = BTreeSet::new();
     let mut decided: Vec<(usize, Fate, ContainerSpec)> = Vec::new();
+    let mut pins = Vec::new();
+    let mut pinned_here = BTreeMap::new();
     for &i in &start_order {
         let c = &chosen[i];
         let mut spec = specs.container_spec(c, &mut warnings)?;
+        if ctx.engine == EngineKind::Swarm {
+            let (placement, pin) = placement::place(
+                &project.name,
+                c,
+                &observed.nodes,
+                &mut pinned_here,
+                &mut warnings,
+            )?;
+            spec.placement = Some(placement);
+            pins.extend(pin);
+        }
         spec.after = deps[i]
             .keys()
             .map(|d| chosen[*d].container.clone())
@@ -176,6 +191,7 @@ pub(super) fn plan_run(
             }
         }
     }
+    steps.extend(pins);
     if dns_on && ctx.dns_key.is_none() && !starting.is_empty() {
         warnings.push("the dns key is not loaded: DNS_KEY is left out of this plan".to_string());
     }
@@ -509,11 +525,12 @@ fn port_conflicts(steps: &[Step], warnings: &mut Vec<String>) {
             let key = (p.host_ip, p.host_port, p.protocol);
             match seen.get(&key) {
                 Some(first) => warnings.push(format!(
-                    "{} and {first} both publish {}:{}/{}; the second will fail to start (set \"publish_ports\": false on one)",
+                    "{} and {first} both publish {}:{}/{}; the second will fail to start (set \"publish_ports\": false on one, or another host port with {})",
                     spec.hostname,
                     p.host_ip,
                     p.host_port,
-                    p.protocol.as_str()
+                    p.protocol.as_str(),
+                    publish_port_var(p.container_port, p.protocol)
                 )),
                 None => {
                     seen.insert(key, spec.hostname.clone());

@@ -19,6 +19,8 @@ pub(super) struct Chosen {
     pub is_dns: bool,
     /// Made for an entry without an instance name.
     pub unnamed: bool,
+    /// `--env KEY=VALUE` of the command line (none for the DNS instance a run adds by itself).
+    pub cli_env: Vec<(String, String)>,
 }
 
 /// Where a roll-out puts the old container of an instance while the new one starts.
@@ -61,6 +63,7 @@ pub(super) fn choose(
             settings: s,
             is_dns,
             unnamed,
+            cli_env: ra.overrides.env.clone(),
         });
     }
     if dns_on {
@@ -85,6 +88,7 @@ pub(super) fn choose(
                     settings: s,
                     is_dns: true,
                     unnamed: false,
+                    cli_env: Vec::new(),
                 },
             );
         }

@@ -7,12 +7,13 @@ use std::path::PathBuf;
 use super::context::{labels_for, PlanContext, PlanError};
 use super::select::Chosen;
 use super::step::{ContainerSpec, DnsSettings, Mount, PortPublish};
+use crate::dockerfile::Protocol;
 use crate::labels;
 use crate::project::env::{self, EnvInputs, EnvValue, EnvVar};
 use crate::project::links::{self, LinkCandidate, LinkResolution};
 use crate::project::policies::{default_log_opts, RestartPolicy};
-use crate::project::values::{check_env_value, ADDRESS_VARS};
-use crate::project::{Project, RequiredVar};
+use crate::project::values::{check_env_value, host_port, publish_port_var, ADDRESS_VARS};
+use crate::project::{EngineKind, Project, RequiredVar};
 use crate::state_file;
 
 /// What every instance of one run plan shares.
@@ -27,11 +28,95 @@ pub(super) struct SpecContext<'a> {
     pub data_root: PathBuf,
 }
 
+/// What a swarm can't do the way run.conf asks: refused, never ignored.
+fn swarm_refusals(c: &Chosen, env: &[EnvVar]) -> Result<(), PlanError> {
+    let s = &c.settings;
+    let refuse = |what: String, hint: &str| PlanError::Swarm {
+        instance: s.hostname(),
+        what,
+        hint: hint.to_string(),
+    };
+    if s.props.nethost {
+        return Err(refuse(
+            "\"nethost\": true (a Swarm service can't share a node's network)".into(),
+            "drop \"nethost\", or run this project with ENGINE local",
+        ));
+    }
+    if s.props.interactive {
+        return Err(refuse(
+            "an interactive instance (dops attaches a terminal to a container it starts on this machine)".into(),
+            "run it with --engine local, or use `dops shell` in a running instance",
+        ));
+    }
+    if !c.entry.extra_args.is_empty() {
+        return Err(refuse(
+            format!(
+                "\"extra_args\" {:?} (docker run options have no Swarm service equivalent dops could check)",
+                c.entry.extra_args.args
+            ),
+            "drop \"extra_args\", or run this project with ENGINE local",
+        ));
+    }
+    if let Some(v) = c.entry.volumes.first() {
+        return Err(refuse(
+            format!(
+                "\"volumes\" binds {} of this machine, which no node has",
+                v.host
+            ),
+            "use a persistent instance type (a volume on its node), or ENGINE local",
+        ));
+    }
+    for name in ADDRESS_VARS {
+        if let Some(v) = env.iter().find(|v| v.name == *name) {
+            if matches!(&v.value, EnvValue::Literal(x) if !x.is_empty()) {
+                return Err(refuse(
+                    format!(
+                        "{} (from {}): a Swarm publishes host-mode ports on every address of the instance's node",
+                        v.name,
+                        v.origin.as_str()
+                    ),
+                    "unset it for this project (firewall the nodes instead), or ENGINE local",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn bool_str(b: bool) -> String {
     if b { "True" } else { "False" }.to_string()
 }
 
 impl SpecContext<'_> {
+    fn swarm(&self) -> bool {
+        self.ctx.engine == EngineKind::Swarm
+    }
+
+    /// How an instance is given another's address: resolved at apply time on one engine (it is
+    /// known once that container runs); its name on a swarm (the engine's DNS follows it from
+    /// node to node; the health check keeps it out until UP).
+    fn address_of(&self, container: String) -> EnvValue {
+        if self.swarm() {
+            let host = container
+                .strip_prefix(&format!("{}-", self.project.name))
+                .unwrap_or(&container)
+                .to_string();
+            EnvValue::Literal(host)
+        } else {
+            EnvValue::IpOf(container)
+        }
+    }
+
+    /// The machine an instance runs on: this one, or on a swarm its node (a Swarm template the
+    /// engine fills per task).
+    fn host_hostname(&self) -> String {
+        if self.swarm() {
+            "{{.Node.Hostname}}".to_string()
+        } else {
+            self.ctx.host.hostname.clone()
+        }
+    }
+
     /// The container of one chosen instance; warnings (a link matching several) are added.
     pub fn container_spec(
         &self,
@@ -42,6 +127,9 @@ impl SpecContext<'_> {
         let project = self.project;
         let env = self.env(c, warnings)?;
         check_values(&s.hostname(), &env)?;
+        if self.swarm() {
+            swarm_refusals(c, &env)?;
+        }
         let mounts = self.mounts(c);
         let ports = self.ports(c, &env)?;
         let mut labels = labels_for(
@@ -69,6 +157,9 @@ impl SpecContext<'_> {
             interactive: s.props.interactive,
             safemode: s.props.safemode,
             dns: match self.dns {
+                // On a swarm the instances keep the engine's resolver (service names, UP-gated
+                // by the health check); the dops DNS is reached by name.
+                _ if self.swarm() => None,
                 Some((server, zone)) if !c.is_dns && !s.props.nethost => Some(DnsSettings {
                     server: EnvValue::IpOf(server.to_string()),
                     zone: zone.to_string(),
@@ -84,7 +175,8 @@ impl SpecContext<'_> {
                 RestartPolicy::UnlessStopped
             }),
             log_opts: c.entry.log_opts.clone().unwrap_or_else(default_log_opts),
-            pinned: c.is_dns && !s.props.nethost,
+            pinned: c.is_dns && !s.props.nethost && !self.swarm(),
+            placement: None,
             after: Vec::new(),
         })
     }
@@ -118,7 +210,7 @@ impl SpecContext<'_> {
             ),
             ("SAFEMODE".to_string(), bool_str(s.props.safemode)),
             ("INTERACTIVE".to_string(), bool_str(s.props.interactive)),
-            ("HOST_HOSTNAME".to_string(), self.ctx.host.hostname.clone()),
+            ("HOST_HOSTNAME".to_string(), self.host_hostname()),
         ];
         if let Some(cfg) = &e.cfg {
             fixed.push(("CFG".to_string(), cfg.to_string()));
@@ -129,14 +221,14 @@ impl SpecContext<'_> {
             for l in &e.links {
                 match links::resolve(l, &c.container, self.candidates) {
                     LinkResolution::One(target) => {
-                        link_vars.push((l.var_name(), EnvValue::IpOf(target)))
+                        link_vars.push((l.var_name(), self.address_of(target)))
                     }
                     LinkResolution::FirstOf(target, n) => {
                         warnings.push(format!(
                             "{hostname}: link {} matches {n} instances; using {target}",
                             l.describe()
                         ));
-                        link_vars.push((l.var_name(), EnvValue::IpOf(target)));
+                        link_vars.push((l.var_name(), self.address_of(target)));
                     }
                     LinkResolution::NotFound => {
                         return Err(PlanError::LinkNotFound {
@@ -154,7 +246,7 @@ impl SpecContext<'_> {
             if !c.is_dns {
                 dns_vars.push((
                     "DNS_SERVICE_IP".to_string(),
-                    EnvValue::IpOf(server.to_string()),
+                    self.address_of(server.to_string()),
                 ));
             }
             dns_vars.push(("DNS_ZONE".to_string(), lit(zone)));
@@ -188,19 +280,28 @@ impl SpecContext<'_> {
             dns: dns_vars,
             host: &self.ctx.host,
             host_conf: &self.project.host_conf,
+            command_line: &c.cli_env,
         })?)
     }
 
     /// The state folder, then persistent folders, then run.conf volumes.
+    ///
+    /// On a swarm: no state folder (nothing of this machine reaches a node), and persistent
+    /// folders are named volumes on the instance's node (Docker fills an empty one from the
+    /// image, as dops seeds a host folder).
     fn mounts(&self, c: &Chosen) -> Vec<Mount> {
         let s = &c.settings;
         let project = self.project;
-        let mut mounts = vec![Mount {
-            host: state_file::host_run_dir(&project.dir, &s.service, &s.instance),
-            container: state_file::RUN_DIR_IN_CONTAINER.to_string(),
-            seed: false,
-            read_only: false,
-        }];
+        let mut mounts = Vec::new();
+        if !self.swarm() {
+            mounts.push(Mount {
+                host: state_file::host_run_dir(&project.dir, &s.service, &s.instance),
+                container: state_file::RUN_DIR_IN_CONTAINER.to_string(),
+                seed: false,
+                read_only: false,
+                volume: None,
+            });
+        }
         let pdir = self.data_root.join(s.hostname());
         for (on, sub, path) in [
             (s.props.persistent_data, "data", "/data"),
@@ -208,12 +309,21 @@ impl SpecContext<'_> {
             (s.props.persistent_log, "log", "/var/log"),
             (s.props.persistent_home, "home", "/home"),
         ] {
-            if on {
+            if on && self.swarm() {
+                mounts.push(Mount {
+                    host: PathBuf::new(),
+                    container: path.to_string(),
+                    seed: true,
+                    read_only: false,
+                    volume: Some(format!("{}-{sub}", c.container)),
+                });
+            } else if on {
                 mounts.push(Mount {
                     host: pdir.join(sub),
                     container: path.to_string(),
                     seed: true,
                     read_only: false,
+                    volume: None,
                 });
             }
         }
@@ -223,29 +333,42 @@ impl SpecContext<'_> {
                 container: v.container.clone(),
                 seed: false,
                 read_only: v.read_only,
+                volume: None,
             });
         }
         mounts
     }
 
-    /// The image's ports on `PUBLISH_ON_IP`, else `SERVICE_IP`, else loopback. A value that is
-    /// not an address is an error (never a wider bind than asked).
+    /// The image's ports on `PUBLISH_ON_IP`, else `SERVICE_IP`, else loopback; each on the host
+    /// port its `PUBLISH_PORT_<port>` variable names, else the Dockerfile's. A value that is not
+    /// an address or a port is an error (never a wider bind than asked).
     fn ports(&self, c: &Chosen, env: &[EnvVar]) -> Result<Vec<PortPublish>, PlanError> {
         let s = &c.settings;
-        let host_ip = publish_address(&s.hostname(), env)?;
-        Ok(match self.project.services.get(&s.service) {
-            Some(svc) if s.props.publish_ports && !s.props.nethost => svc
-                .ports
-                .iter()
-                .map(|p| PortPublish {
+        let instance = s.hostname();
+        // A swarm publishes in host mode on every address of the instance's node.
+        let host_ip = if self.swarm() {
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        } else {
+            publish_address(&instance, env)?
+        };
+        let Some(svc) = self.project.services.get(&s.service) else {
+            return Ok(Vec::new());
+        };
+        if !s.props.publish_ports || s.props.nethost {
+            return Ok(Vec::new());
+        }
+        svc.ports
+            .iter()
+            .map(|p| {
+                Ok(PortPublish {
                     container_port: p.container,
                     protocol: p.protocol,
                     host_ip,
-                    host_port: p.host,
+                    host_port: chosen_host_port(&instance, env, p.container, p.protocol)?
+                        .unwrap_or(p.host),
                 })
-                .collect(),
-            _ => Vec::new(),
-        })
+            })
+            .collect()
     }
 }
 
@@ -263,6 +386,28 @@ fn check_values(instance: &str, env: &[EnvVar]) -> Result<(), PlanError> {
         }
     }
     Ok(())
+}
+
+/// The host port `PUBLISH_PORT_<port>` (`_UDP`) chooses for a container port, if set.
+fn chosen_host_port(
+    instance: &str,
+    env: &[EnvVar],
+    container_port: u16,
+    protocol: Protocol,
+) -> Result<Option<u16>, PlanError> {
+    let name = publish_port_var(container_port, protocol);
+    let Some(v) = env.iter().find(|v| v.name == name) else {
+        return Ok(None);
+    };
+    let EnvValue::Literal(value) = &v.value else {
+        return Ok(None);
+    };
+    host_port(value).map_err(|why| PlanError::BadValue {
+        instance: instance.to_string(),
+        name: v.name.clone(),
+        origin: v.origin.as_str().to_string(),
+        why,
+    })
 }
 
 /// Where published ports bind: `PUBLISH_ON_IP`, else `SERVICE_IP` (non-empty literals), else

@@ -68,6 +68,21 @@ pub enum Step {
     },
     /// run.conf `sleep`: wait before the next step.
     Sleep { seconds: f64 },
+    /// On a swarm (`clean --purge`): delete a persistent instance's volumes on its node (those of
+    /// `volumes` that exist), then its pin label.
+    PurgeVolumes {
+        container: String,
+        node: String,
+        volumes: Vec<String>,
+        label: String,
+    },
+    /// On a swarm: record that a persistent instance's data lives on `node` (a node label the
+    /// instance's placement requires), before its first start.
+    Pin {
+        container: String,
+        node: String,
+        label: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -122,6 +137,19 @@ pub struct ContainerSpec {
     /// The DNS server of the project: the engine gives it the network's reserved address, so it
     /// keeps its address across restarts of the engine and replacements.
     pub pinned: bool,
+    /// On a swarm: where the instance may run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub placement: Option<Placement>,
+}
+
+/// Where a swarm may run an instance (swarm constraints).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Placement {
+    /// `node.labels.…==…` expressions, all required.
+    pub constraints: Vec<String>,
+    /// A persistent instance's node (its data is a volume there): never moved silently.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 /// One instance replaced by a new container, as a roll-out does it.
@@ -177,6 +205,10 @@ pub struct Mount {
     /// Seed the host folder from the image's content at `container` on first use (then mark it).
     pub seed: bool,
     pub read_only: bool,
+    /// On a swarm: a named volume on the instance's node instead of a host folder (`host` is
+    /// then empty).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volume: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

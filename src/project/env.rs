@@ -11,7 +11,9 @@
 //!    unset, so a run.conf value or a link named `dns` wins (origin `dns`);
 //! 6. the host environment overrides variables already defined (declared required names
 //!    included), never the fixed ones (origin `host_env`);
-//! 7. `host.conf` fills what is still unset (origin `host_conf`).
+//! 7. `host.conf` fills what is still unset (origin `host_conf`);
+//! 8. the command line (`--env KEY=VALUE`, `env=KEY=VALUE`) sets or overrides anything but the
+//!    fixed variables (refused there when the command line is read) (origin `command_line`).
 //!
 //! Then a required variable still unset is an error, and a `*_IP` value `from_<iface>` becomes the
 //! IPv4 address of that host interface (the addresses are an input: no I/O here).
@@ -142,6 +144,8 @@ pub struct EnvInputs<'a> {
     pub dns: Vec<(String, EnvValue)>,
     pub host: &'a HostContext,
     pub host_conf: &'a HostConf,
+    /// `--env KEY=VALUE`, in command-line order.
+    pub command_line: &'a [(String, String)],
 }
 
 /// The variables being resolved, by name (one lookup per step, whatever their number).
@@ -201,6 +205,11 @@ pub fn resolve(inp: &EnvInputs) -> Result<Vec<EnvVar>, EnvError> {
     for (k, v) in &inp.host_conf.vars {
         if !vars.contains_key(k) {
             set(&mut vars, k, lit(v), EnvOrigin::HostConf);
+        }
+    }
+    for (k, v) in inp.command_line {
+        if !FIXED.contains(&k.as_str()) {
+            set(&mut vars, k, lit(v), EnvOrigin::CommandLine);
         }
     }
     for name in declared {
@@ -269,6 +278,7 @@ mod tests {
         run_conf: Vec<(String, String)>,
         host: HostContext,
         host_conf: HostConf,
+        command_line: Vec<(String, String)>,
     }
 
     impl Fx {
@@ -278,6 +288,7 @@ mod tests {
                 run_conf: Vec::new(),
                 host: HostContext::default(),
                 host_conf: HostConf::default(),
+                command_line: Vec::new(),
             }
         }
         fn inputs(&self) -> EnvInputs<'_> {
@@ -300,6 +311,7 @@ mod tests {
                 ],
                 host: &self.host,
                 host_conf: &self.host_conf,
+                command_line: &self.command_line,
             }
         }
     }
@@ -368,6 +380,57 @@ mod tests {
         let mut sorted = names.clone();
         sorted.sort();
         assert_eq!(names, sorted);
+    }
+
+    #[test]
+    fn the_command_line_wins_over_everything_but_the_fixed_variables() {
+        let mut fx = Fx::new();
+        fx.run_conf = vec![("A".into(), "rc".into())];
+        fx.host.env = [("A".to_string(), "hostenv".to_string())].into();
+        fx.host_conf.vars = vec![("B".into(), "hc".into())];
+        fx.required = vec![RequiredVar {
+            name: "C".into(),
+            default: None,
+        }];
+        fx.command_line = vec![
+            ("A".into(), "cli".into()),
+            ("B".into(), "cli-b".into()),
+            ("C".into(), "cli-c".into()),
+            ("DB_SERVICE_IP".into(), "10.0.0.9".into()),
+            ("NEW".into(), "1".into()),
+            ("NEW".into(), "2".into()),
+            ("SERVICE".into(), "nope".into()),
+        ];
+        let vars = resolve(&fx.inputs()).unwrap();
+        assert_eq!(get(&vars, "A"), Some((&lit("cli"), EnvOrigin::CommandLine)));
+        assert_eq!(
+            get(&vars, "B"),
+            Some((&lit("cli-b"), EnvOrigin::CommandLine))
+        );
+        // a required variable may come from the command line alone
+        assert_eq!(
+            get(&vars, "C"),
+            Some((&lit("cli-c"), EnvOrigin::CommandLine))
+        );
+        assert_eq!(
+            get(&vars, "DB_SERVICE_IP"),
+            Some((&lit("10.0.0.9"), EnvOrigin::CommandLine))
+        );
+        // new names are added; the later of two wins
+        assert_eq!(get(&vars, "NEW"), Some((&lit("2"), EnvOrigin::CommandLine)));
+        assert_eq!(get(&vars, "SERVICE"), Some((&lit("web"), EnvOrigin::Fixed)));
+        // from_<iface> applies to command-line values too
+        fx.command_line = vec![
+            ("C".into(), "c".into()),
+            ("SERVICE_IP".into(), "from_eth0".into()),
+        ];
+        fx.host
+            .interfaces
+            .insert("eth0".into(), Ipv4Addr::new(10, 1, 2, 3));
+        assert_eq!(
+            get(&resolve(&fx.inputs()).unwrap(), "SERVICE_IP"),
+            Some((&lit("10.1.2.3"), EnvOrigin::CommandLine))
+        );
     }
 
     #[test]

@@ -3,13 +3,16 @@
 //! Every key is an environment variable that fills what is still unset in each instance (the last
 //! step of env resolution), except two reserved keys that configure dops itself:
 //! - `"DNS"`: `"off"` (or false) disables the built-in dops DNS for this host;
-//! - `"PROJECT"`: overrides the project name (default: the folder name, lowercased).
+//! - `"PROJECT"`: overrides the project name (default: the folder name, lowercased);
+//! - `ENGINE`, `REGISTRY`, `REGISTRY_PUSH`, `BUILD_ENGINE`, `NODE_ENGINE`: the engine the project
+//!   runs on (see `engine_conf`).
 //!
 //! `DNS_ZONE` (the zone, default `local.zone`) and `DATA_DIR` (where persistent folders live,
 //! default `<project>/data`) are read by the planner and also exported like any other key.
 
 use serde::Serialize;
 
+use super::engine_conf::{EngineConf, ENGINE_KEYS};
 use super::json::Value;
 use super::runconf::{check_env_name, check_name, ConfigError, Ctx};
 use super::values::check_env_value;
@@ -21,6 +24,7 @@ pub struct HostConf {
     /// false when `"DNS": "off"`.
     pub dns: bool,
     pub project: Option<String>,
+    pub engine: EngineConf,
 }
 
 impl Default for HostConf {
@@ -29,6 +33,7 @@ impl Default for HostConf {
             vars: Vec::new(),
             dns: true,
             project: None,
+            engine: EngineConf::default(),
         }
     }
 }
@@ -66,6 +71,12 @@ pub fn parse(file: &str, text: &str) -> Result<HostConf, ConfigError> {
                 let s = cx.string(&m.value, &path)?;
                 check_name(s, true).map_err(|msg| cx.err(m.value.pos, &path, msg))?;
                 hc.project = Some(s.to_string());
+            }
+            key if ENGINE_KEYS.contains(&key) => {
+                let value = cx.string(&m.value, &path)?;
+                hc.engine
+                    .set(key, value)
+                    .map_err(|msg| cx.err(m.value.pos, &path, msg))?;
             }
             key => {
                 check_env_name(key).map_err(|msg| cx.err(m.key_pos, &path, msg))?;
@@ -144,6 +155,19 @@ mod tests {
         assert_eq!(hc.get("N"), Some("3"));
         assert!(parse("host.conf", "{}").unwrap().dns);
         assert!(parse("host.conf", "{\"DNS\": true}").unwrap().dns);
+        let hc = parse(
+            "host.conf",
+            "{\"ENGINE\": \"swarm\", \"REGISTRY\": \"r:5000\"}",
+        )
+        .unwrap();
+        assert_eq!(hc.engine.kind, super::super::EngineKind::Swarm);
+        assert!(hc.vars.is_empty(), "engine keys are not instance variables");
+        assert_eq!(
+            parse("host.conf", "{\"ENGINE\": \"k8s\"}")
+                .unwrap_err()
+                .to_string(),
+            "host.conf: line 1, col 12: ENGINE: expected \"local\" or \"swarm\""
+        );
     }
 
     #[test]

@@ -15,6 +15,10 @@ pub struct Overrides {
     pub group: Option<String>,
     #[serde(flatten)]
     pub props: props::Overrides,
+    /// `--env KEY=VALUE` / `env=KEY=VALUE`, in command-line order (a later one wins): the
+    /// highest precedence of an instance's environment (origin `command_line`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<(String, String)>,
 }
 
 impl Overrides {

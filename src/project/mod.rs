@@ -4,6 +4,7 @@
 //! [`Project::from_files`] (in `model`) builds and validates the model from them (pure, used by
 //! tests).
 
+pub mod engine_conf;
 pub mod env;
 pub mod extra_args;
 pub mod hostconf;
@@ -19,6 +20,7 @@ pub mod runconf;
 pub mod values;
 
 pub use crate::dockerfile::{DockerfileInfo, ExposedPort};
+pub use engine_conf::{EngineConf, EngineKind};
 pub use env::{EnvError, HostContext};
 pub use extra_args::ExtraArgs;
 pub use hostconf::{HostConf, RequiredVar};

@@ -6,8 +6,13 @@
 //! - `PUBLISH_ON_IP`, `SERVICE_IP`: the address published ports bind to (and the address an
 //!   instance registers): an IP address, or `from_<interface>`; empty means unset.
 //! - `DNS_ZONE`: a DNS name.
+//! - `PUBLISH_PORT_<port>` (`PUBLISH_PORT_<port>_UDP` for UDP): the host port a published
+//!   instance's container port is published on, instead of the one its Dockerfile says: a port
+//!   number from 1 to 65535; empty means unset.
 
 use std::net::IpAddr;
+
+use crate::dockerfile::Protocol;
 
 /// The variables whose value is an address ports are published on.
 pub const ADDRESS_VARS: &[&str] = &["PUBLISH_ON_IP", "SERVICE_IP"];
@@ -18,8 +23,55 @@ pub fn check_env_value(name: &str, value: &str) -> Result<(), String> {
         check_address(value)
     } else if name == "DNS_ZONE" {
         check_dns_name(value).map_err(|why| format!("{value:?} is not a valid DNS zone: {why}"))
+    } else if let Some(port) = publish_port_of(name) {
+        port?;
+        host_port(value).map(|_| ())
     } else {
         Ok(())
+    }
+}
+
+const PUBLISH_PORT: &str = "PUBLISH_PORT_";
+
+/// The variable that chooses the host port of a container port: `PUBLISH_PORT_80`,
+/// `PUBLISH_PORT_53_UDP`.
+pub fn publish_port_var(container_port: u16, protocol: Protocol) -> String {
+    match protocol {
+        Protocol::Tcp => format!("{PUBLISH_PORT}{container_port}"),
+        Protocol::Udp => format!("{PUBLISH_PORT}{container_port}_UDP"),
+    }
+}
+
+/// The container port a `PUBLISH_PORT_…` name is about (None: not such a name; an error: such a
+/// name, about no port that can exist).
+fn publish_port_of(name: &str) -> Option<Result<(u16, Protocol), String>> {
+    let rest = name.strip_prefix(PUBLISH_PORT)?;
+    let (digits, protocol) = match rest.rsplit_once('_') {
+        Some((d, "UDP")) => (d, Protocol::Udp),
+        Some((d, "TCP")) => (d, Protocol::Tcp),
+        _ => (rest, Protocol::Tcp),
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    Some(match digits.parse::<u16>() {
+        Ok(p) if p > 0 => Ok((p, protocol)),
+        _ => Err(format!(
+            "{name} names no container port (PUBLISH_PORT_<1-65535>, with _UDP for a UDP port)"
+        )),
+    })
+}
+
+/// A `PUBLISH_PORT_…` value: a host port, or None when empty (unset).
+pub fn host_port(value: &str) -> Result<Option<u16>, String> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    match value.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(Some(p)),
+        _ => Err(format!(
+            "{value:?} is not a host port (a number from 1 to 65535)"
+        )),
     }
 }
 
@@ -105,6 +157,35 @@ mod tests {
         assert!(check_env_value("SERVICE_IP", "from_a b").is_err());
         // other variables are not dops' business
         assert_eq!(check_env_value("DB_SERVICE_IP", "db.example.com"), Ok(()));
+    }
+
+    #[test]
+    fn publish_ports() {
+        assert_eq!(publish_port_var(80, Protocol::Tcp), "PUBLISH_PORT_80");
+        assert_eq!(publish_port_var(53, Protocol::Udp), "PUBLISH_PORT_53_UDP");
+        for (name, value) in [
+            ("PUBLISH_PORT_80", "8080"),
+            ("PUBLISH_PORT_80", ""),
+            ("PUBLISH_PORT_53_UDP", "5353"),
+            ("PUBLISH_PORT_443_TCP", "65535"),
+            // not a publish variable: none of dops' business
+            ("PUBLISH_PORT_WEB", "x"),
+            ("PUBLISH_PORT_", "x"),
+        ] {
+            assert_eq!(check_env_value(name, value), Ok(()), "{name}={value}");
+        }
+        assert_eq!(
+            check_env_value("PUBLISH_PORT_80", "http").unwrap_err(),
+            "\"http\" is not a host port (a number from 1 to 65535)"
+        );
+        assert!(check_env_value("PUBLISH_PORT_80", "0").is_err());
+        assert!(check_env_value("PUBLISH_PORT_80", "65536").is_err());
+        assert!(check_env_value("PUBLISH_PORT_80", " 80").is_err());
+        assert_eq!(
+            check_env_value("PUBLISH_PORT_70000", "80").unwrap_err(),
+            "PUBLISH_PORT_70000 names no container port (PUBLISH_PORT_<1-65535>, with _UDP for a UDP port)"
+        );
+        assert!(check_env_value("PUBLISH_PORT_0_UDP", "80").is_err());
     }
 
     #[test]

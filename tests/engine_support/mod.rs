@@ -125,6 +125,7 @@ pub fn standard_instance_spec(
         log_opts: default_log_opts(),
         after: vec![],
         pinned: false,
+        placement: None,
     }
 }
 

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 mod eventually;
+pub mod load;
 mod running;
 mod second_engine;
 mod test;

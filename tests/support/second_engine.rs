@@ -13,6 +13,8 @@ use super::eventually;
 pub struct SecondEngine {
     pub dir: PathBuf,
     pub netns: String,
+    /// More dockerd arguments (e.g. a TCP listener in its network namespace, TLS).
+    extra: Vec<String>,
     /// The dockerd this value started (waited for when it stops).
     daemon: std::sync::Mutex<Option<std::process::Child>>,
     _tmp: tempfile::TempDir,
@@ -25,6 +27,11 @@ fn run(cmd: &mut Command) -> std::process::Output {
 impl SecondEngine {
     /// Start it (bounded: 60 s) and load the images the tests build from.
     pub fn start(tag: &str) -> SecondEngine {
+        Self::start_with(tag, &[])
+    }
+
+    /// The same, with more dockerd arguments (kept for restarts).
+    pub fn start_with(tag: &str, extra: &[&str]) -> SecondEngine {
         let tmp = tempfile::tempdir().expect("temp dir");
         let netns = format!("dops-{tag}-{}", std::process::id());
         let status = run(Command::new("ip").args(["netns", "add", &netns]));
@@ -33,6 +40,7 @@ impl SecondEngine {
         let engine = SecondEngine {
             dir: tmp.path().to_path_buf(),
             netns,
+            extra: extra.iter().map(|a| a.to_string()).collect(),
             daemon: std::sync::Mutex::new(None),
             _tmp: tmp,
         };
@@ -101,6 +109,7 @@ impl SecondEngine {
             ])
             .args(["--data-root", &d("data"), "--exec-root", &d("exec")])
             .args(["-H", &self.host(), "--pidfile", &d("docker.pid")])
+            .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
@@ -115,9 +124,17 @@ impl SecondEngine {
         let Some(pid) = self.pid() else { return };
         // SAFETY: kill(2) of the dockerd this value started.
         unsafe { libc::kill(pid, libc::SIGTERM) };
+        // dockerd is our child (setsid and nsenter exec it): once it exits it stays a zombie,
+        // which kill(pid, 0) still finds, until it is waited for.
         let gone = eventually(Duration::from_secs(60), || {
-            // SAFETY: signal 0 only asks whether the process exists.
-            unsafe { libc::kill(pid, 0) != 0 }
+            let mut daemon = self.daemon.lock().unwrap_or_else(|e| e.into_inner());
+            match daemon.as_mut() {
+                Some(child) if child.id() as i32 == pid => {
+                    child.try_wait().map(|s| s.is_some()).unwrap_or(true)
+                }
+                // SAFETY: signal 0 only asks whether the process exists.
+                _ => unsafe { libc::kill(pid, 0) != 0 },
+            }
         });
         if !gone {
             // SAFETY: as above.

@@ -161,8 +161,9 @@ impl Init {
                 } else {
                     log("stop requested; stopping");
                 }
+                let was_registered = self.registered_now();
                 self.set_state(State::Stopped);
-                self.stop_dns();
+                self.stop_dns(was_registered);
                 self.services_down();
                 match end {
                     Stop::Main(e) => e.code(),
@@ -179,8 +180,9 @@ impl Init {
             Stop::Fail(e) => {
                 log(&format!("ERROR: {e}"));
                 self.doc.error = Some(e.to_string());
+                let was_registered = self.registered_now();
                 self.set_state(State::Error);
-                self.stop_dns();
+                self.stop_dns(was_registered);
                 self.services_down();
                 e.exit_code()
             }
@@ -443,15 +445,23 @@ impl Init {
         }
     }
 
+    /// Whether the names are registered at this moment (read before a state change withdraws).
+    pub(super) fn registered_now(&self) -> bool {
+        self.dns.status().is_some_and(|s| s.registered)
+    }
+
     /// STOPPED/ERROR: withdraw from DNS now (bounded), before the programs go; then, if the
-    /// instance was registered, let the programs serve `stop_drain_s` more so that whoever
-    /// follows the name (a load balancer's watch) drops it before it stops answering.
-    pub(super) fn stop_dns(&mut self) {
-        let was_registered = self.dns.stop();
+    /// instance was registered when the stop began (`was_registered`, read before entering
+    /// STOPPED/ERROR: that state change already asks the registration thread to withdraw, and
+    /// the thread may be done before we get here), let the programs serve `stop_drain_s` more
+    /// so that whoever follows the name (a load balancer's watch) drops it before it stops
+    /// answering.
+    pub(super) fn stop_dns(&mut self, was_registered: bool) {
+        let still_registered = self.dns.stop();
         self.doc.dns = self.dns.status();
         self.dirty = true;
         let drain = self.settings.stop_drain;
-        if was_registered && !drain.is_zero() {
+        if (was_registered || still_registered) && !drain.is_zero() {
             self.flush();
             log(&format!(
                 "withdrawn from DNS; draining {:.1} s before stopping",

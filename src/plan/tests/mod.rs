@@ -6,6 +6,7 @@ mod clean;
 mod converge;
 mod display;
 mod run;
+mod swarm;
 
 use std::path::Path;
 
@@ -75,6 +76,7 @@ fn ctx() -> PlanContext {
         host,
         dns_key: Some("hmac-sha256:demo:c2VjcmV0c2VjcmV0".into()),
         seed: 7,
+        engine: Default::default(),
     }
 }
 

@@ -308,8 +308,8 @@ fn the_same_host_port_twice_is_a_warning() {
     assert_eq!(
             planned.warnings,
             vec![
-                "web-b and web-a both publish 127.0.0.1:80/tcp; the second will fail to start (set \"publish_ports\": false on one)",
-                "web-b and web-a both publish 127.0.0.1:8443/tcp; the second will fail to start (set \"publish_ports\": false on one)",
+                "web-b and web-a both publish 127.0.0.1:80/tcp; the second will fail to start (set \"publish_ports\": false on one, or another host port with PUBLISH_PORT_80)",
+                "web-b and web-a both publish 127.0.0.1:8443/tcp; the second will fail to start (set \"publish_ports\": false on one, or another host port with PUBLISH_PORT_443)",
             ]
         );
 }
