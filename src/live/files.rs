@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
+use notify::event::{AccessKind, AccessMode};
 use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -44,6 +45,11 @@ pub fn watch(root: &Path, tx: UnboundedSender<Changed>) -> notify::Result<FileWa
         };
         if ev.need_rescan() {
             let _ = tx.send(Changed::Rescan);
+            return;
+        }
+        // inotify also reports opens, reads and closes without a write: reading the file we
+        // were told about would tell us again, a loop that spun a core and queued without end.
+        if matches!(ev.kind, EventKind::Access(a) if a != AccessKind::Close(AccessMode::Write)) {
             return;
         }
         for p in &ev.paths {
@@ -86,5 +92,27 @@ mod tests {
         })
         .await;
         assert_eq!(found, Ok(true));
+    }
+
+    /// Reading a watched file is no change: no event comes of it (else every read of a state
+    /// file would make another, without end).
+    #[tokio::test]
+    async fn reading_a_file_tells_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join(".dops/run");
+        let dir = root.join("web-one");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("state.json"), "{}").unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let _w = watch(&root, tx).unwrap();
+        for _ in 0..3 {
+            let _ = std::fs::read(dir.join("state.json")).unwrap();
+        }
+        let got = tokio::time::timeout(Duration::from_millis(300), rx.recv()).await;
+        assert!(got.is_err(), "a read told {got:?}");
+        // a write still does
+        std::fs::write(dir.join("state.json"), "{ }").unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await;
+        assert_eq!(got, Ok(Some(Changed::File(dir.join("state.json")))));
     }
 }
