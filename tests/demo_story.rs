@@ -23,24 +23,15 @@ use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::load::{now, summary, Load};
 use support::{docker, TestProject};
 
 /// The DNS lease of the dops DNS and the load balancer's watch interval + debounce (demo/).
 const LEASE_S: f64 = 6.0;
 const WATCH_S: f64 = 0.5 + 0.2;
-
-fn now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-}
 
 /// Run the real dops in the project folder, killed after `limit_s`; panic unless it exits 0.
 fn dops(p: &TestProject, limit_s: u64, args: &[&str]) -> Output {
@@ -94,108 +85,6 @@ fn lb_members(p: &TestProject) -> Option<(Vec<String>, f64)> {
         .filter_map(|m| m["host"].as_str().map(str::to_string))
         .collect();
     Some((hosts, rfc3339_epoch(w["changed_at"].as_str()?)))
-}
-
-/// One GET / through the balancer: the instance that answered ("web one (web-one)" → "one").
-fn get(addr: SocketAddr) -> Result<String, String> {
-    let mut s =
-        TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok();
-    s.set_write_timeout(Some(Duration::from_secs(2))).ok();
-    s.write_all(b"GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-        .map_err(|e| e.to_string())?;
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).map_err(|e| e.to_string())?;
-    let text = String::from_utf8_lossy(&buf);
-    let status = text.split_whitespace().nth(1).unwrap_or("?");
-    if status != "200" {
-        return Err(format!("http {status}"));
-    }
-    let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
-    let mut words = body.split_whitespace();
-    match (words.next(), words.next()) {
-        (Some("web"), Some(instance)) => Ok(instance.to_string()),
-        _ => Err(format!("unexpected body {body:?}")),
-    }
-}
-
-#[derive(Clone, Debug)]
-struct Hit {
-    at: f64,
-    result: Result<String, String>,
-}
-
-/// A bounded load: `clients` threads, one request at a time each, until stopped (or 10 min).
-struct Load {
-    stop: Arc<AtomicBool>,
-    hits: Arc<Mutex<Vec<Hit>>>,
-    threads: Vec<JoinHandle<()>>,
-}
-
-impl Load {
-    fn start(addr: SocketAddr, clients: usize) -> Load {
-        let stop = Arc::new(AtomicBool::new(false));
-        let hits = Arc::new(Mutex::new(Vec::new()));
-        let threads = (0..clients)
-            .map(|_| {
-                let (stop, hits) = (stop.clone(), hits.clone());
-                std::thread::spawn(move || {
-                    let until = Instant::now() + Duration::from_secs(600);
-                    while !stop.load(Ordering::Relaxed) && Instant::now() < until {
-                        let result = get(addr);
-                        let failed = result.is_err();
-                        hits.lock().unwrap().push(Hit { at: now(), result });
-                        std::thread::sleep(Duration::from_millis(if failed { 50 } else { 10 }));
-                    }
-                })
-            })
-            .collect();
-        Load {
-            stop,
-            hits,
-            threads,
-        }
-    }
-
-    fn hits(&self) -> Vec<Hit> {
-        self.hits.lock().unwrap().clone()
-    }
-
-    fn first(&self, instance: &str) -> Option<f64> {
-        self.hits()
-            .iter()
-            .find(|h| h.result.as_deref() == Ok(instance))
-            .map(|h| h.at)
-    }
-
-    fn last(&self, instance: &str) -> Option<f64> {
-        self.hits()
-            .iter()
-            .rev()
-            .find(|h| h.result.as_deref() == Ok(instance))
-            .map(|h| h.at)
-    }
-
-    fn failures_between(&self, a: f64, b: f64) -> Vec<Hit> {
-        self.hits()
-            .into_iter()
-            .filter(|h| h.result.is_err() && h.at >= a && h.at <= b)
-            .collect()
-    }
-
-    fn finish(mut self) -> Vec<Hit> {
-        self.stop.store(true, Ordering::Relaxed);
-        for t in self.threads.drain(..) {
-            let _ = t.join();
-        }
-        self.hits()
-    }
-}
-
-impl Drop for Load {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
 }
 
 /// The host port the engine published for the balancer's container port (from `dops --json ps`).
@@ -264,18 +153,6 @@ fn psql(p: &TestProject, sql: &str) -> String {
         ],
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn summary(hits: &[Hit]) -> String {
-    let mut per: std::collections::BTreeMap<String, usize> = Default::default();
-    for h in hits {
-        let k = match &h.result {
-            Ok(i) => i.clone(),
-            Err(e) => format!("FAILED ({e})"),
-        };
-        *per.entry(k).or_default() += 1;
-    }
-    format!("{} requests: {per:?}", hits.len())
 }
 
 #[test]

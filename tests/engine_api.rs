@@ -193,3 +193,37 @@ async fn persistent_folders_are_seeded_once_and_links_resolve_to_addresses() {
     ]));
     assert_eq!(seen, "changed\nmine\n");
 }
+
+/// Several projects created at once choose their subnets from the same listing; the ones that
+/// lose the race go on to the next free subnet instead of failing ("Pool overlaps").
+#[tokio::test(flavor = "multi_thread")]
+async fn networks_created_at_once_each_get_their_own_subnet() {
+    let p = TestProject::new("eapi-nets");
+    let eng = engine::connect().await.expect("engine");
+    let labels = project_labels(&p);
+    let names: Vec<String> = (0..6).map(|i| format!("{}-{i}", p.name)).collect();
+    let created = futures_util::future::join_all(
+        names
+            .iter()
+            .map(|n| engine::network::ensure_network(&eng, n, &labels)),
+    )
+    .await;
+    for (n, r) in names.iter().zip(&created) {
+        assert!(matches!(r, Ok(true)), "{n}: {r:?}");
+    }
+    let mut subnets: Vec<String> = names
+        .iter()
+        .map(|n| {
+            stdout(&docker(&[
+                "network",
+                "inspect",
+                "-f",
+                "{{range .IPAM.Config}}{{.Subnet}}{{end}}",
+                n,
+            ]))
+        })
+        .collect();
+    subnets.sort();
+    subnets.dedup();
+    assert_eq!(subnets.len(), names.len(), "{subnets:?}");
+}

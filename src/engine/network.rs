@@ -99,38 +99,65 @@ pub async fn ensure_network(
         Err(e) if is_not_found(&e) => {}
         Err(e) => return Err(EngineError::docker(format!("inspect network {name}"), e)),
     }
+    // Another dops (or anything) may take the subnet we chose between our listing and our
+    // create: Docker then refuses with "Pool overlaps"; the next free one is tried, a bounded
+    // number of times.
+    let mut also_taken: Vec<Net> = Vec::new();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let mut taken = taken_subnets(engine).await?;
+        taken.extend(also_taken.iter().copied());
+        let chosen = free_subnet(&taken);
+        match engine
+            .api()
+            .create_network(request(name, labels, chosen))
+            .await
+        {
+            Ok(_) => return Ok(true),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => return Ok(false),
+            Err(e) if attempt < CREATE_ATTEMPTS && chosen.is_some() && is_pool_overlap(&e) => {
+                also_taken.extend(chosen);
+            }
+            Err(e) => return Err(EngineError::docker(format!("create network {name}"), e)),
+        }
+    }
+}
+
+/// How many subnets one creation tries when others take them first.
+const CREATE_ATTEMPTS: usize = 16;
+
+fn is_pool_overlap(e: &bollard::errors::Error) -> bool {
+    matches!(e, bollard::errors::Error::DockerResponseServerError { message, .. }
+        if message.contains("overlaps"))
+}
+
+/// The creation request: the chosen subnet with `.254` reserved for the DNS server, or Docker's
+/// own choice (and no reserved address) when every subnet is taken.
+fn request(name: &str, labels: &crate::plan::Labels, subnet: Option<Net>) -> NetworkCreateRequest {
     let mut all_labels: HashMap<String, String> =
         labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    let ipam = match free_subnet(&taken_subnets(engine).await?) {
-        Some(net) => {
-            let a = |host: u32| Ipv4Addr::from(net.addr | host).to_string();
-            all_labels.insert(labels::DNS_ADDRESS.into(), a(254));
-            Some(Ipam {
-                config: Some(vec![IpamConfig {
-                    subnet: Some(format!("{}/24", a(0))),
-                    ip_range: Some(format!("{}/25", a(0))),
-                    gateway: Some(a(1)),
-                    ..Default::default()
-                }]),
+    let ipam = subnet.map(|net| {
+        let a = |host: u32| Ipv4Addr::from(net.addr | host).to_string();
+        all_labels.insert(labels::DNS_ADDRESS.into(), a(254));
+        Ipam {
+            config: Some(vec![IpamConfig {
+                subnet: Some(format!("{}/24", a(0))),
+                ip_range: Some(format!("{}/25", a(0))),
+                gateway: Some(a(1)),
                 ..Default::default()
-            })
+            }]),
+            ..Default::default()
         }
-        // Everything taken: Docker's own choice, and no reserved address for the DNS server.
-        None => None,
-    };
-    let req = NetworkCreateRequest {
+    });
+    NetworkCreateRequest {
         name: name.to_string(),
         driver: Some("bridge".into()),
         labels: Some(all_labels),
         ipam,
         ..Default::default()
-    };
-    match engine.api().create_network(req).await {
-        Ok(_) => Ok(true),
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 409, ..
-        }) => Ok(false),
-        Err(e) => Err(EngineError::docker(format!("create network {name}"), e)),
     }
 }
 
