@@ -26,6 +26,8 @@ trap stop_our_dockerd EXIT
 # engine test (TLS). The base image's own needs (debootstrap when debian:bookworm-slim cannot be
 # pulled) are install.sh's business: see `./install.sh base-image`.
 ./install.sh tools bind9-dnsutils openssl
+# Headless Chromium and its WebDriver for the dashboard's browser test (tests/ui_browser.rs).
+./install.sh tools chromium chromium-driver
 
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings

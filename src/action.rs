@@ -209,6 +209,26 @@ pub struct StatusAction {
     pub watch: bool,
 }
 
+/// `dops events`: the project's events, live.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventsAction {
+    /// None = every instance.
+    pub target: Option<Target>,
+    /// `--since DURATION`: replay what happened in that much time first.
+    pub since: Option<std::time::Duration>,
+}
+
+/// `dops ui`: the dashboard.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UiAction {
+    /// `--bind ADDR`: 127.0.0.1 unless asked (anything else is warned about).
+    pub bind: std::net::IpAddr,
+    /// `--port PORT`; 0 = a free one.
+    pub port: u16,
+    /// `--read-only`: no actions.
+    pub read_only: bool,
+}
+
 /// Verbs that only need (optionally) a target: info, getip, examine, validate, update.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TargetAction {
@@ -286,6 +306,8 @@ pub enum Action {
     Validate(TargetAction),
     Update(TargetAction),
     Status(StatusAction),
+    Events(EventsAction),
+    Ui(UiAction),
     InstallDemo(DemoAction),
     Demo(DemoAction),
     Dns(DnsAction),
@@ -314,6 +336,8 @@ impl Action {
             Action::Validate(_) => "validate",
             Action::Update(_) => "update",
             Action::Status(_) => "status",
+            Action::Events(_) => "events",
+            Action::Ui(_) => "ui",
             Action::InstallDemo(_) => "install_demo",
             Action::Demo(_) => "demo",
             Action::Dns(_) => "dns",

@@ -15,6 +15,7 @@ pub mod engine;
 pub mod host_env;
 pub mod init;
 pub mod labels;
+pub mod live;
 pub mod local_addr;
 pub mod meta;
 pub mod observed;
@@ -25,6 +26,7 @@ pub mod shell_words;
 pub mod state_file;
 pub mod suggest;
 pub mod tsig_key;
+pub mod ui;
 pub mod wildcard;
 
 pub use commands::run;

@@ -229,7 +229,12 @@ fn rank(module: &str) -> u8 {
         "" | "bin" => 10,
         "commands" => 9,
         "output" => 8,
+        // the web dashboard: the live state below it, printed by nothing (the edge prints its URL)
+        "ui" => 8,
         "cli" => 7,
+        // a platform, live (`dops events`, the dashboard's state): the engine's events, the state
+        // files, the DNS records file
+        "live" => 7,
         "engine" => 6,
         // dops-init and the DNS server are programs of their own, beside the engine.
         "init" | "dns" => 6,

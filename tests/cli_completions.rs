@@ -74,7 +74,14 @@ fn scripts_for_three_shells_and_no_other() {
         let out = p.dops(&["completions", shell]);
         let script = String::from_utf8_lossy(&out.stdout).into_owned();
         // The generated part knows every verb.
-        for verb in ["build", "install_demo", "import", "completions"] {
+        for verb in [
+            "build",
+            "install_demo",
+            "import",
+            "completions",
+            "events",
+            "ui",
+        ] {
             assert!(script.contains(verb), "{shell}: {verb}");
         }
         // The shell itself reads it, where it is installed.

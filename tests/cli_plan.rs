@@ -365,6 +365,24 @@ fn bad_projects() {
     fails_with(&empty, &["plan:all"], &format!("{} is not a dops project: it has no services/ folder and no run.conf (use --project DIR, or 'dops install_demo' for an example)", edir.display()));
 }
 
+/// `dops events` and `dops ui` watch one engine and this machine's state files: a swarm is
+/// refused before any engine is asked, whether `--engine` or host.conf says so.
+#[test]
+fn events_and_ui_refuse_a_swarm() {
+    let p = demo("live-swarm");
+    let why = |verb: &str| {
+        format!("dops {verb} is not available on a swarm: it follows one engine's containers and the state files dops-init writes on this machine, and a swarm's tasks run on other nodes\nhint: on a swarm, 'dops ps' shows each instance's state and node and 'dops logs' its output; 'docker service ps' on a manager shows the tasks' history")
+    };
+    fails_with(&p, &["--engine", "swarm", "events"], &why("events"));
+    fails_with(&p, &["--engine", "swarm", "ui", "--read-only"], &why("ui"));
+    p.write(
+        "host.conf",
+        "{\"ENGINE\": \"swarm\", \"REGISTRY\": \"registry.example:5000\"}\n",
+    );
+    fails_with(&p, &["events:web", "--since", "5m"], &why("events"));
+    fails_with(&p, &["ui"], &why("ui"));
+}
+
 #[test]
 fn clean_dry_run_with_nothing_running() {
     let p = demo("clean");

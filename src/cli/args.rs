@@ -221,6 +221,28 @@ pub struct StatusCli {
 }
 
 #[derive(Debug, Args)]
+pub struct EventsCli {
+    #[command(flatten)]
+    pub select: SelectCli,
+    /// First replay what happened in the last DURATION (30s, 5m, 2h, 1d).
+    #[arg(long, value_name = "DURATION")]
+    pub since: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UiCli {
+    /// The port to serve on (default: a free one).
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+    /// The address to listen on (default 127.0.0.1; any other address is warned about).
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<String>,
+    /// Show only: no run, rerun or clean buttons, and the server refuses them.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = bool_value, value_name = "BOOL")]
+    pub read_only: Option<bool>,
+}
+
+#[derive(Debug, Args)]
 pub struct DemoCli {
     /// The folder (default: the current folder).
     pub dir: Option<PathBuf>,
@@ -317,6 +339,10 @@ pub enum VerbCli {
     Update(SelectCli),
     /// The lifecycle state of instances.
     Status(StatusCli),
+    /// The project's events, live: the engine's, lifecycles, DNS, roll-outs.
+    Events(EventsCli),
+    /// A dashboard in the browser, served on 127.0.0.1.
+    Ui(UiCli),
     /// Install the demo project into a folder.
     #[command(name = "install_demo", alias = "install-demo")]
     InstallDemo(DemoCli),
@@ -357,6 +383,8 @@ pub const VERBS: &[&str] = &[
     "validate",
     "update",
     "status",
+    "events",
+    "ui",
     "install_demo",
     "install-demo",
     "demo",

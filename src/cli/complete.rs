@@ -44,7 +44,7 @@ impl Names {
 fn target_kind(verb: &str) -> Option<TargetKind> {
     Some(match verb {
         "run" | "rerun" | "up" | "clean" | "plan" | "ps" | "logs" | "info" | "examine"
-        | "validate" | "update" | "status" => TargetKind::AllOrGroup,
+        | "validate" | "update" | "status" | "events" => TargetKind::AllOrGroup,
         "build" => TargetKind::All,
         "shell" | "ssh" | "getip" => TargetKind::One,
         _ => return None,
@@ -250,6 +250,10 @@ mod tests {
         assert_eq!(c(&["dops", "build", ""]), v(&["db", "web", "all"]));
         assert_eq!(c(&["dops", "shell", ""]), v(&["db", "web"]));
         assert_eq!(
+            c(&["dops", "events", "--since", "5m", ""]),
+            v(&["db", "web", "all", "group=front"])
+        );
+        assert_eq!(
             c(&["dops", "--project", "/p", "-v", "logs", ""]),
             v(&["db", "web", "all", "group=front"])
         );
@@ -265,6 +269,7 @@ mod tests {
         // not a verb with a target, or the verb itself
         assert_eq!(c(&["dops", "demo", ""]), None);
         assert_eq!(c(&["dops", "completions", ""]), None);
+        assert_eq!(c(&["dops", "ui", ""]), None);
         assert_eq!(c(&["dops", "ru"]), None);
         assert_eq!(c(&["dops", ""]), None);
     }

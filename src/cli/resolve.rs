@@ -89,6 +89,27 @@ pub(super) fn from_clap(err: clap::Error, verb: &str) -> UsageError {
     }
 }
 
+/// `30s`, `5m`, `2h`, `1d`, or seconds alone; at most a year.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let (digits, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| "expected a number and a unit: 30s, 5m, 2h, 1d".to_string())?;
+    let per = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("unknown unit {unit:?}: expected s, m, h or d")),
+    };
+    let secs = n
+        .checked_mul(per)
+        .filter(|s| *s <= 366 * 86_400)
+        .ok_or_else(|| "at most a year".to_string())?;
+    Ok(std::time::Duration::from_secs(secs))
+}
+
 /// `--conf NAME` → the file name.
 pub fn conf_file_name(name: &str) -> String {
     if name.ends_with(".conf") {
@@ -348,6 +369,31 @@ pub(super) fn resolve(cli: Cli) -> Result<Invocation, UsageError> {
         VerbCli::Status(s) => Action::Status(StatusAction {
             target: resolve_target("status", s.select)?,
             watch: s.watch.unwrap_or(false),
+        }),
+        VerbCli::Events(e) => Action::Events(EventsAction {
+            target: resolve_target("events", e.select)?,
+            since: e
+                .since
+                .map(|s| {
+                    parse_duration(&s).map_err(|reason| UsageError::BadValue {
+                        key: "--since".into(),
+                        value: s.clone(),
+                        reason,
+                    })
+                })
+                .transpose()?,
+        }),
+        VerbCli::Ui(u) => Action::Ui(UiAction {
+            bind: match u.bind {
+                None => std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+                Some(b) => b.parse().map_err(|_| UsageError::BadValue {
+                    key: "--bind".into(),
+                    value: b.clone(),
+                    reason: "not an IP address (127.0.0.1, ::1, 0.0.0.0, …)".into(),
+                })?,
+            },
+            port: u.port.unwrap_or(0),
+            read_only: u.read_only.unwrap_or(false),
         }),
         VerbCli::InstallDemo(d) => Action::InstallDemo(DemoAction {
             dir: d.dir,

@@ -53,6 +53,10 @@ fn both_spellings_give_the_same_action() {
         ("validate:web", "validate web"),
         ("update:web,instance=one", "update web --instance one"),
         ("status:all,watch=True", "status all --watch"),
+        ("events", "events"),
+        ("events:web,since=5m", "events web --since 5m"),
+        ("ui:port=8080,read_only=True", "ui --port 8080 --read-only"),
+        ("ui:bind=0.0.0.0", "ui --bind 0.0.0.0"),
         ("install_demo", "install-demo"),
         ("demo", "demo"),
         (
@@ -260,6 +264,38 @@ fn error_texts() {
     assert_eq!(
         err("run:web extra"),
         "unexpected argument 'extra' for 'run'"
+    );
+}
+
+#[test]
+fn events_and_ui_options() {
+    let Action::Events(e) = p("events:web,instance=one,since=90s").unwrap().action else {
+        panic!()
+    };
+    assert_eq!(e.since, Some(std::time::Duration::from_secs(90)));
+    assert_eq!(e.target.unwrap().instance(), Some("one"));
+    assert_eq!(
+        resolve::parse_duration("2h"),
+        Ok(std::time::Duration::from_secs(7200))
+    );
+    assert_eq!(resolve::parse_duration("1d").unwrap().as_secs(), 86_400);
+    assert_eq!(resolve::parse_duration("15").unwrap().as_secs(), 15);
+    assert!(resolve::parse_duration("5w").is_err());
+    assert!(resolve::parse_duration("999999999999999999d").is_err());
+    assert_eq!(
+        err("events --since soon"),
+        "invalid value 'soon' for '--since': expected a number and a unit: 30s, 5m, 2h, 1d"
+    );
+    let Action::Ui(u) = p("ui").unwrap().action else {
+        panic!()
+    };
+    assert_eq!(
+        (u.bind.to_string(), u.port, u.read_only),
+        ("127.0.0.1".into(), 0, false)
+    );
+    assert_eq!(
+        err("ui --bind localhost"),
+        "invalid value 'localhost' for '--bind': not an IP address (127.0.0.1, ::1, 0.0.0.0, …)"
     );
 }
 

@@ -6,6 +6,7 @@ pub mod clean;
 pub mod completions;
 pub mod demo;
 pub mod dns;
+pub mod events;
 pub mod examine;
 pub mod getip;
 pub mod import;
@@ -20,6 +21,7 @@ pub mod run;
 pub mod session;
 pub mod shell;
 pub mod status;
+pub mod ui;
 pub mod update;
 pub mod validate;
 
@@ -141,6 +143,8 @@ fn dispatch(inv: &Invocation) -> anyhow::Result<i32> {
         Action::Validate(a) => validate::execute(&session()?, a),
         Action::Update(a) => update::execute(&session()?, a),
         Action::Status(a) => status::execute(&session()?, a),
+        Action::Events(a) => events::execute(&session()?, a),
+        Action::Ui(a) => ui::execute(&session()?, a),
         Action::Dns(DnsAction::Records { server, zone }) => {
             let server = match server {
                 Some(text) => Some(dns::parse_server(text).ok_or_else(|| {

@@ -1,7 +1,7 @@
 //! `dops dns:records`: what the server holds.
 //!
-//! Mechanism: the server writes `dns-records.json` into its run folder every second (atomically:
-//! temp file + rename). Inside the `dops-dns-master` container that folder is `/run/dops`, which
+//! Mechanism: the server writes `dns-records.json` into its run folder every second and within
+//! 100 ms of a change (atomically: temp file + rename). Inside the `dops-dns-master` container that folder is `/run/dops`, which
 //! the engine bind-mounts from `<project>/.dops/run/dops-dns-master/` on the host, so the command
 //! reads the file with no exec and no network. Lease left is corrected by the file's age.
 //!

@@ -268,7 +268,8 @@ fn parts(config: &DnsConfig) -> Result<Parts, DnsError> {
     })
 }
 
-/// The lease-expiry ticker (every 100 ms) and the records-file writer (every second).
+/// The lease-expiry ticker (every 100 ms) and the records-file writer (every second, and at
+/// once after a change).
 fn housekeeping(config: &DnsConfig, parts: &Parts) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
     let (reg, lg) = (parts.registry.clone(), parts.log.clone());
@@ -287,11 +288,23 @@ fn housekeeping(config: &DnsConfig, parts: &Parts) -> Vec<tokio::task::JoinHandl
         let reg = parts.registry.clone();
         let (zone, ttl, lease) = (parts.zone.to_ascii(), config.ttl, config.lease);
         tasks.push(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            // Every second, and within 100 ms of a change (the zone's serial moved), so that
+            // whoever watches the file (`dops events`, `dops ui`) sees a registration at once.
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            let mut written: Option<(u32, Instant)> = None;
             loop {
                 tick.tick().await;
                 let records = match reg.read() {
-                    Ok(r) => r.snapshot(Instant::now()),
+                    Ok(r) => {
+                        let now = Instant::now();
+                        if written.is_some_and(|(serial, at)| {
+                            serial == r.serial() && now.duration_since(at) < Duration::from_secs(1)
+                        }) {
+                            continue;
+                        }
+                        written = Some((r.serial(), now));
+                        r.snapshot(now)
+                    }
                     Err(_) => continue,
                 };
                 let file = RecordsFile {

@@ -9,6 +9,7 @@
 //! - `apply`: one plan step = one (or a few) Docker API calls
 //! - `key_file`: the instance's DNS key file, written before its container starts
 //! - `exec`, `logs`: shells and logs of running instances
+//! - `events`: the engine's container events for a project (`dops events`, `dops ui`)
 //! - `lock`: the project lock (`.dops/lock`) that keeps two dops commands from racing
 //! - `progress`: what the engine reports while it works (it never prints)
 //! - `error`: what can go wrong, and how bollard's errors are classified
@@ -20,6 +21,7 @@ pub mod connect;
 pub mod container;
 pub mod context;
 mod error;
+pub mod events;
 pub mod exec;
 pub mod extra_args;
 pub mod inject;

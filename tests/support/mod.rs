@@ -6,6 +6,7 @@
 
 mod eventually;
 pub mod load;
+mod running;
 mod second_engine;
 mod test;
 
@@ -15,6 +16,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[allow(unused_imports)]
 pub use eventually::{eventually, within};
+#[allow(unused_imports)]
+pub use running::{now_ms, Running};
 #[allow(unused_imports)]
 pub use second_engine::SecondEngine;
 #[allow(unused_imports)]
