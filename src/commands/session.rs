@@ -175,7 +175,7 @@ impl Session {
         }
         Ok(self
             .lister
-            .get_or_try_init(|| async { engine::connect_for_listing() })
+            .get_or_try_init(engine::connect_for_listing)
             .await?)
     }
 

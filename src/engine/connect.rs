@@ -438,8 +438,12 @@ const FIRST_ANSWER: Duration = Duration::from_secs(10);
 
 /// The engine for the listing verbs (`ps`, `status`): chosen as `connect` chooses it, but
 /// without a round trip: it is first reached by the listing itself, at `LISTING_VERSION`.
-/// Only `Engine::list_containers` may be used on it.
-pub fn connect_for_listing() -> Result<Engine, EngineError> {
+/// Only `Engine::list_containers` may be used on it. With `-v` the engine and its version are
+/// logged, which asks the engine anyway: then this is `connect`.
+pub async fn connect_for_listing() -> Result<Engine, EngineError> {
+    if tracing::enabled!(tracing::Level::INFO) {
+        return connect().await;
+    }
     let target = choose(&HostEnv::from_process()?)?;
     let docker =
         client(&target.endpoint, &LISTING_VERSION).map_err(|e| EngineError::Unreachable {
@@ -652,8 +656,9 @@ impl Engine {
                     .await
                     .map_err(|e| EngineError::docker(what, e))
             }
-            Err(e) if super::error::is_unreachable(&e) => Err(unreachable(&e)),
-            Err(e) => Err(EngineError::docker(what, e)),
+            // The first answer stands for the negotiation of `connect`: whatever else goes
+            // wrong there (no engine, a TLS port spoken to in plain HTTP…) is Unreachable.
+            Err(e) => Err(unreachable(&e)),
         }
     }
 }
