@@ -13,8 +13,14 @@
 #   - binary size;
 #   - time from exec of the init to the program running (median of N runs; the program is a tiny
 #     static helper that prints the clock, so the figure includes its own exec, the same for all).
-# Targets for dops-init: RSS <= 2 MB, static binary <= 3 MB, start <= 5 ms.
-# Usage: bench/init.sh [runs]   (installs the missing Debian packages with apt-get; run as root:
+#   - in containers (CONTAINERS=20, 0 skips it): N containers of one dops image, each dops-init
+#     with its lifecycle UP, registered in the project's DNS and running one watch, next to N
+#     containers of the same busybox image under Debian's tini-static (bind-mounted: one file,
+#     as dops-init is one file in the image's layer); per container and in all, PSS and
+#     Private_Dirty of the init process (PID 1 of the container; not the supervised sleep).
+# Targets for dops-init: RSS <= 2 MB, static binary <= 3 MB, start <= 5 ms; in containers, PSS
+# and Private_Dirty per container <= 3x tini's.
+# Usage: bench/init.sh [runs]   DOPS_INIT_BIN=path: measure that dops-init (no build)   (installs the missing Debian packages with apt-get; run as root:
 #   smaps_rollup of another user's process needs it)   WARMUP=2 (seconds)
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
@@ -22,7 +28,7 @@ RUNS=${1:-20}
 WARMUP=${WARMUP:-2}
 
 missing=()
-command -v tini >/dev/null || missing+=(tini)
+{ command -v tini >/dev/null && [ -x /usr/bin/tini-static ]; } || missing+=(tini)
 command -v dumb-init >/dev/null || missing+=(dumb-init)
 command -v s6-svscan >/dev/null || missing+=(s6)
 command -v supervisord >/dev/null || missing+=(supervisor)
@@ -31,9 +37,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   ./install.sh tools "${missing[@]}"
 fi
 
-echo "bench: building dops-init (release)" >&2
-cargo build --release --bin dops-init -q
-DOPS_INIT=$PWD/target/x86_64-unknown-linux-gnu/release/dops-init
+if [ -n "${DOPS_INIT_BIN:-}" ]; then
+  DOPS_INIT=$DOPS_INIT_BIN   # (also the init common.sh's dops injects into the bench images)
+else
+  echo "bench: building dops-init (release)" >&2
+  cargo build --release --bin dops-init -q
+  DOPS_INIT=$PWD/target/x86_64-unknown-linux-gnu/release/dops-init
+fi
 
 W=$(mktemp -d /tmp/dops-init-bench.XXXXXX)
 cleanup() {
@@ -233,3 +243,87 @@ echo "start = median of $RUNS runs (best = fastest run), exec of the init -> the
 echo "load average during the run: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores (start times are noisy on a busy machine)"
 ok() { if [ "$1" = 1 ]; then echo "ok"; else echo "MISSED"; fi; }
 echo "dops-init targets: RSS ${RSS[$d]} KB <= 2048 KB: $(ok $(( RSS[$d] <= 2048 ))); binary $(( SIZE[$d] / 1024 )) KB <= 3072 KB: $(ok $(( SIZE[$d] <= 3*1024*1024 ))); start $(ms "${START[$d]}") ms median <= 5 ms: $(ok $(( START[$d] <= 5000 ))) (best run $(ms "${BEST[$d]}") ms)"
+
+# --- in containers: N of one image, lifecycle + DNS registration + one watch ---------------------
+CONTAINERS=${CONTAINERS:-20}
+[ "$CONTAINERS" -gt 0 ] || exit 0
+. "$(dirname "$(readlink -f "$0")")/common.sh"
+cdir=$W/initmem$$
+cproj=initmem$$
+mkdir -p "$cdir/services/app"
+# The DNS is on (the default): every instance registers app-iNN and app, and follows app.
+printf 'FROM dops-test/busybox\nCOPY 50-watch.json /dops/init.d/50-watch.json\nCMD ["sleep","3600"]\n' \
+  > "$cdir/services/app/Dockerfile"
+cat > "$cdir/services/app/50-watch.json" <<'EOF2'
+{"watches": {"peers": {"dns": "app", "interval_ms": 1000, "on_change": "true"}}}
+EOF2
+{
+  echo "["
+  for i in $(seq 1 "$CONTAINERS"); do
+    sep=","; [ "$i" = "$CONTAINERS" ] && sep=""
+    printf '  {"service": "app", "instance": "i%02d"}%s\n' "$i" "$sep"
+  done
+  echo "]"
+} > "$cdir/run.conf"
+ccleanup() {
+  (cd "$cdir" && "$DOPS" clean:all >/dev/null 2>&1) || true
+  docker ps -aq --filter "label=io.dops.project=$cproj" | xargs -r docker rm -f >/dev/null 2>&1 || true
+  docker ps -aq --filter "label=bench=$cproj" | xargs -r docker rm -f >/dev/null 2>&1 || true
+  docker image ls -q --filter "label=io.dops.project=$cproj" | xargs -r docker image rm -f >/dev/null 2>&1 || true
+  docker network ls -q --filter "label=io.dops.project=$cproj" | xargs -r -n1 sh -c 'docker network rm "$0" >/dev/null 2>&1 || true'
+  cleanup
+}
+trap ccleanup EXIT
+echo "bench: starting $CONTAINERS dops containers (DNS + one watch) and $CONTAINERS under tini-static" >&2
+(cd "$cdir" && dops_q run:all)
+for i in $(seq 1 "$CONTAINERS"); do
+  docker run -d --label "bench=$cproj" --name "$cproj-tini-$i" -v /usr/bin/tini-static:/tini:ro \
+    --entrypoint /tini dops-test/busybox -s -- sleep 3600 >/dev/null
+done
+# Every dops instance UP, registered, and its watch answered once (bounded).
+for _ in $(seq 1 60); do
+  ok=$(cd "$cdir" && "$DOPS" status --json | python3 -c 'import json, sys
+rows = json.load(sys.stdin)
+print(sum(1 for r in rows if (r.get("lifecycle") or {}).get("state") == "UP"
+          and ((r["lifecycle"].get("dns") or {}).get("registered"))
+          and (r["lifecycle"].get("watches") or {}).get("peers", {}).get("members")))')
+  [ "$ok" = "$CONTAINERS" ] && break
+  sleep 1
+done
+[ "$ok" = "$CONTAINERS" ] || { echo "bench: FAILED: $ok of $CONTAINERS dops instances UP, registered and watching" >&2; exit 1; }
+sleep "$WARMUP"
+# "n pss private_dirty rss" of the PID 1 of each container matching the filters, summed.
+init_mem() {
+  local id pid t_pss=0 t_pd=0 t_rss=0 a b c n=0
+  for id in $(docker ps -q "$@"); do
+    pid=$(docker inspect -f '{{.State.Pid}}' "$id")
+    read -r a b c < <(awk '/^Pss:/ {p = $2} /^Private_Dirty:/ {d = $2} /^Rss:/ {r = $2}
+      END {printf "%d %d %d\n", p, d, r}' "/proc/$pid/smaps_rollup")
+    t_pss=$((t_pss + a)); t_pd=$((t_pd + b)); t_rss=$((t_rss + c)); n=$((n + 1))
+  done
+  echo "$n $t_pss $t_pd $t_rss"
+}
+threads() { docker inspect -f '{{.State.Pid}}' "$1" | xargs -I{} sh -c 'ls /proc/{}/task | wc -l'; }
+# (the project's DNS server, dops-dns, is not one of them)
+read -r dn dpss dpd drss < <(init_mem --filter "label=io.dops.project=$cproj" --filter label=io.dops.service=app)
+read -r tn tpss tpd trss < <(init_mem --filter "label=bench=$cproj")
+[ "$dn" = "$CONTAINERS" ] && [ "$tn" = "$CONTAINERS" ] || { echo "bench: FAILED: $dn dops, $tn tini containers" >&2; exit 1; }
+dthreads=$(threads "$(docker ps -q --filter "label=io.dops.project=$cproj" --filter "label=io.dops.service=app" | head -1)")
+# Where one dops-init's private dirty pages are, by mapping (smaps): heap, stacks, data.
+one=$(docker inspect -f '{{.State.Pid}}' "$(docker ps -q --filter "label=io.dops.project=$cproj" --filter label=io.dops.service=app | head -1)")
+breakdown=$(awk '/^[0-9a-f]+-[0-9a-f]+ / { name = ($6 == "" ? "[anon]" : $6); if ($6 ~ /dops-init/) name = "dops-init " $2 }
+  /^Private_Dirty:/ { pd[name] += $2 } END { for (n in pd) if (pd[n] > 0) printf "%s %d KB; ", n, pd[n] }' "/proc/$one/smaps")
+per() { awk -v a="$1" -v n="$2" 'BEGIN { printf "%.0f", a / n }'; }
+cfmt='%-40s %10s %10s %12s %12s %10s\n'
+echo
+echo "in containers: $CONTAINERS containers each, one image each (the init binary is one file shared by all)"
+# shellcheck disable=SC2059
+printf "$cfmt" "init (PID 1 of the container)" "PSS KB/c" "PD KB/c" "PSS KB all" "PD KB all" "RSS KB/c"
+# shellcheck disable=SC2059
+printf "$cfmt" "dops-init (UP, DNS, 1 watch; $dthreads threads)" "$(per "$dpss" "$dn")" "$(per "$dpd" "$dn")" "$dpss" "$dpd" "$(per "$drss" "$dn")"
+# shellcheck disable=SC2059
+printf "$cfmt" "tini-static (sleep)" "$(per "$tpss" "$tn")" "$(per "$tpd" "$tn")" "$tpss" "$tpd" "$(per "$trss" "$tn")"
+echo "dops-init / tini: PSS $(x "$dpss" "$tpss")x, Private_Dirty $(x "$dpd" "$tpd")x   (target <= 3x each)"
+echo "one dops-init's Private_Dirty by mapping: $breakdown"
+echo "PD = Private_Dirty (what no other container can share: heap, stacks, written data);"
+echo "PSS divides each shared page (the init's code, one file for all $CONTAINERS) among its users."

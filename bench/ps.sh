@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# bench/ps.sh — `dops ps` vs `docker ps` with N (100) instances of one project running.
-# The instances are plain containers carrying the dops labels (what `dops ps` lists).
-# Target: dops ps under 150 ms.
+# bench/ps.sh — `dops ps` and `dops status` vs `docker ps` with N (100) instances of one project
+# running, alternating in each round. The instances are plain containers carrying the dops labels
+# (what `dops ps` lists), each with its state file (the lifecycle column).
+# Target: dops ps <= 1.0x docker ps; dops status of the same order. Then one run's phases
+# (DOPS_LOG=dops::timing=debug).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 N=${N:-100}
@@ -33,14 +35,19 @@ wait
 n=$(cd "$dir" && "$DOPS" ps --json | grep -c '"name"')
 [ "$n" = "$N" ] || { echo "bench: dops ps lists $n of $N" >&2; exit 1; }
 
-dops_t=(); docker_t=()
+dops_t=(); docker_t=(); status_t=()
 for r in $(seq 1 "$REPS"); do
   s=$(now); (cd "$dir" && "$DOPS" ps >/dev/null); dops_t+=("$(elapsed "$s")")
   s=$(now); docker ps --filter "label=io.dops.project=$proj" >/dev/null; docker_t+=("$(elapsed "$s")")
+  s=$(now); (cd "$dir" && "$DOPS" status >/dev/null); status_t+=("$(elapsed "$s")")
 done
-d=$(median "${dops_t[@]}"); p=$(median "${docker_t[@]}")
+d=$(median "${dops_t[@]}"); p=$(median "${docker_t[@]}"); st=$(median "${status_t[@]}")
 ms() { awk -v s="$1" 'BEGIN { printf "%.0f", s * 1000 }'; }
-echo "ps: $N instances, median of $REPS"
+echo "ps: $N instances, median of $REPS rounds (dops ps, docker ps, dops status in each)"
 echo "  dops ps      $(ms "$d") ms"
 echo "  docker ps    $(ms "$p") ms"
-echo "  dops / docker = $(ratio "$d" "$p")   (target: dops ps < 150 ms)"
+echo "  dops status  $(ms "$st") ms"
+echo "  dops ps / docker ps     = $(ratio "$d" "$p")   (target <= 1.00)"
+echo "  dops status / docker ps = $(ratio "$st" "$p")"
+echo "  phases of one dops ps: $(cd "$dir" && DOPS_LOG=dops::timing=debug "$DOPS" ps 2>&1 >/dev/null | sed 's/.*dops::timing: //' | paste -sd ';' -)"
+echo "  load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# bench/run_all.sh — start N (20) busybox instances, side by side in one run:
+# bench/run_all.sh — start N (100) busybox instances, side by side in one run:
 #   dops run:all   vs   docker-compose up -d (Debian's docker-compose, same image, one network)
 #                  vs   N parallel `docker run -d` (same image, one network)
 # Each contender starts from nothing running (image built and cached) and is cleaned after.
-# After each start, every contender's running containers are counted: a contender that did not
+# The same readiness for all: each command returns once its containers are started (dops run:all
+# without --wait, compose up -d, docker run -d), and the time stops there; then, untimed, every
+# contender's running containers are counted: a contender that did not
 # start all N fails the bench (a fast but incomplete start is no result). The order rotates each
 # round (round 1: dops, compose, raw; round 2: compose, raw, dops; ...), so no contender always
 # profits from (or pays for) what the previous one left in the engine's caches.
 # Prints the median of ROUNDS rounds and the ratios. Targets: dops ≤ 0.8× compose, ≤ 1.15× raw.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
-N=${N:-20}
+N=${N:-100}
 ROUNDS=${ROUNDS:-3}
 
 command -v docker-compose >/dev/null || {
@@ -25,7 +27,7 @@ printf 'FROM dops-test/busybox\nCMD ["sleep","3600"]\n' > "$dir/services/bb/Dock
   echo "["
   for i in $(seq 1 "$N"); do
     sep=","; [ "$i" = "$N" ] && sep=""
-    printf '  {"service": "bb", "instance": "i%02d"}%s\n' "$i" "$sep"
+    printf '  {"service": "bb", "instance": "i%03d"}%s\n' "$i" "$sep"
   done
   echo "]"
 } > "$dir/run.conf"
@@ -33,7 +35,7 @@ printf 'FROM dops-test/busybox\nCMD ["sleep","3600"]\n' > "$dir/services/bb/Dock
   echo "version: '2'"
   echo "services:"
   for i in $(seq 1 "$N"); do
-    printf '  bb%02d:\n    image: %s/bb\n' "$i" "$proj"
+    printf '  bb%03d:\n    image: %s/bb\n' "$i" "$proj"
   done
 } > "$work/docker-compose.yml"
 
@@ -110,3 +112,4 @@ echo "  docker-compose up -d    ${c}s   (rounds: ${compose_t[*]})"
 echo "  $N x docker run -d      ${w}s   (rounds: ${raw_t[*]})"
 echo "  dops / compose = $(ratio "$d" "$c")   (target <= 0.80)"
 echo "  dops / raw     = $(ratio "$d" "$w")   (target <= 1.15)"
+echo "  load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"

@@ -31,6 +31,8 @@ pub struct Session {
     dir: PathBuf,
     project: OnceLock<Result<Project, NotLoaded>>,
     engine: OnceCell<Engine>,
+    /// The engine of the listing verbs, not negotiated up front (`engine::connect_for_listing`).
+    lister: OnceCell<Engine>,
     swarm: OnceCell<Swarm>,
     /// Always Some until the session is dropped.
     rt: Option<tokio::runtime::Runtime>,
@@ -61,6 +63,7 @@ impl Session {
             dir,
             project: OnceLock::new(),
             engine: OnceCell::new(),
+            lister: OnceCell::new(),
             swarm: OnceCell::new(),
             rt: Some(rt),
         })
@@ -163,6 +166,19 @@ impl Session {
         Ok(self.engine.get_or_try_init(engine::connect).await?)
     }
 
+    /// The engine for listing containers only (`ps`, `status`): the connected engine when the
+    /// session has one, else one that skips the version round trip (see
+    /// `engine::connect_for_listing`).
+    pub async fn listing_engine(&self) -> anyhow::Result<&Engine> {
+        if let Some(e) = self.engine.get() {
+            return Ok(e);
+        }
+        Ok(self
+            .lister
+            .get_or_try_init(engine::connect_for_listing)
+            .await?)
+    }
+
     /// The swarm (`ENGINE` swarm), connected on first use.
     pub async fn swarm(&self) -> anyhow::Result<&Swarm> {
         let conf = match self.project() {
@@ -189,6 +205,18 @@ impl Session {
         match self.engine_kind() {
             EngineKind::Swarm => Ok(engine::swarm::observe(self.swarm().await?, &name).await?),
             EngineKind::Local => Ok(engine::observe(self.engine().await?, &name).await?),
+        }
+    }
+
+    /// The project's containers alone (no network, no image, no node): what `ps` and `status`
+    /// show, in one list call on a local engine.
+    pub async fn observe_containers(&self) -> anyhow::Result<Observed> {
+        let name = self.project_name();
+        match self.engine_kind() {
+            EngineKind::Swarm => self.observe().await,
+            EngineKind::Local => {
+                Ok(engine::observe_containers(self.listing_engine().await?, &name).await?)
+            }
         }
     }
 

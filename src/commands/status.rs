@@ -206,7 +206,7 @@ pub fn execute(s: &Session, action: &StatusAction) -> anyhow::Result<i32> {
             Some(t) => t.matches(&c.service, &c.instance, None),
         };
         let snapshot = || async {
-            let observed = s.observe().await?;
+            let observed = s.observe_containers().await?;
             anyhow::Ok(collect(s.dir(), &observed, &select))
         };
         if !action.watch {

@@ -40,9 +40,9 @@ pub mod wait;
 
 pub use apply::{apply, ApplyContext};
 pub use build::{build_all, BuildOptions, Built};
-pub use connect::{connect, Engine};
+pub use connect::{connect, connect_for_listing, Engine};
 pub use error::EngineError;
 pub use lock::ProjectLock;
-pub use observe::{observe, observe_all};
+pub use observe::{observe, observe_all, observe_containers};
 pub use progress::{Progress, Reporter, Sink};
 pub use wait::wait_up;

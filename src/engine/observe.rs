@@ -1,5 +1,7 @@
 //! What the engine holds for a project, as plain `Observed` data: one list call per kind
 //! (containers, networks, images), never a per-container inspect, so `dops ps` stays fast.
+//! `ps` and `status` show containers only and ask for nothing else (`observe_containers`): the
+//! image list alone costs a Docker 20.10 engine 40 to 300 ms, several times the container list.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -20,11 +22,11 @@ pub async fn observe(engine: &Engine, project: &str) -> Result<Observed, EngineE
     let filter = label_filter(format!("{}={project}", labels::PROJECT));
     let api = engine.api();
     let (containers, networks, images) = tokio::join!(
-        api.list_containers(Some(ListContainersOptions {
+        engine.list_containers(ListContainersOptions {
             all: true,
             filters: Some(filter.clone()),
             ..Default::default()
-        })),
+        }),
         api.list_networks(Some(ListNetworksOptions {
             filters: Some(filter.clone()),
         })),
@@ -33,7 +35,7 @@ pub async fn observe(engine: &Engine, project: &str) -> Result<Observed, EngineE
             ..Default::default()
         })),
     );
-    let containers = containers.map_err(|e| EngineError::docker("list containers", e))?;
+    let containers = containers?;
     let networks = networks.map_err(|e| EngineError::docker("list networks", e))?;
     let images = images.map_err(|e| EngineError::docker("list images", e))?;
     let dns_addresses = networks
@@ -62,17 +64,33 @@ pub async fn observe(engine: &Engine, project: &str) -> Result<Observed, EngineE
     Ok(observed)
 }
 
+/// The containers labelled `io.dops.project=<project>` alone (no network, no image), in name
+/// order: one list call. For `dops ps` and `dops status`.
+pub async fn observe_containers(engine: &Engine, project: &str) -> Result<Observed, EngineError> {
+    let containers = engine
+        .list_containers(ListContainersOptions {
+            all: true,
+            filters: Some(label_filter(format!("{}={project}", labels::PROJECT))),
+            ..Default::default()
+        })
+        .await?;
+    let mut containers: Vec<ObservedContainer> = containers.into_iter().map(to_observed).collect();
+    containers.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Observed {
+        containers,
+        ..Observed::default()
+    })
+}
+
 /// Every dops container on the engine (any project): one list call. For `dops ps --all`.
 pub async fn observe_all(engine: &Engine) -> Result<Vec<ObservedContainer>, EngineError> {
     let containers = engine
-        .api()
-        .list_containers(Some(ListContainersOptions {
+        .list_containers(ListContainersOptions {
             all: true,
             filters: Some(label_filter(labels::PROJECT.to_string())),
             ..Default::default()
-        }))
-        .await
-        .map_err(|e| EngineError::docker("list containers", e))?;
+        })
+        .await?;
     let mut out: Vec<ObservedContainer> = containers.into_iter().map(to_observed).collect();
     out.sort_by(|a, b| {
         let pa = a.labels.get(labels::PROJECT);

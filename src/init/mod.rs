@@ -33,6 +33,7 @@ pub use error::InitError;
 
 /// The `dops-init` binary.
 pub fn main() -> i32 {
+    memory::one_arena();
     // meta (issue 8): answer as `container` (argv[0] name, or `dops-init container …`) first.
     if let Some(code) = container::dispatch() {
         return code;
