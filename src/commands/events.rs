@@ -101,7 +101,7 @@ pub fn execute(s: &Session, a: &EventsAction) -> anyhow::Result<i32> {
             .since
             .map(|d| crate::live::event::now_ms() - d.as_millis() as i64);
         let started = Live::start(
-            Source::Engine(engine),
+            Source::Engine(Box::new(engine)),
             LiveOptions {
                 project: name.clone(),
                 project_dir: s.dir().to_path_buf(),

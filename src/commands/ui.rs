@@ -108,7 +108,7 @@ pub fn execute(s: &Session, a: &UiAction) -> anyhow::Result<i32> {
     s.block_on(async {
         let engine = s.engine().await?.clone();
         let started = Live::start(
-            Source::Engine(engine.clone()),
+            Source::Engine(Box::new(engine.clone())),
             LiveOptions {
                 project: name.clone(),
                 project_dir: s.dir().to_path_buf(),

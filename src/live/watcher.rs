@@ -56,8 +56,9 @@ pub struct LiveOptions {
 
 /// Where the containers come from: the engine, or a fixed list (a dashboard without an engine:
 /// tests and the rendering benchmark, with real state files).
+// The engine is boxed: its client is large, the fixed list small.
 pub enum Source {
-    Engine(Engine),
+    Engine(Box<Engine>),
     Fixed(Vec<ObservedContainer>),
 }
 
@@ -151,7 +152,7 @@ impl Live {
         };
         tokio::spawn(follow_files(live.clone(), watch, frx));
         if let Source::Engine(engine) = source {
-            tokio::spawn(follow_engine(live.clone(), engine, t0_nanos));
+            tokio::spawn(follow_engine(live.clone(), *engine, t0_nanos));
         }
         Ok(Started {
             live,
