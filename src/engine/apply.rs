@@ -23,7 +23,7 @@ use super::error::EngineError;
 use super::progress::{Progress, Reporter};
 use super::purge::purge_data;
 use super::{network, rollout};
-use crate::plan::{ContainerSpec, Plan, Replacement, Step};
+use crate::plan::{BuildStep, ContainerSpec, Plan, Replacement, Step};
 use crate::project::env::EnvValue;
 
 /// What `apply` needs besides the plan.
@@ -45,7 +45,7 @@ impl ApplyContext {
         }
     }
 
-    fn done(&self, line: String) {
+    pub(super) fn done(&self, line: String) {
         (self.report)(Progress::Done(line));
     }
 }
@@ -75,11 +75,7 @@ pub async fn apply(
     let mut i = 0;
     while i < plan.steps.len() {
         if let Step::Build(_) = &plan.steps[i] {
-            let mut builds = Vec::new();
-            while let Some(Step::Build(b)) = plan.steps.get(i) {
-                builds.push(b.clone());
-                i += 1;
-            }
+            let builds = builds_at(&plan.steps, &mut i);
             applied
                 .built
                 .extend(build_all(engine, &builds, &ctx.build, &ctx.report).await?);
@@ -218,6 +214,17 @@ pub async fn apply(
         i += 1;
     }
     Ok(applied)
+}
+
+/// The consecutive `Build` steps from `*i` on (built together, parents first); `*i` moves past
+/// them.
+pub(super) fn builds_at(steps: &[Step], i: &mut usize) -> Vec<BuildStep> {
+    let mut builds = Vec::new();
+    while let Some(Step::Build(b)) = steps.get(*i) {
+        builds.push(b.clone());
+        *i += 1;
+    }
+    builds
 }
 
 /// The consecutive `Remove` steps from `*i` on (container, stop timeout); `*i` moves past them.

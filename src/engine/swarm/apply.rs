@@ -28,7 +28,7 @@ use super::service_spec::{service_spec, Rollout};
 use super::target::Swarm;
 use super::tasks::Located;
 use super::wait::{wait_up, wait_update};
-use crate::engine::apply::{removals_at, wave_at, Applied, ApplyContext};
+use crate::engine::apply::{builds_at, removals_at, wave_at, Applied, ApplyContext};
 use crate::engine::build::build_all;
 use crate::engine::error::{is_not_found, EngineError};
 use crate::engine::progress::Progress;
@@ -38,10 +38,6 @@ use crate::project::policies::{Condition, UpdateOrder};
 /// How long a new instance may take to be UP before Swarm counts its task as failed.
 const START_PERIOD_S: u64 = crate::plan::ROLLOUT_TIMEOUT_S;
 
-fn done(ctx: &ApplyContext, line: String) {
-    (ctx.report)(Progress::Done(line));
-}
-
 /// Execute every step of the plan on the swarm, in order; stops at the first error.
 pub async fn apply(swarm: &Swarm, plan: &Plan, ctx: &ApplyContext) -> Result<Applied, EngineError> {
     let mut applied = Applied::default();
@@ -49,11 +45,7 @@ pub async fn apply(swarm: &Swarm, plan: &Plan, ctx: &ApplyContext) -> Result<App
     let mut i = 0;
     while i < plan.steps.len() {
         if let Step::Build(_) = &plan.steps[i] {
-            let mut builds = Vec::new();
-            while let Some(Step::Build(b)) = plan.steps.get(i) {
-                builds.push(b.clone());
-                i += 1;
-            }
+            let builds = builds_at(&plan.steps, &mut i);
             applied
                 .built
                 .extend(build_all(&swarm.builder, &builds, &ctx.build, &ctx.report).await?);
@@ -67,7 +59,7 @@ pub async fn apply(swarm: &Swarm, plan: &Plan, ctx: &ApplyContext) -> Result<App
                     .await;
             for ((container, _), r) in batch.iter().zip(results) {
                 if r? {
-                    done(ctx, format!("removed service {container}"));
+                    ctx.done(format!("removed service {container}"));
                     applied.removed.push((*container).clone());
                 }
             }
@@ -93,7 +85,7 @@ pub async fn apply(swarm: &Swarm, plan: &Plan, ctx: &ApplyContext) -> Result<App
         match &plan.steps[i] {
             Step::EnsureNetwork { name, labels } => {
                 if ensure_overlay(swarm, name, labels).await? {
-                    done(ctx, format!("created overlay network {name}"));
+                    ctx.done(format!("created overlay network {name}"));
                 }
             }
             Step::Build(_) | Step::Replace(_) => {}
@@ -103,7 +95,7 @@ pub async fn apply(swarm: &Swarm, plan: &Plan, ctx: &ApplyContext) -> Result<App
                 label,
             } => {
                 set_label(swarm, node, label, Some("true")).await?;
-                done(ctx, format!("pinned {container} to node {node}"));
+                ctx.done(format!("pinned {container} to node {node}"));
             }
             Step::Run(spec) => {
                 if spec.interactive {
@@ -114,17 +106,14 @@ pub async fn apply(swarm: &Swarm, plan: &Plan, ctx: &ApplyContext) -> Result<App
                 }
                 let image = image_for(swarm, spec, &mut pushed, ctx).await?;
                 create(swarm, spec, &image).await?;
-                done(ctx, format!("created service {}", spec.name));
+                ctx.done(format!("created service {}", spec.name));
                 applied.started.push(spec.name.clone());
             }
             Step::Keep { container, note } => {
-                done(
-                    ctx,
-                    match note {
-                        Some(n) => format!("{container} kept ({n})"),
-                        None => format!("{container} is up to date"),
-                    },
-                );
+                ctx.done(match note {
+                    Some(n) => format!("{container} kept ({n})"),
+                    None => format!("{container} is up to date"),
+                });
                 applied.kept.push(container.clone());
             }
             Step::Restore { container, .. } => {
@@ -146,21 +135,18 @@ pub async fn apply(swarm: &Swarm, plan: &Plan, ctx: &ApplyContext) -> Result<App
             } => {
                 let gone = purge_volumes(swarm, node, volumes).await?;
                 set_label(swarm, node, label, None).await?;
-                done(
-                    ctx,
-                    format!(
-                        "deleted the persistent data of {container} on node {node} ({})",
-                        if gone.is_empty() {
-                            "no volume left".to_string()
-                        } else {
-                            gone.join(", ")
-                        }
-                    ),
-                );
+                ctx.done(format!(
+                    "deleted the persistent data of {container} on node {node} ({})",
+                    if gone.is_empty() {
+                        "no volume left".to_string()
+                    } else {
+                        gone.join(", ")
+                    }
+                ));
             }
             Step::RemoveNetwork { name } => {
                 if remove_network(swarm, name).await? {
-                    done(ctx, format!("removed overlay network {name}"));
+                    ctx.done(format!("removed overlay network {name}"));
                 }
             }
             Step::WaitFor {
@@ -202,7 +188,7 @@ async fn image_for(
         return Ok(p.clone());
     }
     let p = push(swarm, &spec.image).await?;
-    done(ctx, format!("pushed {}", p.reference));
+    ctx.done(format!("pushed {}", p.reference));
     pushed.insert(spec.image.clone(), p.clone());
     Ok(p)
 }
@@ -331,7 +317,7 @@ async fn update(
     result?;
     // Rolled out: the previous key's secret is no longer the service's (a rollback keeps it).
     secrets::prune(swarm, &r.container, key.as_ref().map(|k| k.name.as_str())).await?;
-    done(ctx, format!("updated service {} (UP)", r.container));
+    ctx.done(format!("updated service {} (UP)", r.container));
     Ok(())
 }
 
