@@ -77,6 +77,34 @@ pub(super) fn emit(out: &Shared, prefix: &str, stderr: bool, text: &str) {
     }
 }
 
+/// A container's log chunks cut into lines, per stream: a line may arrive in several chunks.
+#[derive(Default)]
+pub(super) struct LogLines {
+    /// What stdout [0] and stderr [1] printed after their last newline.
+    partial: [String; 2],
+}
+
+impl LogLines {
+    /// Add a chunk of one stream; `line` gets each line it completes, without its newline.
+    pub(super) fn push(&mut self, is_err: bool, bytes: &[u8], mut line: impl FnMut(&str)) {
+        let buf = &mut self.partial[usize::from(is_err)];
+        buf.push_str(&String::from_utf8_lossy(bytes));
+        while let Some(nl) = buf.find('\n') {
+            let complete: String = buf.drain(..=nl).collect();
+            line(complete.trim_end_matches('\n'));
+        }
+    }
+
+    /// What each stream printed after its last newline (is_err, text), where there is some.
+    pub(super) fn rest(&self) -> impl Iterator<Item = (bool, &str)> {
+        self.partial
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| !r.is_empty())
+            .map(|(i, r)| (i == 1, r.as_str()))
+    }
+}
+
 /// Split Docker's "2024-01-01T00:00:00.123456789Z message" into (timestamp, message).
 pub(super) fn split_ts(line: &str) -> (&str, &str) {
     match line.split_once(' ') {
@@ -111,7 +139,7 @@ async fn follow_one(
             },
         };
         let mut stream = engine.api().logs(name, Some(options));
-        let mut partial: [String; 2] = [String::new(), String::new()];
+        let mut lines = LogLines::default();
         while let Some(item) = stream.next().await {
             let (is_err, bytes) = match item {
                 Ok(LogOutput::StdErr { message }) => (true, message),
@@ -124,19 +152,16 @@ async fn follow_one(
                 }
                 Err(e) => return Err(EngineError::docker(format!("logs of {name}"), e)),
             };
-            let buf = &mut partial[usize::from(is_err)];
-            buf.push_str(&String::from_utf8_lossy(&bytes));
-            while let Some(nl) = buf.find('\n') {
-                let line: String = buf.drain(..=nl).collect();
-                let (ts, msg) = split_ts(line.trim_end_matches('\n'));
+            lines.push(is_err, &bytes, |line| {
+                let (ts, msg) = split_ts(line);
                 if !ts.is_empty() {
                     if ts <= last_ts.as_str() {
-                        continue;
+                        return;
                     }
                     last_ts = ts.to_string();
                 }
                 emit(out, prefix, is_err, msg);
-            }
+            });
         }
         first = false;
         if !opts.follow {
@@ -189,6 +214,18 @@ fn time_secs(ts: &str) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_chunks_become_lines_per_stream() {
+        let mut lines = LogLines::default();
+        let mut got = Vec::new();
+        lines.push(false, b"one\ntw", |l| got.push(format!("out {l}")));
+        lines.push(true, b"err", |l| got.push(format!("err {l}")));
+        lines.push(false, b"o\nthree", |l| got.push(format!("out {l}")));
+        assert_eq!(got, ["out one", "out two"]);
+        let rest: Vec<_> = lines.rest().collect();
+        assert_eq!(rest, [(false, "three"), (true, "err")]);
+    }
 
     #[test]
     fn timestamps_are_split_off() {

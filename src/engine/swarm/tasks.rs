@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 use super::target::Swarm;
 use crate::engine::connect::Engine;
 use crate::engine::error::{is_not_found, EngineError};
-use crate::engine::logs::{emit, first_error, split_ts, LogsOptionsDops, Shared};
+use crate::engine::logs::{emit, first_error, split_ts, LogLines, LogsOptionsDops, Shared};
 use crate::engine::progress::Sink;
 
 /// The running container of an instance: on which node, under which id.
@@ -115,7 +115,7 @@ async fn one(
             tail: opts.tail.clone(),
         }),
     );
-    let mut partial: [String; 2] = [String::new(), String::new()];
+    let mut lines = LogLines::default();
     while let Some(item) = stream.next().await {
         let (is_err, bytes) = match item {
             Ok(LogOutput::StdErr { message }) => (true, message),
@@ -127,18 +127,12 @@ async fn one(
             }
             Err(e) => return Err(EngineError::docker(format!("logs of {name}"), e)),
         };
-        let buf = &mut partial[usize::from(is_err)];
-        buf.push_str(&String::from_utf8_lossy(&bytes));
-        while let Some(nl) = buf.find('\n') {
-            let line: String = buf.drain(..=nl).collect();
-            let (_, msg) = split_ts(line.trim_end_matches('\n'));
-            emit(out, prefix, is_err, msg);
-        }
+        lines.push(is_err, &bytes, |line| {
+            emit(out, prefix, is_err, split_ts(line).1)
+        });
     }
-    for (is_err, rest) in partial.iter().enumerate() {
-        if !rest.is_empty() {
-            emit(out, prefix, is_err == 1, rest);
-        }
+    for (is_err, rest) in lines.rest() {
+        emit(out, prefix, is_err, rest);
     }
     Ok(())
 }
