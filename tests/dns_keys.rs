@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use dns_common::*;
 use dops::dns::records;
-use dops::init::register::{Policy, Registrar};
+use dops::init::register::Policy;
 use dops::tsig_key::{self, InstanceIdentity, TsigKey, UpdatePolicy};
 use hickory_proto::op::{Edns, Message, ResponseCode};
 use hickory_proto::rr::rdata::tsig::TsigError;
@@ -32,23 +32,6 @@ fn start_project(project: &TsigKey) -> dops::dns::DnsServer {
 
 fn instance_key(project: &TsigKey, svc: &str, inst: &str, policy: UpdatePolicy) -> TsigKey {
     tsig_key::instance_key(project, &InstanceIdentity::new(svc, inst, policy)).unwrap()
-}
-
-fn registrar(server: SocketAddr, key: &TsigKey, svc: &str, inst: &str, ip: [u8; 4]) -> Registrar {
-    Registrar {
-        service: svc.into(),
-        instance: inst.into(),
-        ip: Ipv4Addr::from(ip).into(),
-        port: None,
-        zone: ZONE.into(),
-        key: key.clone(),
-        policy: Policy::Append,
-        server,
-        server_name: None,
-        ip_from_route: false,
-        lease: Duration::from_secs(6),
-        timeout: Duration::from_secs(1),
-    }
 }
 
 fn refused(srv: &dops::dns::DnsServer) -> Vec<String> {

@@ -8,33 +8,10 @@ use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use dns_common::*;
-use dops::init::register::{self, Policy, Registrar};
+use dops::init::register::{self, Policy};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::tsig::TsigError;
 use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
-
-fn registrar(
-    server: SocketAddr,
-    key: &dops::tsig_key::TsigKey,
-    svc: &str,
-    inst: &str,
-    ip: [u8; 4],
-) -> Registrar {
-    Registrar {
-        service: svc.into(),
-        instance: inst.into(),
-        ip: Ipv4Addr::from(ip).into(),
-        port: None,
-        zone: ZONE.into(),
-        key: key.clone(),
-        policy: Policy::Append,
-        server,
-        server_name: None,
-        ip_from_route: false,
-        lease: Duration::from_secs(6),
-        timeout: Duration::from_secs(1),
-    }
-}
 
 #[test]
 fn query_types_soa_ns_a_srv_ptr_nxdomain_nodata_tcp() {

@@ -10,6 +10,7 @@ use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use dops::dns::{DnsConfig, DnsServer};
+use dops::init::register::{Policy, Registrar};
 use dops::tsig_key::TsigKey;
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
@@ -135,4 +136,28 @@ pub fn signed(mut m: Message, key: &TsigKey, time: u64) -> Vec<u8> {
 
 pub fn rcode(raw: &[u8]) -> ResponseCode {
     Message::from_vec(raw).unwrap().metadata.response_code
+}
+
+/// A registrar of `svc`-`inst` at `ip` with APPEND, a 6 s lease and a 1 s timeout.
+pub fn registrar(
+    server: SocketAddr,
+    key: &TsigKey,
+    svc: &str,
+    inst: &str,
+    ip: [u8; 4],
+) -> Registrar {
+    Registrar {
+        service: svc.into(),
+        instance: inst.into(),
+        ip: Ipv4Addr::from(ip).into(),
+        port: None,
+        zone: ZONE.into(),
+        key: key.clone(),
+        policy: Policy::Append,
+        server,
+        server_name: None,
+        ip_from_route: false,
+        lease: Duration::from_secs(6),
+        timeout: Duration::from_secs(1),
+    }
 }
