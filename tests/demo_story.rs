@@ -132,26 +132,7 @@ fn died_at(container: &str, since: f64) -> Option<f64> {
 }
 
 fn psql(p: &TestProject, sql: &str) -> String {
-    let out = dops(
-        p,
-        60,
-        &[
-            "shell:postgres,instance=master",
-            "--",
-            "runuser",
-            "-u",
-            "postgres",
-            "--",
-            "psql",
-            "-d",
-            "demo",
-            "-qAtX",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-c",
-            sql,
-        ],
-    );
+    let out = dops(p, 60, &support::demo_psql(sql));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 

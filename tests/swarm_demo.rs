@@ -169,27 +169,7 @@ fn ps(p: &TestProject, bed: &Bed) -> BTreeMap<String, (String, String)> {
 }
 
 fn psql(p: &TestProject, bed: &Bed, sql: &str) -> String {
-    let out = dops(
-        p,
-        bed,
-        60,
-        &[
-            "shell:postgres,instance=master",
-            "--",
-            "runuser",
-            "-u",
-            "postgres",
-            "--",
-            "psql",
-            "-d",
-            "demo",
-            "-qAtX",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-c",
-            sql,
-        ],
-    );
+    let out = dops(p, bed, 60, &support::demo_psql(sql));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 

@@ -165,3 +165,24 @@ pub fn docker(args: &[&str]) -> Output {
         .output()
         .expect("run docker")
 }
+
+/// The `dops` arguments that run `sql` in the demo's postgres: as the postgres user, values only
+/// (one row per line), stopping at the first error.
+pub fn demo_psql(sql: &str) -> [&str; 14] {
+    [
+        "shell:postgres,instance=master",
+        "--",
+        "runuser",
+        "-u",
+        "postgres",
+        "--",
+        "psql",
+        "-d",
+        "demo",
+        "-qAtX",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-c",
+        sql,
+    ]
+}
