@@ -33,6 +33,14 @@ impl EngineEvent {
     pub fn label(&self, key: &str) -> Option<&str> {
         self.attributes.get(key).map(String::as_str)
     }
+
+    /// A `rename`'s previous name, without Docker's leading slash ("" when not given).
+    pub fn old_name(&self) -> String {
+        self.label("oldName")
+            .unwrap_or_default()
+            .trim_start_matches('/')
+            .to_string()
+    }
 }
 
 /// The engine's form of a time: `seconds.nanoseconds`.

@@ -94,11 +94,7 @@ pub fn engine_event(ev: &EngineEvent, project: &str) -> Vec<Event> {
             }
         }
         "rename" => {
-            let old = ev
-                .label("oldName")
-                .unwrap_or_default()
-                .trim_start_matches('/')
-                .to_string();
+            let old = ev.old_name();
             out.push(one(Kind::Rename, format!("renamed from {old}")).with("from", old.as_str()));
             if ev.name == format!("{old}{ASIDE}") {
                 out.push(

@@ -443,11 +443,7 @@ impl State {
                 self.containers.remove(&ev.name);
             }
             "rename" => {
-                let old = ev
-                    .label("oldName")
-                    .unwrap_or_default()
-                    .trim_start_matches('/')
-                    .to_string();
+                let old = ev.old_name();
                 if let Some(mut c) = self.containers.remove(&old) {
                     c.name = ev.name.clone();
                     self.containers.insert(ev.name.clone(), c);
