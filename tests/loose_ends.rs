@@ -8,21 +8,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use support::{docker, stdout, TestProject};
+use support::{docker, git, stdout, TestProject};
 
 const NO_DNS: &str = "{\"DNS\": false}\n";
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-        .args(args)
-        .output()
-        .expect("git");
-    assert!(out.status.success(), "git {args:?}: {out:?}");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 fn inspect(format: &str, what: &str) -> String {
     stdout(&docker(&["inspect", "--format", format, what]))

@@ -8,7 +8,6 @@ mod engine_support;
 mod support;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -16,19 +15,7 @@ use dops::engine;
 use dops::labels;
 use dops::plan::{ContainerSpec, Plan, Step};
 use engine_support::{build_step, fixed_env, quiet_apply_context, standard_instance_spec};
-use support::{docker, stdout, TestProject};
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-        .args(args)
-        .output()
-        .expect("git");
-    assert!(out.status.success(), "git {args:?}: {out:?}");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
+use support::{docker, git, stdout, TestProject};
 
 fn spec(p: &TestProject, service: &str, instance: &str) -> ContainerSpec {
     standard_instance_spec(

@@ -186,3 +186,16 @@ pub fn demo_psql(sql: &str) -> [&str; 14] {
         sql,
     ]
 }
+
+/// `git -C dir ARGS` with a test identity; panics unless it succeeds; its trimmed stdout.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(args)
+        .output()
+        .expect("git");
+    assert!(out.status.success(), "git {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
