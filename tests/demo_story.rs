@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::load::{now, summary, Load};
-use support::{docker, TestProject};
+use support::{docker, until_some, TestProject};
 
 /// The DNS lease of the dops DNS and the load balancer's watch interval + debounce (demo/).
 const LEASE_S: f64 = 6.0;
@@ -52,17 +52,8 @@ fn dops(p: &TestProject, limit_s: u64, args: &[&str]) -> Output {
     out
 }
 
-/// Poll `f` every 50 ms until it gives a value; panic after `limit_s`.
-fn within<T>(limit_s: f64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let until = Instant::now() + Duration::from_secs_f64(limit_s);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < until, "{what}: not within {limit_s} s");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+/// How often the story polls what it waits for.
+const POLL: Duration = Duration::from_millis(50);
 
 fn rfc3339_epoch(s: &str) -> f64 {
     let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
@@ -225,8 +216,9 @@ fn the_demo_story() {
     let stats = published(&p, 8404);
     assert_eq!((site, stats), (site_url, stats_url));
     let load = Load::start(site, 2);
-    within(
+    until_some(
         20.0,
+        POLL,
         "web one and two both served through the balancer",
         || (load.first("one").is_some() && load.first("two").is_some()).then_some(()),
     );
@@ -255,7 +247,7 @@ fn the_demo_story() {
     let three = state(&p, "web", "three").expect("web-three state.json");
     assert_eq!(three["state"], "UP", "{three}");
     let up_at = rfc3339_epoch(three["since"].as_str().unwrap());
-    let first_three = within(10.0, "web three served through the balancer", || {
+    let first_three = until_some(10.0, POLL, "web three served through the balancer", || {
         load.first("three")
     });
     let up_to_served = first_three - up_at;
@@ -274,7 +266,7 @@ fn the_demo_story() {
     dops(&p, 60, &["clean:web,instance=one"]);
     let c1 = now();
     std::thread::sleep(Duration::from_millis(1000));
-    let died = within(10.0, "the die event of web one", || died_at(&one, c0));
+    let died = until_some(10.0, POLL, "the die event of web one", || died_at(&one, c0));
     let (members, changed_at) = lb_members(&p).expect("lb watch state");
     assert!(
         !members.iter().any(|m| m == "web-one"),
@@ -309,8 +301,9 @@ fn the_demo_story() {
     let k0 = now();
     let out = docker(&["kill", &two]);
     assert!(out.status.success(), "docker kill: {out:?}");
-    let dropped = within(
+    let dropped = until_some(
         LEASE_S + WATCH_S + 5.0,
+        POLL,
         "the balancer drops the killed web two",
         || {
             let (members, at) = lb_members(&p)?;
@@ -379,7 +372,7 @@ fn the_demo_story() {
     let site = published(&p, 80);
     assert_eq!(site, site_url, "host.conf kept the demo's port");
     let load = Load::start(site, 2);
-    within(20.0, "web one and two served (retries off)", || {
+    until_some(20.0, POLL, "web one and two served (retries off)", || {
         (load.first("one").is_some() && load.first("two").is_some()).then_some(())
     });
     let serve = p.path("services/web/web-serve");

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::load::{now, summary, Load};
-use support::TestProject;
+use support::{until_some, TestProject};
 
 const BED: &str = "dops-swarm-test";
 
@@ -133,17 +133,8 @@ fn docker_on(bed: &Bed, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
-/// Poll `f` every 100 ms until it gives a value; panic after `limit_s`.
-fn within<T>(limit_s: f64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let until = Instant::now() + Duration::from_secs_f64(limit_s);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < until, "{what}: not within {limit_s} s");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+/// How often the story polls what it waits for.
+const POLL: Duration = Duration::from_millis(100);
 
 /// `dops --json ps` as (instance → (state, node)).
 fn ps(p: &TestProject, bed: &Bed) -> BTreeMap<String, (String, String)> {
@@ -278,15 +269,20 @@ fn the_demo_on_a_three_node_swarm() {
         .parse()
         .unwrap();
     let load = Load::start(site, 2);
-    within(30.0, "web one and two served through the balancer", || {
-        (load.first("one").is_some() && load.first("two").is_some()).then_some(())
-    });
+    until_some(
+        30.0,
+        POLL,
+        "web one and two served through the balancer",
+        || (load.first("one").is_some() && load.first("two").is_some()).then_some(()),
+    );
 
     // 3. a third web instance joins.
     let r0 = now();
     dops(&p, &bed, 120, &["run:web,instance=three", "--wait"]);
     let up = now();
-    let served = within(15.0, "web three served", || load.first_since("three", r0));
+    let served = until_some(15.0, POLL, "web three served", || {
+        load.first_since("three", r0)
+    });
     println!(
         "swarm: web three UP after {:.1} s, served {:.2} s after UP",
         up - r0,
@@ -347,7 +343,9 @@ fn the_demo_on_a_three_node_swarm() {
     );
     assert!(failed.is_empty(), "failed during the rollback: {failed:?}");
     let r0 = now();
-    within(10.0, "web one still served", || load.first_since("one", r0));
+    until_some(10.0, POLL, "web one still served", || {
+        load.first_since("one", r0)
+    });
     set_web_env(&p, ", \"RELEASE\": \"2\"", ", \"RELEASE\": \"2\"");
 
     // 6. clean web one: no failed request.
@@ -401,17 +399,22 @@ fn the_demo_on_a_three_node_swarm() {
         .output()
         .unwrap();
     assert!(killed.status.success(), "{killed:?}");
-    let back = within(90.0, "the killed node's instances UP elsewhere", || {
-        let now_placed = ps(&p, &bed);
-        moved
-            .iter()
-            .all(|m| {
-                now_placed
-                    .get(*m)
-                    .is_some_and(|(s, n)| s == "UP" && *n != victim)
-            })
-            .then_some(now_placed)
-    });
+    let back = until_some(
+        90.0,
+        POLL,
+        "the killed node's instances UP elsewhere",
+        || {
+            let now_placed = ps(&p, &bed);
+            moved
+                .iter()
+                .all(|m| {
+                    now_placed
+                        .get(*m)
+                        .is_some_and(|(s, n)| s == "UP" && *n != victim)
+                })
+                .then_some(now_placed)
+        },
+    );
     let up_again = now();
     // The balancer (perhaps moved too) serves the web instances of the dead node again.
     let site: SocketAddr = format!("{}:80", bed.node_ip(&back["lb-master"].1))
@@ -420,7 +423,7 @@ fn the_demo_on_a_three_node_swarm() {
     let load2 = Load::start(site, 2);
     for m in &moved {
         if let Some(inst) = m.strip_prefix("web-") {
-            within(30.0, &format!("{m} served again"), || {
+            until_some(30.0, POLL, &format!("{m} served again"), || {
                 load2.first_since(inst, up_again)
             });
         }

@@ -15,7 +15,7 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[allow(unused_imports)]
-pub use eventually::{eventually, within};
+pub use eventually::{eventually, until_some, within};
 #[allow(unused_imports)]
 pub use running::{now_ms, Running};
 #[allow(unused_imports)]
