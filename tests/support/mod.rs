@@ -122,8 +122,11 @@ pub fn cleanup_project(name: &str) {
         &["volume", "rm", "-f"],
         ids(&["volume", "ls", "-q", "--filter", &filter]),
     );
+    // --no-prune: the untagged parents of this project's images may be the build cache another
+    // test's build is using at this moment (the same Dockerfile lines); pruning them made that
+    // build fail with "failed to get digest". They are reused by the next run's builds.
     rm(
-        &["image", "rm", "-f"],
+        &["image", "rm", "-f", "--no-prune"],
         ids(&["image", "ls", "-q", "--filter", &filter]),
     );
 }
