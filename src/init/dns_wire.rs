@@ -82,6 +82,13 @@ pub fn send_update(
     Err(last)
 }
 
+/// The largest UDP answer read. Our messages carry no EDNS, so a server answers over UDP in at
+/// most 512 bytes and sets TC (then `lookup_a` asks again over TCP). One page on the stack rather
+/// than a 64 KB buffer on the heap: dops-init asks every few seconds for as long as it runs, and
+/// glibc kept such a buffer's pages dirty between the asks (most of PID 1's heap, in every
+/// container).
+const UDP_ANSWER_MAX: usize = 4096;
+
 /// One UDP exchange: send, wait for the answer with `id` from `server`.
 fn exchange_udp(
     server: SocketAddr,
@@ -99,7 +106,7 @@ fn exchange_udp(
     sock.connect(server).map_err(io)?;
     sock.send(bytes).map_err(io)?;
     let deadline = Instant::now() + timeout;
-    let mut buf = vec![0u8; 65_535];
+    let mut buf = [0u8; UDP_ANSWER_MAX];
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -145,20 +152,21 @@ fn exchange_tcp(
     Ok(body)
 }
 
-/// The IPv4 addresses of `name` (e.g. `db.local.zone`) asked directly of `server` (UDP, TCP when
-/// truncated). A name that does not exist gives an empty list.
-pub fn lookup_a(
+/// Ask `server` for the `rtype` records of `name` (UDP, TCP when truncated). A name that does not
+/// exist is an answer with no records.
+fn query(
     server: SocketAddr,
     name: &str,
+    rtype: RecordType,
     timeout: Duration,
-) -> Result<Vec<Ipv4Addr>, RegisterError> {
+) -> Result<Message, RegisterError> {
     let mut qname = Name::from_ascii(name.trim_end_matches('.'))
         .map_err(|e| RegisterError::Message(format!("invalid name {name:?}: {e}")))?;
     qname.set_fqdn(true);
     let id: u16 = rand::random();
     let mut msg = Message::new(id, MessageType::Query, OpCode::Query);
     msg.metadata.recursion_desired = true;
-    msg.add_query(Query::query(qname, RecordType::A));
+    msg.add_query(Query::query(qname, rtype));
     let bytes = msg
         .to_vec()
         .map_err(|e| RegisterError::Message(e.to_string()))?;
@@ -175,15 +183,21 @@ pub fn lookup_a(
         })?;
     }
     match answer.metadata.response_code {
-        ResponseCode::NoError | ResponseCode::NXDomain => {}
-        rcode => {
-            return Err(RegisterError::Failed {
-                server,
-                rcode: rcode.to_string(),
-            });
-        }
+        ResponseCode::NoError | ResponseCode::NXDomain => Ok(answer),
+        rcode => Err(RegisterError::Failed {
+            server,
+            rcode: rcode.to_string(),
+        }),
     }
-    Ok(answer
+}
+
+/// The IPv4 addresses of `name` (e.g. `db.local.zone`) asked directly of `server`.
+pub fn lookup_a(
+    server: SocketAddr,
+    name: &str,
+    timeout: Duration,
+) -> Result<Vec<Ipv4Addr>, RegisterError> {
+    Ok(query(server, name, RecordType::A, timeout)?
         .answers
         .iter()
         .filter_map(|r| match &r.data {
@@ -191,4 +205,26 @@ pub fn lookup_a(
             _ => None,
         })
         .collect())
+}
+
+/// The first label of the PTR target of `ip` (an instance's name), asked of `server`; None when
+/// there is none or the server does not answer.
+pub fn lookup_ptr(server: SocketAddr, ip: Ipv4Addr, timeout: Duration) -> Option<String> {
+    let o = ip.octets();
+    let name = format!("{}.{}.{}.{}.in-addr.arpa", o[3], o[2], o[1], o[0]);
+    query(server, &name, RecordType::PTR, timeout)
+        .ok()?
+        .answers
+        .iter()
+        .find_map(|r| match &r.data {
+            RData::PTR(p) => {
+                p.0.to_ascii()
+                    .trim_end_matches('.')
+                    .split('.')
+                    .next()
+                    .map(str::to_string)
+                    .filter(|h| !h.is_empty())
+            }
+            _ => None,
+        })
 }

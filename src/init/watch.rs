@@ -24,19 +24,17 @@
 //! `port`. Output is not HTML-escaped. A failing validation keeps the old file and the program
 //! untouched, and is reported in state.json (`"watches"`) without leaving UP.
 //!
-//! The DNS polling runs in one thread per watch (`register::lookup_a`); rendering, validation
+//! The DNS polling runs in one thread per watch (`dns_wire::lookup_a`, `lookup_ptr`); rendering, validation
 //! and reloads run on the lifecycle's event loop, which owns the processes.
 use super::dns_server::ServerAddr;
+use super::dns_wire::{lookup_a, lookup_ptr};
 use super::error::InitError;
 use super::program::{split_command, CommandSpec};
-use super::register;
 use super::signals::Waker;
-use hickory_proto::op::{Message, MessageType, OpCode, Query};
-use hickory_proto::rr::{Name, RData, RecordType};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
@@ -214,7 +212,7 @@ impl Watch {
     pub fn lookup(&self) -> Result<Vec<Member>, String> {
         let t = self.lookup_timeout();
         let server = self.server.resolve(t).map_err(|e| e.to_string())?;
-        let mut ips = register::lookup_a(server, &self.qname, t).map_err(|e| e.to_string())?;
+        let mut ips = lookup_a(server, &self.qname, t).map_err(|e| e.to_string())?;
         ips.sort();
         ips.dedup();
         let label = self.qname.split('.').next().unwrap_or("member").to_string();
@@ -360,48 +358,6 @@ pub fn env(w: &Watch, members: &[Member]) -> BTreeMap<String, String> {
         w.context(members)["members"].to_string(),
     );
     e
-}
-
-/// The instance name of an address (first label of its PTR target), asked of the dops DNS.
-pub fn lookup_ptr(server: SocketAddr, ip: Ipv4Addr, timeout: Duration) -> Option<String> {
-    let o = ip.octets();
-    let mut qname =
-        Name::from_ascii(format!("{}.{}.{}.{}.in-addr.arpa.", o[3], o[2], o[1], o[0])).ok()?;
-    qname.set_fqdn(true);
-    let id: u16 = rand::random();
-    let mut msg = Message::new(id, MessageType::Query, OpCode::Query);
-    msg.add_query(Query::query(qname, RecordType::PTR));
-    let bytes = msg.to_vec().ok()?;
-    let bind: SocketAddr = if server.is_ipv4() {
-        "0.0.0.0:0".parse().ok()?
-    } else {
-        "[::]:0".parse().ok()?
-    };
-    let s = UdpSocket::bind(bind).ok()?;
-    s.set_read_timeout(Some(timeout)).ok()?;
-    s.send_to(&bytes, server).ok()?;
-    let mut buf = vec![0u8; 4096];
-    loop {
-        let (n, from) = s.recv_from(&mut buf).ok()?;
-        if from != server {
-            continue;
-        }
-        let answer = Message::from_vec(&buf[..n]).ok()?;
-        if answer.metadata.id != id {
-            continue;
-        }
-        return answer.answers.iter().find_map(|r| match &r.data {
-            RData::PTR(p) => {
-                p.0.to_ascii()
-                    .trim_end_matches('.')
-                    .split('.')
-                    .next()
-                    .map(str::to_string)
-                    .filter(|h| !h.is_empty())
-            }
-            _ => None,
-        });
-    }
 }
 
 #[cfg(test)]
