@@ -120,6 +120,7 @@ fn init(argv: Vec<String>) -> i32 {
     if paths::env_true("INTERACTIVE") {
         return interactive(argv);
     }
+    super::memory::tune_allocator();
     // First of all: from here on no signal can be lost or kill us by its default action.
     let sig = match Signals::install() {
         Ok(s) => s,

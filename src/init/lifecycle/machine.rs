@@ -234,7 +234,7 @@ impl Init {
         self.whaleware_checked("warmup")?;
         self.set_state(State::Up);
         self.flush();
-        crate::init::memory::trim_code();
+        crate::init::memory::trim();
         self.run_up()
     }
 
@@ -262,6 +262,7 @@ impl Init {
             }
             if !self.watch_pending.is_empty() {
                 self.run_watch_changes()?;
+                crate::init::memory::trim_heap();
                 continue;
             }
             if Instant::now() >= next_monitor {
@@ -271,7 +272,7 @@ impl Init {
                 }
                 next_monitor = Instant::now() + interval;
                 self.flush();
-                crate::init::memory::trim_code();
+                crate::init::memory::trim();
                 continue;
             }
             self.pump(Some(next_monitor));
@@ -315,7 +316,7 @@ impl Init {
         self.failure = None;
         self.set_state(State::Up);
         self.flush();
-        crate::init::memory::trim_code();
+        crate::init::memory::trim();
         Ok(())
     }
 
