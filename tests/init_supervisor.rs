@@ -196,3 +196,38 @@ fn declared_programs_take_precedence_over_the_command() {
     assert_eq!(r.read("out").trim(), "p");
     assert!(run.stderr().contains("is not run"), "{}", run.stderr());
 }
+
+/// dops-init runs with its own glibc tunables (no thread caches: its memory per container), set
+/// by an exec of itself; what it starts sees the container's environment as it was.
+#[test]
+fn the_programs_get_the_containers_glibc_tunables_not_dops_inits() {
+    for container_value in [None, Some("glibc.malloc.check=0")] {
+        let r = Root::new();
+        let out = r.p("out");
+        r.initd(
+            "10.json",
+            &format!(
+                r#"{{"programs": {{"p": {{"command": ["sh", "-c", "env > {out}.tmp; mv {out}.tmp {out}; sleep 1000"], "startsecs": 0}}}}, "notify": []}}"#
+            ),
+        );
+        let mut c = r.command(&[]);
+        match container_value {
+            Some(v) => c.env("GLIBC_TUNABLES", v),
+            None => c.env_remove("GLIBC_TUNABLES"),
+        };
+        let run = r.spawn_with(c);
+        run.wait_state("UP", secs(10.0));
+        assert!(eventually(secs(5.0), || r.read("out").contains("PATH=")));
+        let env = r.read("out");
+        let tunables: Vec<_> = env.lines().filter(|l| l.contains("TUNABLES")).collect();
+        let want: Vec<String> = container_value
+            .map(|v| format!("GLIBC_TUNABLES={v}"))
+            .into_iter()
+            .collect();
+        assert_eq!(tunables, want, "{env}");
+        // dops-init itself runs tuned: its own environment at exec had the tunables.
+        let own = std::fs::read(format!("/proc/{}/environ", run.pid())).unwrap();
+        let own = String::from_utf8_lossy(&own);
+        assert!(own.contains("tcache_count=0"), "{own}");
+    }
+}
