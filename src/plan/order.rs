@@ -5,14 +5,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::context::PlanError;
 use super::select::Chosen;
-use crate::project::links::{self, LinkCandidate, LinkResolution};
+use crate::project::links::{self, LinkCandidates, LinkResolution};
 use crate::project::policies::Condition;
 
 /// For each chosen instance (by index), the chosen instances it must start after, with the
 /// condition to wait for (links: started).
 pub(super) fn dependencies(
     chosen: &[Chosen],
-    candidates: &[LinkCandidate],
+    candidates: &LinkCandidates,
 ) -> Vec<BTreeMap<usize, Condition>> {
     let index: BTreeMap<&str, usize> = chosen
         .iter()

@@ -22,7 +22,7 @@ use crate::dockerfile::Protocol;
 use crate::labels;
 use crate::observed::{Observed, ObservedContainer};
 use crate::project::env::EnvValue;
-use crate::project::links::LinkCandidate;
+use crate::project::links::{LinkCandidate, LinkCandidates};
 use crate::project::policies::{Condition, UpdateOrder};
 use crate::project::values::publish_port_var;
 use crate::project::{EngineKind, Project, DNS_SERVICE};
@@ -310,7 +310,7 @@ pub(super) fn plan_run(
 }
 
 /// What a link may point at: this plan's instances first, then what runs.
-fn link_candidates(chosen: &[Chosen], observed: &Observed) -> Vec<LinkCandidate> {
+fn link_candidates(chosen: &[Chosen], observed: &Observed) -> LinkCandidates {
     let mut candidates: Vec<LinkCandidate> = chosen
         .iter()
         .map(|c| LinkCandidate {
@@ -325,8 +325,10 @@ fn link_candidates(chosen: &[Chosen], observed: &Observed) -> Vec<LinkCandidate>
         .filter(|c| c.is_running())
         .collect();
     running.sort_by(|a, b| a.name.cmp(&b.name));
+    let planned: std::collections::HashSet<&str> =
+        chosen.iter().map(|c| c.container.as_str()).collect();
     for o in running {
-        if !candidates.iter().any(|c| c.container == o.name) {
+        if !planned.contains(o.name.as_str()) {
             candidates.push(LinkCandidate {
                 service: o.service.clone(),
                 instance: o.instance.clone(),
@@ -334,7 +336,7 @@ fn link_candidates(chosen: &[Chosen], observed: &Observed) -> Vec<LinkCandidate>
             });
         }
     }
-    candidates
+    LinkCandidates::new(candidates)
 }
 
 /// Why a running container no longer matches its spec: a rebuilt image, then what its recorded

@@ -10,7 +10,7 @@ use super::step::{ContainerSpec, DnsKeyFile, DnsSettings, Mount, PortPublish};
 use crate::dockerfile::Protocol;
 use crate::labels;
 use crate::project::env::{self, EnvInputs, EnvValue, EnvVar};
-use crate::project::links::{self, LinkCandidate, LinkResolution};
+use crate::project::links::{self, LinkCandidates, LinkResolution};
 use crate::project::policies::{default_log_opts, RestartPolicy};
 use crate::project::values::{check_env_value, host_port, publish_port_var, ADDRESS_VARS};
 use crate::project::{EngineKind, Project, RequiredVar};
@@ -22,7 +22,7 @@ pub(super) struct SpecContext<'a> {
     pub project: &'a Project,
     pub ctx: &'a PlanContext,
     /// What a link may name: this plan's instances first, then what runs.
-    pub candidates: &'a [LinkCandidate],
+    pub candidates: &'a LinkCandidates,
     /// The DNS instance's container and the zone, when the project runs the dops DNS.
     pub dns: Option<(&'a str, &'a str)>,
     /// Where persistent folders live.

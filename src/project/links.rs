@@ -2,6 +2,8 @@
 //! `{"name": "DB", "service": "postgres", "instance": null}` (long: null = any running instance).
 //! A link gives the instance `<NAME>_SERVICE_IP` (the name uppercased).
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use crate::wildcard::wildcard_match;
@@ -33,6 +35,12 @@ impl LinkSpec {
 
     pub fn matches(&self, service: &str, instance: &str) -> bool {
         match &self.target {
+            // Without a wildcard, compared in place: a plan resolves every link of every
+            // instance against every instance, and a string per comparison was most of its time.
+            LinkTarget::Hostname(p) if !p.contains('*') => p
+                .strip_prefix(service)
+                .and_then(|rest| rest.strip_prefix('-'))
+                .is_some_and(|rest| rest == instance),
             LinkTarget::Hostname(p) => wildcard_match(p, &format!("{service}-{instance}")),
             LinkTarget::Service {
                 service: s,
@@ -77,15 +85,63 @@ pub enum LinkResolution {
     FirstOf(String, usize),
 }
 
-/// Resolve a link against candidates, in their order (instances of the plan first, then the
-/// running ones). The instance itself is never its own link target.
+/// The instances links may point at, in their order (the plan's instances first, then the
+/// running ones), indexed by hostname and by service: a plan resolves every link of every
+/// instance, and a link that names its target without a wildcard (most do) looks only at the
+/// instances of that name instead of all of them.
+#[derive(Debug, Default)]
+pub struct LinkCandidates {
+    list: Vec<LinkCandidate>,
+    by_hostname: HashMap<String, Vec<usize>>,
+    by_service: HashMap<String, Vec<usize>>,
+}
+
+impl LinkCandidates {
+    pub fn new(list: Vec<LinkCandidate>) -> LinkCandidates {
+        let mut by_hostname: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_service: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, c) in list.iter().enumerate() {
+            by_hostname
+                .entry(format!("{}-{}", c.service, c.instance))
+                .or_default()
+                .push(i);
+            by_service.entry(c.service.clone()).or_default().push(i);
+        }
+        LinkCandidates {
+            list,
+            by_hostname,
+            by_service,
+        }
+    }
+
+    /// The candidates `spec` may match, in order (a superset: `matches` decides).
+    fn for_link<'a>(&'a self, spec: &LinkSpec) -> Box<dyn Iterator<Item = &'a LinkCandidate> + 'a> {
+        let indexed = match &spec.target {
+            LinkTarget::Hostname(p) if !p.contains('*') => self.by_hostname.get(p),
+            LinkTarget::Service { service, .. } if !service.contains('*') => {
+                self.by_service.get(service)
+            }
+            _ => return Box::new(self.list.iter()),
+        };
+        Box::new(
+            indexed
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .map(|&i| &self.list[i]),
+        )
+    }
+}
+
+/// Resolve a link against candidates, in their order. The instance itself is never its own
+/// link target.
 pub fn resolve(
     spec: &LinkSpec,
     self_container: &str,
-    candidates: &[LinkCandidate],
+    candidates: &LinkCandidates,
 ) -> LinkResolution {
     let mut found = candidates
-        .iter()
+        .for_link(spec)
         .filter(|c| c.container != self_container && spec.matches(&c.service, &c.instance))
         .map(|c| c.container.as_str());
     let Some(first) = found.next() else {
@@ -129,6 +185,11 @@ mod tests {
         assert!(!w.matches("redis", "one"));
         let any = short("*-master", "m");
         assert!(any.matches("web", "master"));
+        // The hostname is service-instance, however the dash falls.
+        assert!(l.matches("dops", "dns-master"));
+        assert!(!l.matches("dops-dn", "s-master"));
+        assert!(!l.matches("dops-dns-master", ""));
+        assert!(!l.matches("dops-dns", "maste"));
     }
 
     #[test]
@@ -142,11 +203,11 @@ mod tests {
         };
         assert!(l.matches("postgres", "anything"));
         assert!(!l.matches("postgresql", "x"));
-        let cands = [
+        let cands = LinkCandidates::new(vec![
             cand("postgres", "a"),
             cand("postgres", "b"),
             cand("web", "a"),
-        ];
+        ]);
         assert_eq!(
             resolve(&l, "p-web-a", &cands),
             LinkResolution::FirstOf("p-postgres-a".into(), 2)
@@ -169,10 +230,58 @@ mod tests {
     #[test]
     fn never_links_to_itself() {
         let l = short("web-*", "peer");
-        let cands = [cand("web", "a"), cand("web", "b")];
+        let cands = LinkCandidates::new(vec![cand("web", "a"), cand("web", "b")]);
         assert_eq!(
             resolve(&l, "p-web-a", &cands),
             LinkResolution::One("p-web-b".into())
+        );
+    }
+
+    #[test]
+    fn the_index_finds_what_a_scan_of_every_candidate_finds() {
+        let list = vec![
+            cand("web", "b"),
+            cand("dops", "dns-master"),
+            cand("web", "a"),
+            cand("dops-dns", "master"),
+            cand("db", "one"),
+        ];
+        let cands = LinkCandidates::new(list.clone());
+        let long = |service: &str, instance: Option<&str>| LinkSpec {
+            name: "X".into(),
+            target: LinkTarget::Service {
+                service: service.into(),
+                instance: instance.map(str::to_string),
+            },
+        };
+        let specs = [
+            short("dops-dns-master", "dns"),
+            short("web-a", "w"),
+            short("web-*", "w"),
+            short("*-one", "o"),
+            short("nothing-here", "n"),
+            long("web", None),
+            long("web", Some("a")),
+            long("w*", None),
+            long("db", Some("t*")),
+        ];
+        for spec in &specs {
+            let scanned: Vec<&str> = list
+                .iter()
+                .filter(|c| spec.matches(&c.service, &c.instance))
+                .map(|c| c.container.as_str())
+                .collect();
+            let indexed: Vec<&str> = cands
+                .for_link(spec)
+                .filter(|c| spec.matches(&c.service, &c.instance))
+                .map(|c| c.container.as_str())
+                .collect();
+            assert_eq!(indexed, scanned, "{spec:?}");
+        }
+        // In the candidates' order: the first of several is the first listed.
+        assert_eq!(
+            resolve(&short("web-*", "w"), "p-x-y", &cands),
+            LinkResolution::FirstOf("p-web-b".into(), 2)
         );
     }
 }
