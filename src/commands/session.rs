@@ -258,10 +258,25 @@ impl Session {
     /// What the engine holds, for `dops plan` and `--dry-run`: the empty state (with a warning)
     /// when the engine cannot be asked. A project that does not load is reported by the plan.
     pub fn observe_for_plan(&self) -> Observed {
-        if self.project().is_err() {
+        let Ok(project) = self.project() else {
             return Observed::default();
-        }
-        match self.block_on(self.observe()) {
+        };
+        let observed = self.block_on(async {
+            match self.engine_kind() {
+                EngineKind::Swarm => self.observe().await,
+                EngineKind::Local => {
+                    let images: Vec<String> =
+                        project.services.keys().map(|s| project.image(s)).collect();
+                    Ok(engine::observe_for_plan(
+                        self.listing_engine().await?,
+                        &project.name,
+                        &images,
+                    )
+                    .await?)
+                }
+            }
+        });
+        match observed {
             Ok(o) => o,
             Err(e) => {
                 output::warn(&format!(

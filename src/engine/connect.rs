@@ -438,7 +438,7 @@ const FIRST_ANSWER: Duration = Duration::from_secs(10);
 
 /// The engine for the listing verbs (`ps`, `status`): chosen as `connect` chooses it, but
 /// without a round trip: it is first reached by the listing itself, at `LISTING_VERSION`.
-/// Only `Engine::list_containers` may be used on it. With `-v` the engine and its version are
+/// `Engine::list_containers` must be its first request; other reads may follow (`api`). With `-v` the engine and its version are
 /// logged, which asks the engine anyway: then this is `connect`.
 pub async fn connect_for_listing() -> Result<Engine, EngineError> {
     if tracing::enabled!(tracing::Level::INFO) {
@@ -602,9 +602,13 @@ struct Listing {
 }
 
 impl Engine {
-    /// The raw bollard client, for the engine's own files.
+    /// The raw bollard client, for the engine's own files. On a listing engine, once its first
+    /// contact negotiated the API version (`list_containers`), the client at that version.
     pub(crate) fn api(&self) -> &bollard::Docker {
-        &self.docker
+        match &self.listing {
+            Some(l) => l.negotiated.get().unwrap_or(&self.docker),
+            None => &self.docker,
+        }
     }
 
     /// List containers. On a listing engine (`connect_for_listing`) this is the first contact:

@@ -43,6 +43,6 @@ pub use build::{build_all, BuildOptions, Built};
 pub use connect::{connect, connect_for_listing, Engine};
 pub use error::EngineError;
 pub use lock::ProjectLock;
-pub use observe::{observe, observe_all, observe_containers};
+pub use observe::{observe, observe_all, observe_containers, observe_for_plan};
 pub use progress::{Progress, Reporter, Sink};
 pub use wait::wait_up;

@@ -35,9 +35,68 @@ pub async fn observe(engine: &Engine, project: &str) -> Result<Observed, EngineE
             ..Default::default()
         })),
     );
-    let containers = containers?;
     let networks = networks.map_err(|e| EngineError::docker("list networks", e))?;
     let images = images.map_err(|e| EngineError::docker("list images", e))?;
+    let mut tags = BTreeMap::new();
+    for img in images {
+        for tag in img.repo_tags {
+            if tag != "<none>:<none>" {
+                tags.insert(tag, img.id.clone());
+            }
+        }
+    }
+    Ok(assemble(containers?, networks, tags))
+}
+
+/// What a plan needs: as `observe`, but the images are only those named (the project's
+/// services' images), each inspected by its name, rather than the engine's whole image list
+/// filtered by label: Docker 20.10 lists images in 20 to 300 ms whatever the filter (it sizes
+/// every image it holds), and inspects one in about a millisecond. An image counts only when it
+/// carries the project's label, as in the filtered list. On a listing engine
+/// (`connect_for_listing`) the container list comes first: it is the first contact, which
+/// negotiates the API version when the engine refuses the one asked.
+pub async fn observe_for_plan(
+    engine: &Engine,
+    project: &str,
+    images: &[String],
+) -> Result<Observed, EngineError> {
+    use futures_util::stream::{self, StreamExt, TryStreamExt};
+    /// Inspections at once (one connection each).
+    const AT_ONCE: usize = 16;
+    let filter = label_filter(format!("{}={project}", labels::PROJECT));
+    let containers = engine
+        .list_containers(ListContainersOptions {
+            all: true,
+            filters: Some(filter.clone()),
+            ..Default::default()
+        })
+        .await?;
+    let networks = engine.api().list_networks(Some(ListNetworksOptions {
+        filters: Some(filter),
+    }));
+    let inspected = stream::iter(images)
+        .map(|name| image_info(engine, name))
+        .buffer_unordered(AT_ONCE)
+        .try_collect::<Vec<_>>();
+    let (networks, inspected) = tokio::join!(networks, inspected);
+    let networks = networks.map_err(|e| EngineError::docker("list networks", e))?;
+    let mut tags = BTreeMap::new();
+    for info in inspected?.into_iter().flatten() {
+        if info.labels.get(labels::PROJECT).map(String::as_str) == Some(project) {
+            for tag in info.tags {
+                tags.insert(tag, info.id.clone());
+            }
+        }
+    }
+    Ok(assemble(containers, networks, tags))
+}
+
+/// The observed state of listed containers and networks, and the images' tags.
+fn assemble(
+    containers: Vec<ContainerSummary>,
+    networks: Vec<bollard::models::Network>,
+    images: BTreeMap<String, String>,
+) -> Observed {
     let dns_addresses = networks
         .iter()
         .filter_map(|n| {
@@ -48,20 +107,13 @@ pub async fn observe(engine: &Engine, project: &str) -> Result<Observed, EngineE
     let mut observed = Observed {
         containers: containers.into_iter().map(to_observed).collect(),
         networks: networks.into_iter().filter_map(|n| n.name).collect(),
-        images: BTreeMap::new(),
+        images,
         dns_addresses,
         nodes: Vec::new(),
     };
     observed.containers.sort_by(|a, b| a.name.cmp(&b.name));
     observed.networks.sort();
-    for img in images {
-        for tag in &img.repo_tags {
-            if tag != "<none>:<none>" {
-                observed.images.insert(tag.clone(), img.id.clone());
-            }
-        }
-    }
-    Ok(observed)
+    observed
 }
 
 /// The containers labelled `io.dops.project=<project>` alone (no network, no image), in name
@@ -203,6 +255,9 @@ mod tests {
 pub struct ImageInfo {
     pub id: String,
     pub created: Option<String>,
+    /// Its names (`repo:tag`); not shown (`dops info` names the image already).
+    #[serde(skip)]
+    pub tags: Vec<String>,
     /// The program dops-init runs (see `inject::main_program`).
     pub main_program: Vec<String>,
     pub exposed_ports: Vec<String>,
@@ -222,6 +277,7 @@ pub async fn image_info(engine: &Engine, image: &str) -> Result<Option<ImageInfo
     Ok(Some(ImageInfo {
         id: i.id.unwrap_or_default(),
         created: i.created.map(|c| c.to_string()),
+        tags: i.repo_tags.unwrap_or_default(),
         main_program: super::inject::main_program(
             &config.entrypoint.unwrap_or_default(),
             &config.cmd.unwrap_or_default(),
