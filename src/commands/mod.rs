@@ -21,6 +21,7 @@ pub mod run;
 pub mod session;
 pub mod shell;
 pub mod status;
+pub mod timing;
 pub mod ui;
 pub mod update;
 pub mod validate;

@@ -124,8 +124,8 @@ pub fn table(rows: &[PsRow], with_project: bool) -> String {
 
 pub fn execute(s: &Session, action: &PsAction) -> anyhow::Result<i32> {
     // Per-phase timings: `DOPS_LOG=dops::timing=debug dops ps`.
-    let t = std::time::Instant::now();
-    let phase = |what: &str| tracing::debug!(target: "dops::timing", "{what}: {:.1} ms", t.elapsed().as_secs_f64() * 1000.0);
+    let t = super::timing::Phases::start();
+    let phase = |what: &str| t.done(what);
     if !action.all {
         let _ = s.project_name();
         phase("project loaded");
