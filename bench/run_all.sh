@@ -10,10 +10,16 @@
 # round (round 1: dops, compose, raw; round 2: compose, raw, dops; ...), so no contender always
 # profits from (or pays for) what the previous one left in the engine's caches.
 # Prints the median of ROUNDS rounds and the ratios. Targets: dops ≤ 0.8× compose, ≤ 1.15× raw.
+# Debian's docker-compose (1.29) deadlocks when a project has more services than its parallel
+# limit (64 by default: docker/compose#7486, #8161, #8226): it runs with COMPOSE_PARALLEL_LIMIT
+# above 2×N, the workaround its users apply. Every contender's start is bounded (LIMIT seconds): one
+# that does not finish in time is a failed bench, never a hang.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 N=${N:-100}
 ROUNDS=${ROUNDS:-3}
+LIMIT=${LIMIT:-300}
+export COMPOSE_PARALLEL_LIMIT=$((2 * N + 16))
 
 command -v docker-compose >/dev/null || {
   echo "bench: installing Debian's docker-compose" >&2
@@ -64,15 +70,15 @@ check_count() { # contender label
 
 round_dops() {
   local s
-  s=$(now); (cd "$dir" && dops_q run:all); dops_t+=("$(elapsed "$s")")
+  s=$(now); (cd "$dir" && dops_q_limited run:all); dops_t+=("$(elapsed "$s")")
   check_count "dops run:all" "io.dops.project=$proj"
   (cd "$dir" && dops_q clean:all)
 }
 round_compose() {
   local s
   s=$(now)
-  (cd "$work" && docker-compose -p "${proj}c" up -d >"$work/compose.log" 2>&1) ||
-    { cat "$work/compose.log" >&2; echo "bench: docker-compose up failed" >&2; exit 1; }
+  (cd "$work" && timeout "$LIMIT" docker-compose -p "${proj}c" up -d >"$work/compose.log" 2>&1) ||
+    { tail -n 20 "$work/compose.log" >&2; echo "bench: docker-compose up failed or took over ${LIMIT}s ($(running "com.docker.compose.project=${proj}c") of $N running)" >&2; exit 1; }
   compose_t+=("$(elapsed "$s")")
   check_count "docker-compose up -d" "com.docker.compose.project=${proj}c"
   (cd "$work" && docker-compose -p "${proj}c" down -t 1 >/dev/null 2>&1)
@@ -82,7 +88,7 @@ round_raw() {
   docker network create "${proj}raw" >/dev/null
   s=$(now)
   for i in $(seq 1 "$N"); do
-    docker run -d --label "bench=$proj" --network "${proj}raw" --name "${proj}-raw-$i" "$proj/bb" >/dev/null &
+    timeout "$LIMIT" docker run -d --label "bench=$proj" --network "${proj}raw" --name "${proj}-raw-$i" "$proj/bb" >/dev/null &
     pids+=($!)
   done
   # Every `docker run`'s own exit status, not only the last one's.
@@ -92,6 +98,16 @@ round_raw() {
   check_count "$N x docker run -d" "bench=$proj"
   docker ps -aq --filter "label=bench=$proj" | xargs -r docker rm -f >/dev/null
   remove_network "${proj}raw"
+}
+
+# dops quietly, its start bounded like the others'.
+dops_q_limited() {
+  local log; log=$(mktemp)
+  if ! timeout "$LIMIT" "$DOPS" "$@" >"$log" 2>&1; then
+    tail -n 20 "$log" >&2; rm -f "$log"
+    echo "bench: dops $* failed or took over ${LIMIT}s" >&2; exit 1
+  fi
+  rm -f "$log"
 }
 
 contenders=(dops compose raw)
