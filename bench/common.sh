@@ -33,9 +33,9 @@ bench_project() {
 }
 
 # Remove a network, with a few bounded tries: the engine may still be detaching the last
-# endpoints of containers just removed.
+# endpoints of containers just removed (seconds, after 100 of them).
 remove_network() {
-  for _ in 1 2 3 4 5; do
+  for _ in $(seq 1 20); do
     docker network rm "$1" >/dev/null 2>&1 && return 0
     docker network inspect "$1" >/dev/null 2>&1 || return 0
     sleep 1

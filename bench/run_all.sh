@@ -49,7 +49,7 @@ cleanup() {
   (cd "$dir" && "$DOPS" clean:all >/dev/null 2>&1) || true
   (cd "$work" && docker-compose -p "${proj}c" down -t 1 >/dev/null 2>&1) || true
   docker ps -aq --filter "label=bench=$proj" | xargs -r docker rm -f >/dev/null 2>&1 || true
-  remove_network "${proj}raw"
+  for r in $(seq 1 "$ROUNDS"); do remove_network "${proj}raw$r"; done
   docker ps -aq --filter "label=io.dops.project=$proj" | xargs -r docker rm -f >/dev/null 2>&1 || true
   remove_network "$proj"
   docker image rm -f "$proj/bb" >/dev/null 2>&1 || true
@@ -84,11 +84,14 @@ round_compose() {
   (cd "$work" && docker-compose -p "${proj}c" down -t 1 >/dev/null 2>&1)
 }
 round_raw() {
-  local s i pids=() failed=0 p
-  docker network create "${proj}raw" >/dev/null
+  local s i pids=() failed=0 p net
+  # A network of its own each round: Docker 20.10 may keep stale endpoints on the previous
+  # round's network after 100 concurrent removals ("has active endpoints" with no container).
+  net=${proj}raw$r
+  docker network create "$net" >/dev/null
   s=$(now)
   for i in $(seq 1 "$N"); do
-    timeout "$LIMIT" docker run -d --label "bench=$proj" --network "${proj}raw" --name "${proj}-raw-$i" "$proj/bb" >/dev/null &
+    timeout "$LIMIT" docker run -d --label "bench=$proj" --network "$net" --name "${proj}-raw-$i" "$proj/bb" >/dev/null &
     pids+=($!)
   done
   # Every `docker run`'s own exit status, not only the last one's.
@@ -97,7 +100,7 @@ round_raw() {
   [ "$failed" = 0 ] || { echo "bench: FAILED: $failed of $N 'docker run -d' failed (round $r)" >&2; exit 1; }
   check_count "$N x docker run -d" "bench=$proj"
   docker ps -aq --filter "label=bench=$proj" | xargs -r docker rm -f >/dev/null
-  remove_network "${proj}raw"
+  remove_network "$net"
 }
 
 # dops quietly, its start bounded like the others'.
@@ -118,6 +121,7 @@ for r in $(seq 1 "$ROUNDS"); do
   for k in 0 1 2; do order+=("${contenders[$(( (r - 1 + k) % 3 ))]}"); done
   orders+=("$(IFS=,; echo "${order[*]}")")
   for c in "${order[@]}"; do "round_$c"; done
+  echo "bench: round $r (${orders[-1]}): dops ${dops_t[-1]}s, compose ${compose_t[-1]}s, raw ${raw_t[-1]}s" >&2
 done
 
 d=$(median "${dops_t[@]}"); c=$(median "${compose_t[@]}"); w=$(median "${raw_t[@]}")
