@@ -113,12 +113,7 @@ pub async fn apply(
         if let Step::Remove { .. } = &plan.steps[i] {
             // Consecutive removals stop in parallel (each waits out its own grace period).
             let batch = removals_at(&plan.steps, &mut i);
-            use futures_util::stream::{self, StreamExt as _};
-            let results: Vec<Result<bool, EngineError>> =
-                stream::iter(batch.iter().map(|(c, t)| remove_container(engine, c, *t)))
-                    .buffered(PARALLEL_RUNS)
-                    .collect()
-                    .await;
+            let results = in_parallel(batch.iter(), |(c, t)| remove_container(engine, c, *t)).await;
             for ((container, _), r) in batch.iter().zip(results) {
                 if r? {
                     ctx.done(format!("removed {container}"));
@@ -258,8 +253,26 @@ pub(super) fn wave_at<'a>(
     wave
 }
 
-/// How many containers are created and started at once.
-const PARALLEL_RUNS: usize = 32;
+/// How many containers are created and started (or removed) at once.
+const PARALLEL_RUNS: usize = 64;
+
+/// `f` of every item, up to `PARALLEL_RUNS` at once, each finished one making room for the next
+/// (a slow container does not hold back those behind it); the results in the items' order.
+async fn in_parallel<T, R, Fut: std::future::Future<Output = R>>(
+    items: impl IntoIterator<Item = T>,
+    mut f: impl FnMut(T) -> Fut,
+) -> Vec<R> {
+    use futures_util::stream::{self, StreamExt as _};
+    let mut done: Vec<(usize, R)> = stream::iter(items.into_iter().enumerate().map(|(i, item)| {
+        let run = f(item);
+        async move { (i, run.await) }
+    }))
+    .buffer_unordered(PARALLEL_RUNS)
+    .collect()
+    .await;
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
+}
 
 /// Start a batch of independent containers concurrently; progress lines in plan order.
 async fn run_batch(
@@ -267,13 +280,9 @@ async fn run_batch(
     batch: &[&ContainerSpec],
     ctx: &ApplyContext,
 ) -> Result<(), EngineError> {
-    use futures_util::stream::{self, StreamExt as _};
-    let results: Vec<Result<(), EngineError>> = stream::iter(batch.iter().map(|spec| {
-        let dir = ctx.project_dir.clone();
-        async move { run_container(engine, spec, &dir).await }
-    }))
-    .buffered(PARALLEL_RUNS)
-    .collect()
+    let results = in_parallel(batch.iter(), |spec| {
+        run_container(engine, spec, &ctx.project_dir)
+    })
     .await;
     let mut first_err = None;
     for (spec, r) in batch.iter().zip(results) {
