@@ -125,23 +125,22 @@ pub fn table(rows: &[PsRow], with_project: bool) -> String {
 pub fn execute(s: &Session, action: &PsAction) -> anyhow::Result<i32> {
     // Per-phase timings: `DOPS_LOG=dops::timing=debug dops ps`.
     let t = super::timing::Phases::start();
-    let phase = |what: &str| t.done(what);
     if !action.all {
         let _ = s.project_name();
-        phase("project loaded");
+        t.done("project loaded");
     }
     s.block_on(async {
         let rows: Vec<PsRow> = if action.all {
             let all = engine::observe_all(s.listing_engine().await?).await?;
-            phase("containers listed");
+            t.done("containers listed");
             let refs: Vec<&ObservedContainer> = all.iter().collect();
             rows(&refs)
         } else {
             let observed = s.observe_containers().await?;
-            phase("containers listed");
+            t.done("containers listed");
             rows(&selected(&observed, action.target.as_ref()))
         };
-        phase("state files read");
+        t.done("state files read");
         if s.global.json {
             output::json(&rows);
         } else if rows.is_empty() {
@@ -149,7 +148,7 @@ pub fn execute(s: &Session, action: &PsAction) -> anyhow::Result<i32> {
         } else {
             output::out(&format!("{}\n", table(&rows, action.all)));
         }
-        phase("printed");
+        t.done("printed");
         Ok(0)
     })
 }

@@ -438,8 +438,9 @@ const FIRST_ANSWER: Duration = Duration::from_secs(10);
 
 /// The engine for the listing verbs (`ps`, `status`): chosen as `connect` chooses it, but
 /// without a round trip: it is first reached by the listing itself, at `LISTING_VERSION`.
-/// `Engine::list_containers` must be its first request; other reads may follow (`api`). With `-v` the engine and its version are
-/// logged, which asks the engine anyway: then this is `connect`.
+/// `Engine::list_containers` must be its first request; other reads may follow (`api`). With
+/// `-v` the engine and its version are logged, which asks the engine anyway: then this is
+/// `connect`.
 pub async fn connect_for_listing() -> Result<Engine, EngineError> {
     if tracing::enabled!(tracing::Level::INFO) {
         return connect().await;

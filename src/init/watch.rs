@@ -24,8 +24,9 @@
 //! `port`. Output is not HTML-escaped. A failing validation keeps the old file and the program
 //! untouched, and is reported in state.json (`"watches"`) without leaving UP.
 //!
-//! The DNS polling runs in one thread per watch (`dns_wire::lookup_a`, `lookup_ptr`); rendering, validation
-//! and reloads run on the lifecycle's event loop, which owns the processes.
+//! The DNS polling runs in one thread per watch (`dns_wire::lookup_a`, `lookup_ptr`);
+//! rendering, validation and reloads run on the lifecycle's event loop, which owns the
+//! processes.
 use super::dns_server::ServerAddr;
 use super::dns_wire::{lookup_a, lookup_ptr};
 use super::error::InitError;

@@ -35,12 +35,6 @@ impl LinkSpec {
 
     pub fn matches(&self, service: &str, instance: &str) -> bool {
         match &self.target {
-            // Without a wildcard, compared in place: a plan resolves every link of every
-            // instance against every instance, and a string per comparison was most of its time.
-            LinkTarget::Hostname(p) if !p.contains('*') => p
-                .strip_prefix(service)
-                .and_then(|rest| rest.strip_prefix('-'))
-                .is_some_and(|rest| rest == instance),
             LinkTarget::Hostname(p) => wildcard_match(p, &format!("{service}-{instance}")),
             LinkTarget::Service {
                 service: s,
