@@ -221,3 +221,28 @@ fn children_of_a_failed_parent_are_skipped_and_v_streams_the_output() {
     assert!(inspect("{{.Id}}", &format!("{}/solo", p.name)).starts_with("sha256:"));
     assert_eq!(inspect("{{.Id}}", &format!("{}/kid", p.name)), "");
 }
+
+/// CI once failed a build with "bytes remaining on stream": the engine's answer had been read in
+/// two parts, one ending at a message's `}` and the next starting with its "\r\n". Here every
+/// message of every answer is cut that way (`SplitAnswers`, between dops and the real engine):
+/// the build must still succeed and tag the image it reports.
+#[test]
+fn a_build_whose_answers_arrive_cut_before_each_line_end_still_succeeds() {
+    let p = engine_project("build-cut");
+    p.write(
+        "services/cut/Dockerfile",
+        "FROM dops-test/busybox\nRUN echo cut > /cut.txt\nCMD [\"sleep\",\"3600\"]\n",
+    );
+    let split = support::SplitAnswers::start();
+    let out = support::dops_command(&p.dir)
+        .env("DOCKER_HOST", split.host())
+        .args(["build:cut"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(split.cuts() > 0, "the forwarder cut no line end");
+    let image = format!("{}/cut", p.name);
+    assert_eq!(inspect("{{json .Config.Entrypoint}}", &image), INIT);
+    let shown = docker(&["run", "--rm", "--entrypoint", "cat", &image, "/cut.txt"]);
+    assert_eq!(stdout(&shown).trim(), "cut", "{shown:?}");
+}

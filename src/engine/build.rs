@@ -16,7 +16,7 @@ use futures_util::StreamExt;
 
 use super::connect::Engine;
 use super::context::{service_context, ContextTar};
-use super::error::EngineError;
+use super::error::{is_lost_tail, EngineError};
 use super::inject::{self, ensure_init_image, find_init_binary, injection_dockerfile};
 use super::progress::{Progress, Reporter};
 use crate::labels;
@@ -314,7 +314,11 @@ async fn build_one(
     })
 }
 
-/// Run one build call, following its output; returns the image id.
+/// Run one build, following its output; returns the image id.
+///
+/// When the engine's answer loses its tail in transit ([`is_lost_tail`]), the build's outcome is
+/// confirmed from the engine if the id arrived (and the tag, if any, names it); otherwise the
+/// build is run once more, from the engine's cache.
 async fn run_build(
     engine: &Engine,
     service: &str,
@@ -323,11 +327,82 @@ async fn run_build(
     dockerfile: Option<&str>,
     report: &Reporter,
 ) -> Result<String, EngineError> {
-    let mut stream = engine.api().build_image(
-        options,
-        None,
-        Some(bollard::body_full(bytes::Bytes::from(body))),
-    );
+    let body = bytes::Bytes::from(body);
+    let mut attempt = 1;
+    loop {
+        let followed = follow_build(
+            engine,
+            service,
+            options.clone(),
+            body.clone(),
+            dockerfile,
+            report,
+        )
+        .await?;
+        let lost = match followed {
+            Followed::Done(id) => return Ok(id),
+            Followed::LostTail { id, error } => {
+                if let Some(id) = id {
+                    if tag_names(engine, options.t.as_deref(), &id).await? {
+                        return Ok(id);
+                    }
+                }
+                error
+            }
+        };
+        if attempt == 2 {
+            return Err(EngineError::docker(
+                format!("build {service} (its answer was cut short twice)"),
+                lost,
+            ));
+        }
+        attempt += 1;
+        tracing::warn!(
+            service,
+            "the engine's answer to the build was cut short ({lost}); building again"
+        );
+    }
+}
+
+/// How one build call's answer ended.
+enum Followed {
+    /// The build succeeded with this image id.
+    Done(String),
+    /// The answer lost its tail; the id, if it arrived before.
+    LostTail {
+        id: Option<String>,
+        error: bollard::errors::Error,
+    },
+}
+
+/// True when the build's outcome is confirmed: `tag` (if the build had one) names image `id`.
+async fn tag_names(engine: &Engine, tag: Option<&str>, id: &str) -> Result<bool, EngineError> {
+    let Some(tag) = tag else { return Ok(true) };
+    Ok(super::observe::image_info(engine, tag)
+        .await?
+        .is_some_and(|image| same_image(&image.id, id)))
+}
+
+/// Docker names an image by `sha256:<hex>` in the aux message and by a short hex prefix in
+/// "Successfully built <id>".
+fn same_image(full: &str, reported: &str) -> bool {
+    let full = full.strip_prefix("sha256:").unwrap_or(full);
+    let reported = reported.strip_prefix("sha256:").unwrap_or(reported);
+    !reported.is_empty() && full.starts_with(reported)
+}
+
+/// One build call, following its output.
+async fn follow_build(
+    engine: &Engine,
+    service: &str,
+    options: BuildImageOptions,
+    body: bytes::Bytes,
+    dockerfile: Option<&str>,
+    report: &Reporter,
+) -> Result<Followed, EngineError> {
+    let mut stream = engine
+        .api()
+        .build_image(options, None, Some(bollard::body_full(body)));
     let mut id: Option<String> = None;
     let mut partial = String::new();
     let mut lines = StepLines {
@@ -372,15 +447,22 @@ async fn run_build(
                     output,
                 });
             }
+            Err(error) if is_lost_tail(&error) => {
+                return Ok(Followed::LostTail {
+                    id: id.or(lines.built),
+                    error,
+                })
+            }
             Err(e) => return Err(EngineError::docker(format!("build {service}"), e)),
         }
     }
     let id = id.or(lines.built);
-    id.ok_or_else(|| EngineError::BuildFailed {
-        service: service.to_string(),
-        step: None,
-        output: "the engine did not report an image id".into(),
-    })
+    id.map(Followed::Done)
+        .ok_or_else(|| EngineError::BuildFailed {
+            service: service.to_string(),
+            step: None,
+            output: "the engine did not report an image id".into(),
+        })
 }
 
 /// The output of one build, line by line: the current step and what it printed.
@@ -440,6 +522,28 @@ pub fn locate_step(header: &str, dockerfile: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reported_id_names_the_image_in_either_spelling() {
+        let full = "sha256:3d546227362a50e2f4cabf5e77ed810d00342791f59022b19a3084d864fb378e";
+        assert!(same_image(full, full));
+        assert!(same_image(full, "3d546227362a"));
+        assert!(!same_image(full, "3d546227362b"));
+        assert!(!same_image(full, ""));
+        assert!(!same_image(full, "sha256:"));
+    }
+
+    #[test]
+    fn only_tokio_utils_end_of_stream_remnant_is_a_lost_tail() {
+        // The error as tokio-util's decoder makes it at the end of a stream, through bollard's
+        // conversion; any other I/O error is a real failure.
+        let lost: bollard::errors::Error =
+            std::io::Error::other("bytes remaining on stream").into();
+        assert!(is_lost_tail(&lost));
+        let reset: bollard::errors::Error =
+            std::io::Error::from(std::io::ErrorKind::ConnectionReset).into();
+        assert!(!is_lost_tail(&reset));
+    }
 
     #[test]
     fn a_step_header_maps_to_its_dockerfile_line() {

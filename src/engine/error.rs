@@ -135,6 +135,17 @@ pub(crate) fn is_not_found(e: &bollard::errors::Error) -> bool {
     )
 }
 
+/// True when a streamed answer (build, push) lost its tail in transit rather than the work
+/// failing. Docker ends each of those messages with "\r\n"; when one read of the answer ends
+/// between a message's `}` and its "\r\n", bollard's line decoder (0.21) keeps a lone "\r" in
+/// front of what follows, and at the end of the answer it fails with tokio-util's "bytes
+/// remaining on stream", dropping the messages still buffered (often the last ones: the image
+/// id, or the error). The outcome is then unknown: callers confirm it from the engine or redo
+/// the call, which the engine's cache makes cheap.
+pub(crate) fn is_lost_tail(e: &bollard::errors::Error) -> bool {
+    matches!(e, bollard::errors::Error::IOError { err } if err.to_string() == "bytes remaining on stream")
+}
+
 /// True when a bollard error is Docker's 304 (already started / already stopped).
 pub(crate) fn is_not_modified(e: &bollard::errors::Error) -> bool {
     matches!(

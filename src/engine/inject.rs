@@ -25,7 +25,7 @@ use futures_util::StreamExt;
 
 use super::connect::Engine;
 use super::context::ContextTar;
-use super::error::{is_not_found, EngineError};
+use super::error::{is_lost_tail, is_not_found, EngineError};
 use crate::labels;
 
 pub use crate::meta::INIT_PATH;
@@ -155,13 +155,25 @@ pub async fn ensure_init_image(engine: &Engine, binary: &Path) -> Result<String,
         forcerm: true,
         ..Default::default()
     };
-    let mut stream = engine.api().build_image(
-        options,
-        None,
-        Some(bollard::body_full(bytes::Bytes::from(body))),
-    );
-    while let Some(item) = stream.next().await {
-        item.map_err(|e| EngineError::docker(format!("build {tag}"), e))?;
+    let body = bytes::Bytes::from(body);
+    // An answer that lost its tail (`is_lost_tail`) is confirmed by the tag, else redone once.
+    for attempt in 1..=2 {
+        let mut stream = engine.api().build_image(
+            options.clone(),
+            None,
+            Some(bollard::body_full(body.clone())),
+        );
+        let mut lost = None;
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(_) => {}
+                Err(e) if is_lost_tail(&e) && attempt == 1 => lost = Some(e),
+                Err(e) => return Err(EngineError::docker(format!("build {tag}"), e)),
+            }
+        }
+        if lost.is_none() || super::observe::image_info(engine, &tag).await?.is_some() {
+            break;
+        }
     }
     Ok(tag)
 }

@@ -8,6 +8,7 @@ mod eventually;
 pub mod load;
 mod running;
 mod second_engine;
+mod split_answers;
 mod test;
 
 use std::path::{Path, PathBuf};
@@ -20,6 +21,8 @@ pub use eventually::{eventually, until_some, within};
 pub use running::{now_ms, Running};
 #[allow(unused_imports)]
 pub use second_engine::SecondEngine;
+#[allow(unused_imports)]
+pub use split_answers::SplitAnswers;
 #[allow(unused_imports)]
 pub use test::Test;
 
@@ -125,10 +128,32 @@ pub fn cleanup_project(name: &str) {
     // --no-prune: the untagged parents of this project's images may be the build cache another
     // test's build is using at this moment (the same Dockerfile lines); pruning them made that
     // build fail with "failed to get digest". They are reused by the next run's builds.
-    rm(
-        &["image", "rm", "-f", "--no-prune"],
-        ids(&["image", "ls", "-q", "--filter", &filter]),
-    );
+    //
+    // The project's images, then those left untagged: its services' own builds (which dops does
+    // not tag) and those a rebuild replaced. Their labels name the project, so no other
+    // project's build has them as its cache. A parent is only untagged while a child of it is
+    // there, whatever the order `docker image rm` is given: a pass per generation.
+    // A build chain is many generations deep (every step of every service's own build).
+    let mut before = Vec::new();
+    for _ in 0..30 {
+        let mut images = ids(&["image", "ls", "-q", "--filter", &filter]);
+        images.extend(ids(&[
+            "image",
+            "ls",
+            "-q",
+            "--filter",
+            "dangling=true",
+            "--filter",
+            &filter,
+        ]));
+        images.sort();
+        images.dedup();
+        if images.is_empty() || images == before {
+            break;
+        }
+        rm(&["image", "rm", "-f", "--no-prune"], images.clone());
+        before = images;
+    }
 }
 
 /// The dops-init the tests inject: `DOPS_INIT_BIN` when the runner names one (a release

@@ -7,7 +7,7 @@ use bollard::query_parameters::{PushImageOptions, TagImageOptions};
 use futures_util::StreamExt;
 
 use super::target::Swarm;
-use crate::engine::error::{is_not_found, EngineError};
+use crate::engine::error::{is_lost_tail, is_not_found, EngineError};
 
 /// An image as the nodes pull it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,22 +49,36 @@ pub async fn push(swarm: &Swarm, image: &str) -> Result<Pushed, EngineError> {
     )
     .await
     .map_err(|e| EngineError::docker(format!("tag {image} as {repo}:{tag}"), e))?;
-    let mut stream = api.push_image(
-        &repo,
-        Some(PushImageOptions {
-            tag: Some(tag.clone()),
-            ..Default::default()
-        }),
-        None,
-    );
-    while let Some(item) = stream.next().await {
-        let item = item.map_err(|e| EngineError::docker(format!("push {repo}:{tag}"), e))?;
-        if let Some(d) = item.error_detail {
-            return Err(EngineError::Other(format!(
-                "push {repo}:{tag}: {}\nhint: is the registry {} running, and reachable from the build engine (an insecure registry must be allowed there)?",
-                d.message.unwrap_or_default(),
-                swarm.registry_push
-            )));
+    // A push is redone once when its answer lost its tail (`is_lost_tail`): what was lost may be
+    // the error, and pushing again only sends what the registry lacks.
+    for attempt in 1..=2 {
+        let mut stream = api.push_image(
+            &repo,
+            Some(PushImageOptions {
+                tag: Some(tag.clone()),
+                ..Default::default()
+            }),
+            None,
+        );
+        let mut lost = false;
+        while let Some(item) = stream.next().await {
+            let item = match item {
+                Err(e) if is_lost_tail(&e) && attempt == 1 => {
+                    lost = true;
+                    continue;
+                }
+                item => item.map_err(|e| EngineError::docker(format!("push {repo}:{tag}"), e))?,
+            };
+            if let Some(d) = item.error_detail {
+                return Err(EngineError::Other(format!(
+                    "push {repo}:{tag}: {}\nhint: is the registry {} running, and reachable from the build engine (an insecure registry must be allowed there)?",
+                    d.message.unwrap_or_default(),
+                    swarm.registry_push
+                )));
+            }
+        }
+        if !lost {
+            break;
         }
     }
     Ok(Pushed {
