@@ -32,7 +32,7 @@
 #              recreates the 3 containers in parallel (stop, then start the new one). The web
 #              image's dops-init drains only an instance registered in the dops DNS, so under
 #              Compose its program stops at once on `docker stop`, as in any image without a drain.
-#   load       the same client for both: CONCURRENCY keep-alive HTTP/1.1 clients (python3) on
+#   load       the same client for both (load_client.py): CONCURRENCY keep-alive HTTP/1.1 clients on
 #              the balancer's port published on 127.0.0.1, bounded by MAX_SECONDS and
 #              MAX_REQUESTS. A failure is an exception (refused, reset, timeout) or a status other
 #              than 200 (HAProxy's 503 when no server is up, 502 when one vanished mid-request).
@@ -327,74 +327,7 @@ wait_new_up() {
 
 # The load on $1 in the background (load_pid); its results go to $2 once $3 exists or a limit hits.
 start_load() {
-  python3 - "$1" "$CONCURRENCY" "$MAX_SECONDS" "$3" "$2" "$MAX_REQUESTS" <<'PY' &
-import http.client, json, os, sys, threading, time, urllib.parse
-url, conc, max_s, stop_file, out = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5]
-max_requests = int(sys.argv[6])
-u = urllib.parse.urlsplit(url)
-lock = threading.Lock()
-# Per version (v1: the old page, v2: the new one): count, first and last response times, and
-# the same per page ([count, first, last]; a page names its instance).
-stats = {"requests": 0, "failures": 0, "status": {}, "errors": {}, "versions": {}, "failure_times": []}
-start = time.time()
-deadline = start + max_s
-
-def record(body, t):
-    line = body.strip()
-    v = stats["versions"].setdefault("v2" if line.endswith(" v2") else "v1",
-                                     {"count": 0, "first": t, "last": t, "pages": {}})
-    v["count"] += 1
-    v["last"] = t
-    p = v["pages"].setdefault(line, [0, t, t])
-    p[0] += 1
-    p[2] = t
-
-def fail(kind, t):
-    stats["failures"] += 1
-    stats["errors"][kind] = stats["errors"].get(kind, 0) + 1
-    if len(stats["failure_times"]) < 5000:
-        stats["failure_times"].append(round(t, 3))
-
-def worker():
-    conn = None
-    while time.time() < deadline and stats["requests"] < max_requests and not os.path.exists(stop_file):
-        try:
-            if conn is None:
-                conn = http.client.HTTPConnection(u.hostname, u.port, timeout=5)
-            conn.request("GET", "/")
-            r = conn.getresponse()
-            body = r.read().decode("utf-8", "replace")
-            t = time.time()
-            with lock:
-                stats["requests"] += 1
-                stats["status"][str(r.status)] = stats["status"].get(str(r.status), 0) + 1
-                if r.status == 200:
-                    record(body, t)
-                else:
-                    fail("http_%d" % r.status, t)
-            if r.getheader("connection", "").lower() == "close":
-                conn.close(); conn = None
-        except Exception as e:
-            t = time.time()
-            with lock:
-                stats["requests"] += 1
-                fail(type(e).__name__, t)
-            try:
-                conn.close()
-            except Exception:
-                pass
-            conn = None
-            time.sleep(0.01)
-
-threads = [threading.Thread(target=worker, daemon=True) for _ in range(conc)]
-for th in threads: th.start()
-for th in threads: th.join()
-stats["start"] = start
-stats["end"] = time.time()
-stats["hit_limit"] = not os.path.exists(stop_file)
-with open(out + ".tmp", "w") as f: json.dump(stats, f)
-os.replace(out + ".tmp", out)
-PY
+  python3 "$(dirname "$(readlink -f "$0")")/load_client.py" "$1" "$CONCURRENCY" "$MAX_SECONDS" "$3" "$2" "$MAX_REQUESTS" versions &
   load_pid=$!
 }
 

@@ -240,67 +240,7 @@ EOF
 
   # --- the load --------------------------------------------------------------------------------
   # Keep-alive clients; each response's body names the instance ("web three (web-three)").
-  python3 - "$url" "$CONCURRENCY" "$MAX_SECONDS" "$stop_file" "$results" "$MAX_REQUESTS" <<'PY' &
-import http.client, json, os, sys, threading, time, urllib.parse
-url, conc, max_s, stop_file, out = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5]
-max_requests = int(sys.argv[6])
-u = urllib.parse.urlsplit(url)
-lock = threading.Lock()
-stats = {"requests": 0, "failures": 0, "status": {}, "errors": {}, "instances": {}, "failure_times": []}
-start = time.time()
-deadline = start + max_s
-
-def record(inst, t):
-    i = stats["instances"].setdefault(inst, {"count": 0, "first": t, "last": t})
-    i["count"] += 1
-    i["last"] = t
-
-def fail(kind, t):
-    stats["failures"] += 1
-    stats["errors"][kind] = stats["errors"].get(kind, 0) + 1
-    if len(stats["failure_times"]) < 1000:
-        stats["failure_times"].append(round(t, 3))
-
-def worker():
-    conn = None
-    while time.time() < deadline and stats["requests"] < max_requests and not os.path.exists(stop_file):
-        try:
-            if conn is None:
-                conn = http.client.HTTPConnection(u.hostname, u.port, timeout=5)
-            conn.request("GET", "/")
-            r = conn.getresponse()
-            body = r.read().decode("utf-8", "replace")
-            t = time.time()
-            with lock:
-                stats["requests"] += 1
-                stats["status"][str(r.status)] = stats["status"].get(str(r.status), 0) + 1
-                if r.status == 200:
-                    words = body.split()
-                    record(words[1] if len(words) > 1 else "?", t)
-                else:
-                    fail("http_%d" % r.status, t)
-            if r.getheader("connection", "").lower() == "close":
-                conn.close(); conn = None
-        except Exception as e:
-            t = time.time()
-            with lock:
-                stats["requests"] += 1
-                fail(type(e).__name__, t)
-            try:
-                conn.close()
-            except Exception:
-                pass
-            conn = None
-            time.sleep(0.01)
-
-threads = [threading.Thread(target=worker, daemon=True) for _ in range(conc)]
-for th in threads: th.start()
-for th in threads: th.join()
-stats["start"] = start
-stats["end"] = time.time()
-with open(out + ".tmp", "w") as f: json.dump(stats, f)
-os.replace(out + ".tmp", out)
-PY
+  python3 "$here/load_client.py" "$url" "$CONCURRENCY" "$MAX_SECONDS" "$stop_file" "$results" "$MAX_REQUESTS" instances &
   load_pid=$!
   local t_load
   t_load=$(now)
