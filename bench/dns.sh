@@ -7,10 +7,12 @@
 #   DOPS_BIN=/path/to/old/dops CONVERGE_BIN=/path/to/old/dns_converge bench/dns.sh
 #                         # measure another dops build (e.g. before a change) instead of building
 #
-# Prints, per server: queries/s, lost, average and p99 latency (p99 measured in a second run at a
-# fixed rate, LAT_QPS, from dnsperf -v), the server's CPU time per answered query (user+system
-# from /proc/PID/stat over the throughput rounds: a counter that stays meaningful when the shared
-# machine is busy), and the ratios dops/BIND and dops/dnsmasq. Then:
+# Prints, per server: queries/s, lost, average and p99 latency (p99 measured in second, also
+# interleaved, rounds at a fixed rate, LAT_QPS, from dnsperf -v), the server's CPU time per
+# answered query (user+system from /proc/PID/stat over the throughput rounds: a counter that stays
+# meaningful when the shared machine is busy), the share of a core that the server and dnsperf
+# used (a client at 100% bounds the qps of a server below it), and the ratios dops/BIND and
+# dops/dnsmasq. The order of the servers rotates each round. Then:
 # UP -> resolvable and kill -9 -> gone, with the client dops-init uses.
 #
 # Before any speed is measured, the three servers must give the same answers (response code and
@@ -224,19 +226,23 @@ say "bench: all three servers give the same answers to the $nq queries"
 ANSWERS_OK="same answers from the 3 servers for all $nq queries (rcode + sorted records)"
 
 # --- throughput: ROUNDS interleaved rounds (the machine is shared), median per server --------------
-declare -A QPS LOST SENT AVG P99 CPU PID_OF
+declare -A QPS LOST SENT AVG P99 CPU BUSY PID_OF
 PID_OF=([dops]=$DOPS_PID [bind]=$BIND_PID [dnsmasq]=$MASQ_PID)
 CLK_TCK=$(getconf CLK_TCK)
 cpu_ticks() { # pid -> user+system clock ticks of the whole process (all threads)
     awk '{print $14 + $15}' "/proc/$1/stat"
 }
-perf() { # name port -> appends "qps sent lost avg_ms cpu_ticks" to $WORK/perf.<name>
+perf() { # name port -> appends "qps sent lost avg_ms cpu_ticks client_ticks" to $WORK/perf.<name>
     local out t0 t1
     t0=$(cpu_ticks "${PID_OF[$1]}")
-    out=$(dnsperf -s 127.0.0.1 -p "$2" -d "$WORK/queries" -l "$DURATION" -c "$CLIENTS" -T 1 -q "$OUTSTANDING" -t 2 2>&1)
+    # dnsperf's own CPU (its parent shell's cutime+cstime once it exited): a client that used its
+    # whole core bounds the qps of a server that did not.
+    out=$(sh -c 'dnsperf "$@" 2>&1; echo "client ticks: $(cut -d" " -f16,17 /proc/$$/stat)"' sh \
+        -s 127.0.0.1 -p "$2" -d "$WORK/queries" -l "$DURATION" -c "$CLIENTS" -T 1 -q "$OUTSTANDING" -t 2)
     t1=$(cpu_ticks "${PID_OF[$1]}")
     awk -v cpu=$((t1 - t0)) '/Queries sent:/{s=$3} /Queries lost:/{l=$3} /Queries per second:/{q=$4}
-         /Average Latency/{a=$4*1000} END {printf "%s %s %s %.3f %s\n", q, s, l, a, cpu}' <<<"$out" >>"$WORK/perf.$1"
+         /Average Latency/{a=$4*1000} /^client ticks:/{c=$3+$4}
+         END {printf "%s %s %s %.3f %s %s\n", q, s, l, a, cpu, c}' <<<"$out" >>"$WORK/perf.$1"
 }
 latency() { # name port: p99 at a fixed rate from per-query verbose output
     local lat
@@ -248,8 +254,15 @@ median() { # file column
     sort -g -k"$2","$2" "$1" | awk -v c="$2" '{v[NR]=$c} END {print v[int((NR+1)/2)]}'
 }
 
+# The order rotates each round (dops bind dnsmasq, then bind dnsmasq dops, ...): no server always
+# runs first, after a pause, or last, after the others warmed the machine.
+SERVERS=(dops:$PORT_DOPS bind:$PORT_BIND dnsmasq:$PORT_MASQ)
+rotated() { # round
+    local i
+    for i in 0 1 2; do echo "${SERVERS[$(( (i + $1 - 1) % 3 ))]}"; done
+}
 for r in $(seq 1 "$ROUNDS"); do
-    for s in dops:$PORT_DOPS bind:$PORT_BIND dnsmasq:$PORT_MASQ; do
+    for s in $(rotated "$r"); do
         say "round $r/$ROUNDS: dnsperf ${s%%:*} (${DURATION}s)..."
         perf "${s%%:*}" "${s##*:}"
         sleep 1
@@ -261,22 +274,33 @@ for s in dops bind dnsmasq; do
     LOST[$s]=$(awk '{t+=$3} END {print t}' "$WORK/perf.$s")
     AVG[$s]=$(median "$WORK/perf.$s" 4)
     CPU[$s]=$(awk -v hz="$CLK_TCK" '{t+=$5; q+=$2-$3} END {if (q>0) printf "%.2f", t*1e6/hz/q; else print "n/a"}' "$WORK/perf.$s")
+    # The share of one core that the server and dnsperf used during the throughput rounds.
+    BUSY[$s]=$(awk -v hz="$CLK_TCK" -v d="$DURATION" '{t+=$5; c+=$6; n++} END {printf "%.0f%% / %.0f%%", 100*t/hz/d/n, 100*c/hz/d/n}' "$WORK/perf.$s")
 done
-for s in dops:$PORT_DOPS bind:$PORT_BIND dnsmasq:$PORT_MASQ; do
-    say "latency ${s%%:*} (${LAT_SECS}s at ${LAT_QPS} qps)..."
-    latency "${s%%:*}" "${s##*:}"
+# p99 in ROUNDS interleaved rounds too (one run of a few seconds is at the mercy of whatever else
+# the shared machine does then): the median of each server's per-round p99.
+for r in $(seq 1 "$ROUNDS"); do
+    for s in $(rotated "$r"); do
+        say "latency round $r/$ROUNDS: ${s%%:*} (${LAT_SECS}s at ${LAT_QPS} qps)..."
+        latency "${s%%:*}" "${s##*:}"
+        echo "${P99[${s%%:*}]}" >>"$WORK/p99.${s%%:*}"
+    done
+done
+for s in dops bind dnsmasq; do
+    P99[$s]=$(median "$WORK/p99.$s" 1)
 done
 
 echo
 echo "DNS on loopback: dnsperf ${ROUNDS} interleaved rounds x ${DURATION}s per server, ${CLIENTS} clients, ${OUTSTANDING} outstanding,"
 echo "$ANSWERS_OK"
 echo "7 query names (A x5, SRV, NXDOMAIN); dops and BIND with ${DNS_THREADS} thread(s), dnsmasq single-threaded; $(nproc) cores shared with dnsperf"
-printf '%-10s %14s %12s %8s %14s %18s %16s\n' server "median qps" "sent(all)" "lost" "median avg ms" "p99 ms @${LAT_QPS}qps" "cpu us/query"
+printf '%-10s %14s %12s %8s %14s %18s %16s %20s\n' server "median qps" "sent(all)" "lost" "median avg ms" "median p99 ms @${LAT_QPS}qps" "cpu us/query" "core: server/client"
 for s in dops bind dnsmasq; do
-    printf '%-10s %14.0f %12s %8s %14s %18s %16s\n' "$s" "${QPS[$s]}" "${SENT[$s]}" "${LOST[$s]}" "${AVG[$s]}" "${P99[$s]}" "${CPU[$s]}"
+    printf '%-10s %14.0f %12s %8s %14s %18s %16s %20s\n' "$s" "${QPS[$s]}" "${SENT[$s]}" "${LOST[$s]}" "${AVG[$s]}" "${P99[$s]}" "${CPU[$s]}" "${BUSY[$s]}"
 done
 for s in dops bind dnsmasq; do
-    printf '  %-8s per round qps: %s\n' "$s" "$(awk '{printf "%.0f ", $1}' "$WORK/perf.$s")"
+    printf '  %-8s per round qps: %s  p99 ms: %s\n' "$s" "$(awk '{printf "%.0f ", $1}' "$WORK/perf.$s")" \
+        "$(tr '\n' ' ' <"$WORK/p99.$s")"
 done
 awk -v d="${QPS[dops]}" -v b="${QPS[bind]}" -v m="${QPS[dnsmasq]}" 'BEGIN {
     printf "ratio qps dops/bind    = %.2fx (target >= 1.30x)\n", d / b
