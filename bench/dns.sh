@@ -2,7 +2,8 @@
 # bench/dns.sh: the dops DNS side by side with BIND 9 (`named`) and dnsmasq, on loopback, with
 # dnsperf; the same records in all three; then the convergence of the dops DNS.
 #
-#   bench/dns.sh          # ROUNDS=3 DURATION=10 CLIENTS=8 OUTSTANDING=100 LAT_QPS=5000 DNS_THREADS=1
+#   bench/dns.sh          # ROUNDS=3 DURATION=10 CLIENTS=8 OUTSTANDING=100 CLIENT_THREADS=2
+#                         # LAT_QPS=5000 DNS_THREADS=1
 #   ROUNDS=5 DURATION=20 bench/dns.sh
 #   DOPS_BIN=/path/to/old/dops CONVERGE_BIN=/path/to/old/dns_converge bench/dns.sh
 #                         # measure another dops build (e.g. before a change) instead of building
@@ -29,6 +30,11 @@ CLIENTS=${CLIENTS:-8}
 OUTSTANDING=${OUTSTANDING:-100}
 LAT_QPS=${LAT_QPS:-5000}
 LAT_SECS=${LAT_SECS:-5}
+# dnsperf's threads for the throughput rounds. With one, dnsperf saturated its core before the
+# dops server did (client 90-100% of a core, dops 65-70%), so dops' qps was the client's limit;
+# with two, BIND and dnsmasq stay at their own limit (one serving thread each at 90-95%) and the
+# client no longer caps the fastest server. The same client for all three either way.
+CLIENT_THREADS=${CLIENT_THREADS:-2}
 # One serving thread for dops and BIND, as dnsmasq: on 2 cores the other one is dnsperf's (with
 # DNS_THREADS=2 all three servers answer less here: the second thread competes with dnsperf).
 DNS_THREADS=${DNS_THREADS:-1}
@@ -238,7 +244,7 @@ perf() { # name port -> appends "qps sent lost avg_ms cpu_ticks client_ticks" to
     # dnsperf's own CPU (its parent shell's cutime+cstime once it exited): a client that used its
     # whole core bounds the qps of a server that did not.
     out=$(sh -c 'dnsperf "$@" 2>&1; echo "client ticks: $(cut -d" " -f16,17 /proc/$$/stat)"' sh \
-        -s 127.0.0.1 -p "$2" -d "$WORK/queries" -l "$DURATION" -c "$CLIENTS" -T 1 -q "$OUTSTANDING" -t 2)
+        -s 127.0.0.1 -p "$2" -d "$WORK/queries" -l "$DURATION" -c "$CLIENTS" -T "$CLIENT_THREADS" -q "$OUTSTANDING" -t 2)
     t1=$(cpu_ticks "${PID_OF[$1]}")
     awk -v cpu=$((t1 - t0)) '/Queries sent:/{s=$3} /Queries lost:/{l=$3} /Queries per second:/{q=$4}
          /Average Latency/{a=$4*1000} /^client ticks:/{c=$3+$4}
@@ -291,7 +297,7 @@ for s in dops bind dnsmasq; do
 done
 
 echo
-echo "DNS on loopback: dnsperf ${ROUNDS} interleaved rounds x ${DURATION}s per server, ${CLIENTS} clients, ${OUTSTANDING} outstanding,"
+echo "DNS on loopback: dnsperf (${CLIENT_THREADS} threads) ${ROUNDS} interleaved rounds x ${DURATION}s per server, ${CLIENTS} clients, ${OUTSTANDING} outstanding,"
 echo "$ANSWERS_OK"
 echo "7 query names (A x5, SRV, NXDOMAIN); dops and BIND with ${DNS_THREADS} thread(s), dnsmasq single-threaded; $(nproc) cores shared with dnsperf"
 printf '%-10s %14s %12s %8s %14s %18s %16s %20s\n' server "median qps" "sent(all)" "lost" "median avg ms" "median p99 ms @${LAT_QPS}qps" "cpu us/query" "core: server/client"
