@@ -233,16 +233,45 @@ fn a_build_whose_answers_arrive_cut_before_each_line_end_still_succeeds() {
         "services/cut/Dockerfile",
         "FROM dops-test/busybox\nRUN echo cut > /cut.txt\nCMD [\"sleep\",\"3600\"]\n",
     );
+    // A dops-init of its own (the test's, with bytes after its end that nothing reads), so that
+    // its carrier image is built through the forwarder too; removed at the end.
+    let mut init = std::fs::read(support::test_init()).unwrap();
+    init.extend_from_slice(format!("\n{}\n", p.name).as_bytes());
+    let init_path = p.path("dops-init");
+    std::fs::write(&init_path, &init).unwrap();
+    std::fs::set_permissions(
+        &init_path,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let _init_image = RemoveImage(dops::engine::inject::init_image_tag(&init));
     let split = support::SplitAnswers::start();
     let out = support::dops_command(&p.dir)
         .env("DOCKER_HOST", split.host())
+        .env("DOPS_INIT_BIN", &init_path)
         .args(["build:cut"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(split.cuts() > 0, "the forwarder cut no line end");
+    assert_eq!(
+        inspect(
+            "{{index .Config.Labels \"io.dops.init_image\"}}",
+            &format!("{}/cut", p.name)
+        ),
+        _init_image.0
+    );
     let image = format!("{}/cut", p.name);
     assert_eq!(inspect("{{json .Config.Entrypoint}}", &image), INIT);
     let shown = docker(&["run", "--rm", "--entrypoint", "cat", &image, "/cut.txt"]);
     assert_eq!(stdout(&shown).trim(), "cut", "{shown:?}");
+}
+
+/// Removes an image (by reference) when dropped, even when the test failed.
+struct RemoveImage(String);
+
+impl Drop for RemoveImage {
+    fn drop(&mut self) {
+        let _ = docker(&["image", "rm", "-f", "--no-prune", &self.0]);
+    }
 }

@@ -127,10 +127,15 @@ fn content_hash(data: &[u8]) -> String {
     format!("{acc:016x}")
 }
 
+/// The tag of the init carrier image of this dops-init binary: `dops-init:<hash of its bytes>`.
+pub fn init_image_tag(binary: &[u8]) -> String {
+    format!("dops-init:{}", content_hash(binary))
+}
+
 /// Make sure the init carrier image `dops-init:<hash>` exists; returns its tag.
 pub async fn ensure_init_image(engine: &Engine, binary: &Path) -> Result<String, EngineError> {
     let data = std::fs::read(binary).map_err(|e| EngineError::io(binary, e))?;
-    let tag = format!("dops-init:{}", content_hash(&data));
+    let tag = init_image_tag(&data);
     match engine.api().inspect_image(&tag).await {
         Ok(_) => return Ok(tag),
         Err(e) if is_not_found(&e) => {}
