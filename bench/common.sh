@@ -9,9 +9,13 @@ export DOPS_LOG=${DOPS_LOG:-warn}
 # The init injected into the bench images: DOPS_INIT_BIN when set, else the one next to dops.
 [ -n "${DOPS_INIT_BIN:-}" ] && export DOPS_INIT_BIN
 # Run dops quietly, showing its output only when it fails.
+# DOPS_LIMIT=S bounds it to S seconds (a bench's contender must never hang).
 dops_q() {
   local log; log=$(mktemp)
-  if ! "$DOPS" "$@" >"$log" 2>&1; then cat "$log" >&2; rm -f "$log"; echo "bench: dops $* failed" >&2; return 1; fi
+  if ! ${DOPS_LIMIT:+timeout "$DOPS_LIMIT"} "$DOPS" "$@" >"$log" 2>&1; then
+    cat "$log" >&2; rm -f "$log"
+    echo "bench: dops $* failed${DOPS_LIMIT:+ or took over ${DOPS_LIMIT}s}" >&2; return 1
+  fi
   rm -f "$log"
 }
 

@@ -70,7 +70,7 @@ check_count() { # contender label
 
 round_dops() {
   local s
-  s=$(now); (cd "$dir" && dops_q_limited run:all); dops_t+=("$(elapsed "$s")")
+  s=$(now); (cd "$dir" && DOPS_LIMIT=$LIMIT dops_q run:all); dops_t+=("$(elapsed "$s")")
   check_count "dops run:all" "io.dops.project=$proj"
   (cd "$dir" && dops_q clean:all)
 }
@@ -101,16 +101,6 @@ round_raw() {
   check_count "$N x docker run -d" "bench=$proj"
   docker ps -aq --filter "label=bench=$proj" | xargs -r docker rm -f >/dev/null
   remove_network "$net"
-}
-
-# dops quietly, its start bounded like the others'.
-dops_q_limited() {
-  local log; log=$(mktemp)
-  if ! timeout "$LIMIT" "$DOPS" "$@" >"$log" 2>&1; then
-    tail -n 20 "$log" >&2; rm -f "$log"
-    echo "bench: dops $* failed or took over ${LIMIT}s" >&2; exit 1
-  fi
-  rm -f "$log"
 }
 
 contenders=(dops compose raw)

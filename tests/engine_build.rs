@@ -244,7 +244,7 @@ fn a_build_whose_answers_arrive_cut_before_each_line_end_still_succeeds() {
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .unwrap();
-    let _init_image = RemoveImage(dops::engine::inject::init_image_tag(&init));
+    let init_image = RemoveImage(dops::engine::inject::init_image_tag(&init));
     let split = support::SplitAnswers::start();
     let out = support::dops_command(&p.dir)
         .env("DOCKER_HOST", split.host())
@@ -254,14 +254,11 @@ fn a_build_whose_answers_arrive_cut_before_each_line_end_still_succeeds() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(split.cuts() > 0, "the forwarder cut no line end");
-    assert_eq!(
-        inspect(
-            "{{index .Config.Labels \"io.dops.init_image\"}}",
-            &format!("{}/cut", p.name)
-        ),
-        _init_image.0
-    );
     let image = format!("{}/cut", p.name);
+    assert_eq!(
+        inspect("{{index .Config.Labels \"io.dops.init_image\"}}", &image),
+        init_image.0
+    );
     assert_eq!(inspect("{{json .Config.Entrypoint}}", &image), INIT);
     let shown = docker(&["run", "--rm", "--entrypoint", "cat", &image, "/cut.txt"]);
     assert_eq!(stdout(&shown).trim(), "cut", "{shown:?}");

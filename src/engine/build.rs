@@ -3,11 +3,12 @@
 //!
 //! A service is built in two API calls: its own Dockerfile (untagged, so a failure leaves the
 //! previous `<project>/<service>` image exactly as it was), then the dops-init injection layer
-//! (`inject`), which is the only build that tags. A failed build reports the failing step's output
-//! and its Dockerfile line.
+//! (`inject`), which is the only build of a service that tags. A failed build reports the failing
+//! step's output and its Dockerfile line. The init carrier image (`inject::init_image_tag`) is
+//! built here too, once per dops-init binary, by the same build call.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -16,8 +17,8 @@ use futures_util::StreamExt;
 
 use super::connect::Engine;
 use super::context::{service_context, ContextTar};
-use super::error::{is_lost_tail, EngineError};
-use super::inject::{self, ensure_init_image, find_init_binary, injection_dockerfile};
+use super::error::{is_lost_tail, is_not_found, EngineError};
+use super::inject::{self, find_init_binary, injection_dockerfile};
 use super::progress::{Progress, Reporter};
 use crate::labels;
 use crate::plan::BuildStep;
@@ -312,6 +313,40 @@ async fn build_one(
         id,
         seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// Make sure the init carrier image `dops-init:<hash>` exists; returns its tag.
+async fn ensure_init_image(engine: &Engine, binary: &Path) -> Result<String, EngineError> {
+    let data = std::fs::read(binary).map_err(|e| EngineError::io(binary, e))?;
+    let tag = inject::init_image_tag(&data);
+    match engine.api().inspect_image(&tag).await {
+        Ok(_) => return Ok(tag),
+        Err(e) if is_not_found(&e) => {}
+        Err(e) => return Err(EngineError::docker(format!("inspect {tag}"), e)),
+    }
+    let mut tar = ContextTar::new();
+    tar.add_bytes(
+        "Dockerfile",
+        format!(
+            "FROM scratch\nCOPY dops-init {}\nLABEL {}=true\n",
+            inject::INIT_PATH,
+            labels::INIT
+        )
+        .as_bytes(),
+        0o644,
+    )?;
+    tar.add_bytes("dops-init", &data, 0o755)?;
+    let body = tar.finish()?;
+    let options = BuildImageOptions {
+        dockerfile: "Dockerfile".into(),
+        t: Some(tag.clone()),
+        rm: true,
+        forcerm: true,
+        ..Default::default()
+    };
+    // The same build call as a service's, an answer that loses its tail included.
+    run_build(engine, &tag, options, body, None, &super::progress::quiet()).await?;
+    Ok(tag)
 }
 
 /// Run one build, following its output; returns the image id.

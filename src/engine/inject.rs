@@ -20,12 +20,11 @@
 
 use std::path::{Path, PathBuf};
 
-use bollard::query_parameters::BuildImageOptions;
 use futures_util::StreamExt;
 
 use super::connect::Engine;
 use super::context::ContextTar;
-use super::error::{is_lost_tail, is_not_found, EngineError};
+use super::error::{is_not_found, EngineError};
 use crate::labels;
 
 pub use crate::meta::INIT_PATH;
@@ -130,57 +129,6 @@ fn content_hash(data: &[u8]) -> String {
 /// The tag of the init carrier image of this dops-init binary: `dops-init:<hash of its bytes>`.
 pub fn init_image_tag(binary: &[u8]) -> String {
     format!("dops-init:{}", content_hash(binary))
-}
-
-/// Make sure the init carrier image `dops-init:<hash>` exists; returns its tag.
-pub async fn ensure_init_image(engine: &Engine, binary: &Path) -> Result<String, EngineError> {
-    let data = std::fs::read(binary).map_err(|e| EngineError::io(binary, e))?;
-    let tag = init_image_tag(&data);
-    match engine.api().inspect_image(&tag).await {
-        Ok(_) => return Ok(tag),
-        Err(e) if is_not_found(&e) => {}
-        Err(e) => return Err(EngineError::docker(format!("inspect {tag}"), e)),
-    }
-    let mut tar = ContextTar::new();
-    tar.add_bytes(
-        "Dockerfile",
-        format!(
-            "FROM scratch\nCOPY dops-init {INIT_PATH}\nLABEL {}=true\n",
-            labels::INIT
-        )
-        .as_bytes(),
-        0o644,
-    )?;
-    tar.add_bytes("dops-init", &data, 0o755)?;
-    let body = tar.finish()?;
-    let options = BuildImageOptions {
-        dockerfile: "Dockerfile".into(),
-        t: Some(tag.clone()),
-        rm: true,
-        forcerm: true,
-        ..Default::default()
-    };
-    let body = bytes::Bytes::from(body);
-    // An answer that lost its tail (`is_lost_tail`) is confirmed by the tag, else redone once.
-    for attempt in 1..=2 {
-        let mut stream = engine.api().build_image(
-            options.clone(),
-            None,
-            Some(bollard::body_full(body.clone())),
-        );
-        let mut lost = None;
-        while let Some(item) = stream.next().await {
-            match item {
-                Ok(_) => {}
-                Err(e) if is_lost_tail(&e) && attempt == 1 => lost = Some(e),
-                Err(e) => return Err(EngineError::docker(format!("build {tag}"), e)),
-            }
-        }
-        if lost.is_none() || super::observe::image_info(engine, &tag).await?.is_some() {
-            break;
-        }
-    }
-    Ok(tag)
 }
 
 /// The main program of a built image (its ENTRYPOINT/CMD as dops-init will run them).

@@ -132,8 +132,8 @@ pub fn cleanup_project(name: &str) {
     // The project's images, then those left untagged: its services' own builds (which dops does
     // not tag) and those a rebuild replaced. Their labels name the project, so no other
     // project's build has them as its cache. A parent is only untagged while a child of it is
-    // there, whatever the order `docker image rm` is given: a pass per generation.
-    // A build chain is many generations deep (every step of every service's own build).
+    // there, whatever the order `docker image rm` is given: a pass per generation, and a build
+    // chain is many generations deep (every step of every service's own build).
     let mut before = Vec::new();
     for _ in 0..30 {
         let mut images = ids(&["image", "ls", "-q", "--filter", &filter]);

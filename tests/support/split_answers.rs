@@ -11,7 +11,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,10 +60,6 @@ impl SplitAnswers {
     /// How many line ends were cut from their message so far.
     pub fn cuts(&self) -> usize {
         self.cuts.load(Ordering::SeqCst)
-    }
-
-    pub fn socket(&self) -> &Path {
-        &self.socket
     }
 }
 
