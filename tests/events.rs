@@ -234,7 +234,11 @@ fn since_replays_what_happened_and_human_lines_read_well() {
         start.ends_with(&format!("{:<16}  started", "start")),
         "{start:?}"
     );
-    assert!(ev.stderr().contains("following project"), "{}", ev.stderr());
+    assert!(
+        ev.stderr_shows("following project", Duration::from_secs(5)),
+        "{}",
+        ev.stderr()
+    );
     // A bad duration is a usage error.
     let bad = p.dops(&["events", "--since", "soon"]);
     assert_eq!(bad.status.code(), Some(2));

@@ -99,7 +99,11 @@ fn a_bad_dns_environment_runs_unregistered_and_says_why() {
         s["dns"]["error"].as_str().unwrap().contains("DNS_KEY"),
         "{s}"
     );
-    assert!(run.stderr().contains("DNS registration disabled"));
+    assert!(
+        run.stderr_shows("DNS registration disabled", secs(5.0)),
+        "{}",
+        run.stderr()
+    );
 }
 
 /// `stop_drain_s`: on STOPPED a registered instance is withdrawn from the DNS at once, then keeps

@@ -536,7 +536,7 @@ fn notifications_reach_exec_and_http_sinks() {
     );
     assert!(r.read("exec.jsonl.env").contains("\"UP\""));
     assert!(
-        run.stderr().contains("https is not supported"),
+        run.stderr_shows("https is not supported", secs(5.0)),
         "{}",
         run.stderr()
     );

@@ -194,7 +194,11 @@ fn declared_programs_take_precedence_over_the_command() {
     assert!(eventually(secs(5.0), || r.read("out").trim() == "p"));
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(r.read("out").trim(), "p");
-    assert!(run.stderr().contains("is not run"), "{}", run.stderr());
+    assert!(
+        run.stderr_shows("is not run", secs(5.0)),
+        "{}",
+        run.stderr()
+    );
 }
 
 /// dops-init runs with its own glibc tunables (no thread caches: its memory per container), set

@@ -169,6 +169,12 @@ impl Running {
         self.err.lock().unwrap().join("\n")
     }
 
+    /// True when stderr shows `needle` within `limit`: its reader thread may lag behind the
+    /// state file, or behind stdout's reader.
+    pub fn stderr_shows(&self, needle: &str, limit: Duration) -> bool {
+        eventually(limit, || self.stderr().contains(needle))
+    }
+
     pub fn state(&self) -> Value {
         std::fs::read_to_string(&self.state_path)
             .ok()

@@ -72,6 +72,13 @@ impl Running {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// True when stderr shows `needle` within `limit`. Stdout and stderr are read by two
+    /// threads, so a line printed on stderr before one on stdout may still be unread when the
+    /// stdout line is seen.
+    pub fn stderr_shows(&self, needle: &str, limit: Duration) -> bool {
+        super::eventually(limit, || self.stderr().contains(needle))
+    }
+
     /// The first stdout line, waiting at most `limit`.
     pub fn first_line(&self, limit: Duration) -> Option<String> {
         super::within(limit, || !self.lines.lock().unwrap().is_empty())?;
