@@ -15,7 +15,7 @@ use dops::engine;
 use dops::labels;
 use dops::plan::{ContainerSpec, Plan, Step};
 use engine_support::{build_step, fixed_env, quiet_apply_context, standard_instance_spec};
-use support::{docker, git, stdout, TestProject};
+use support::{docker, eventually, git, stdout, Running, TestProject};
 
 fn spec(p: &TestProject, service: &str, instance: &str) -> ContainerSpec {
     standard_instance_spec(
@@ -318,27 +318,28 @@ fn build_cause_and_ci_through_the_cli() {
 #[test]
 fn status_watch_redraws_until_interrupted() {
     let p = TestProject::new("meta-watch");
-    let child = Command::new(env!("CARGO_BIN_EXE_dops"))
-        .args(["status", "--watch"])
-        .current_dir(&p.dir)
-        .env("DOPS_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(3000));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
+    let mut watch = Running::start(&p.dir, &["status", "--watch"]);
+    let text = |w: &Running| -> String {
+        w.lines()
+            .into_iter()
+            .map(|(_, l)| l + "\n")
+            .collect::<String>()
+    };
+    // Frames come every 2 s after the first snapshot; a loaded machine may take a while to
+    // start, so the test waits for two rather than sleeping a fixed time.
+    assert!(
+        eventually(Duration::from_secs(20), || text(&watch)
+            .matches("\x1b[H\x1b[2J")
+            .count()
+            >= 2),
+        "not redrawn: {:?} {}",
+        text(&watch),
+        watch.stderr()
+    );
     let started = Instant::now();
-    let out = child.wait_with_output().unwrap();
+    assert_eq!(watch.interrupt(libc::SIGINT), Some(0), "{}", watch.stderr());
     assert!(started.elapsed() < Duration::from_secs(5));
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
-    let s = stdout(&out);
-    let frames = s.matches("\x1b[H\x1b[2J").count();
-    assert!(frames >= 2, "redrawn: {s:?}");
+    let s = text(&watch);
     assert!(
         s.contains(&format!("dops status: project {}", p.name)),
         "{s:?}"

@@ -4,6 +4,7 @@
 //! withdrawals, and roll-out steps. See `live` for where each comes from.
 
 use super::session::Session;
+use super::stop_signal::stop_signal;
 use crate::action::{EventsAction, Target};
 use crate::cli::UsageError;
 use crate::live::{Declared, Event, Live, LiveError, LiveOptions, Source, Update};
@@ -65,22 +66,6 @@ pub fn live_error(e: LiveError) -> anyhow::Error {
     match e {
         LiveError::Engine(e) => e.into(),
         other => other.into(),
-    }
-}
-
-/// Resolves when the command is asked to stop (Ctrl-C, SIGTERM).
-pub async fn stop_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
     }
 }
 

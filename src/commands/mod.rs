@@ -21,6 +21,7 @@ pub mod run;
 pub mod session;
 pub mod shell;
 pub mod status;
+pub mod stop_signal;
 pub mod timing;
 pub mod ui;
 pub mod update;

@@ -10,6 +10,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::session::Session;
+use super::stop_signal::stop_signal;
 use crate::action::{StatusAction, Target};
 use crate::observed::{Observed, ObservedContainer};
 use crate::output;
@@ -218,7 +219,10 @@ pub fn execute(s: &Session, action: &StatusAction) -> anyhow::Result<i32> {
             }
             return Ok(0);
         }
-        // --watch: redraw every 2 seconds until Ctrl-C.
+        // --watch: redraw every 2 seconds until Ctrl-C. One stop future for the whole loop, so
+        // that a Ctrl-C that comes while a snapshot is taken is not lost (see stop_signal).
+        let stop = stop_signal();
+        tokio::pin!(stop);
         loop {
             let rows = snapshot().await?;
             let body = if s.global.json {
@@ -232,7 +236,7 @@ pub fn execute(s: &Session, action: &StatusAction) -> anyhow::Result<i32> {
             // Home, clear screen, draw.
             output::out(&format!("\x1b[H\x1b[2J{body}"));
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => break,
+                _ = &mut stop => break,
                 _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
             }
         }

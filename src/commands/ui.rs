@@ -6,8 +6,9 @@
 
 use anyhow::Context;
 
-use super::events::{declared, live_error, refuse_on_swarm, stop_signal};
+use super::events::{declared, live_error, refuse_on_swarm};
 use super::session::{Session, LOCK_WAIT};
+use super::stop_signal::stop_signal;
 use crate::action::{Action, CleanAction, Overrides, Recreate, RunAction, Target, UiAction};
 use crate::engine::{self, ApplyContext, BuildOptions, Engine, ProjectLock, Reporter};
 use crate::live::{Live, LiveOptions, Source};

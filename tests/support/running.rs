@@ -92,8 +92,13 @@ impl Running {
 
     /// Ask it to stop (SIGTERM) and wait at most 5 s; then SIGKILL. Its exit code, if it exited.
     pub fn stop(&mut self) -> Option<i32> {
+        self.interrupt(libc::SIGTERM)
+    }
+
+    /// Send it `signal` and wait at most 5 s; then SIGKILL. Its exit code, if it exited.
+    pub fn interrupt(&mut self, signal: i32) -> Option<i32> {
         // SAFETY: a signal to our own child, by its pid.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        unsafe { libc::kill(self.child.id() as i32, signal) };
         let mut code = None;
         super::within(Duration::from_secs(5), || match self.child.try_wait() {
             Ok(Some(s)) => {
