@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use engine_support::{free_port, inspect, NO_DNS};
-use support::{docker, dops_command, stderr, stdout, TestProject};
+use support::{docker, dops_command, eventually, stderr, stdout, TestProject};
 
 const COMPOSE: &str = r#"services:
   web:
@@ -114,8 +114,13 @@ fn an_imported_compose_app_runs_answers_and_is_up_only_once_healthy() {
     );
 
     // the app answers on its published port (busybox httpd serving the bind-mounted folder)
-    let body = get(port).unwrap_or_default();
-    assert!(body.contains("hello from compose"), "{body:?}");
+    // httpd is UP as soon as it is started, and may not listen yet.
+    assert!(
+        eventually(Duration::from_secs(10), || get(port)
+            .is_some_and(|b| b.contains("hello from compose"))),
+        "{:?}",
+        get(port)
+    );
 
     // api became UP only once its healthcheck passed, three seconds or more after it started
     let api = state(&p, "api-1");

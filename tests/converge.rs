@@ -30,17 +30,27 @@ fn run_conf(p: &TestProject, version: &str) {
     );
 }
 
-/// What the instance serves, fetched from the host at its address.
+/// What the instance serves, fetched from the host at its address. httpd is the instance's main
+/// command, UP as soon as it is started, so it may not listen yet: an empty answer is asked again
+/// for up to 10 s.
 fn page(p: &TestProject, instance: &str) -> String {
     let ip = inspect(
         "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
         &p.container("web", instance),
     );
-    let out = std::process::Command::new("curl")
-        .args(["-s", "-m", "3", &format!("http://{ip}:8080/")])
-        .output()
-        .unwrap();
-    stdout(&out).trim().to_string()
+    let fetch = || {
+        let out = std::process::Command::new("curl")
+            .args(["-s", "-m", "3", &format!("http://{ip}:8080/")])
+            .output()
+            .unwrap();
+        stdout(&out).trim().to_string()
+    };
+    let mut body = fetch();
+    eventually(Duration::from_secs(10), || {
+        body = fetch();
+        !body.is_empty()
+    });
+    body
 }
 
 fn id(p: &TestProject, instance: &str) -> String {

@@ -24,10 +24,20 @@ fn ip_of(container: &str) -> Ipv4Addr {
         .unwrap_or_else(|_| panic!("no ip for {container}: {out:?}"))
 }
 
+/// The addresses the server answers for `name`, sorted. A lost or late answer is asked again
+/// (up to five times): taken as "no address", it would pass a "gone" check for the wrong reason.
 fn addrs(dns: SocketAddr, name: &str) -> Vec<Ipv4Addr> {
-    let mut v = lookup_a(dns, name, Duration::from_millis(500)).unwrap_or_default();
-    v.sort();
-    v
+    let mut last = None;
+    for _ in 0..5 {
+        match lookup_a(dns, name, Duration::from_millis(1000)) {
+            Ok(mut v) => {
+                v.sort();
+                return v;
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    panic!("the DNS server at {dns} does not answer for {name}: {last:?}")
 }
 
 fn sorted(mut v: Vec<Ipv4Addr>) -> Vec<Ipv4Addr> {

@@ -8,7 +8,7 @@ use std::io::Read;
 use std::time::{Duration, Instant};
 
 use engine_support::{engine_project, inspect, NO_DNS};
-use support::{docker, stderr, stdout, TestProject};
+use support::{docker, eventually, stderr, stdout, TestProject};
 
 fn project_with_two(tag: &str) -> TestProject {
     let p = engine_project(tag);
@@ -99,10 +99,16 @@ fn shell_runs_commands_and_returns_their_exit_code() {
 #[test]
 fn logs_are_prefixed_by_instance_and_followed_across_a_restart() {
     let p = project_with_two("ops-logs");
-    let out = p.dops_ok(&["logs:web"]);
-    let text = stdout(&out);
-    assert!(text.contains("web-one | hello from one"), "{text}");
-    assert!(text.contains("web-two | hello from two"), "{text}");
+    // The engine copies a container's output to its log as it comes: wait for both lines.
+    let logs = || stdout(&p.dops_ok(&["logs:web"]));
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            let text = logs();
+            text.contains("web-one | hello from one") && text.contains("web-two | hello from two")
+        }),
+        "{}",
+        logs()
+    );
     // One instance: no prefix.
     let text = stdout(&p.dops_ok(&["logs:web,instance=one"]));
     assert!(text.lines().any(|l| l == "hello from one"), "{text}");
@@ -138,14 +144,15 @@ fn logs_are_prefixed_by_instance_and_followed_across_a_restart() {
         }
         String::from_utf8_lossy(&buf).into_owned()
     });
-    let seen = loop {
-        if reader.is_finished() {
-            break reader.join().unwrap();
-        }
+    // Bounded even when the second line never comes (the reader would block in read): killing
+    // dops closes the pipe, which ends the reader.
+    let waited = Instant::now();
+    while !reader.is_finished() && waited.elapsed() < Duration::from_secs(40) {
         std::thread::sleep(Duration::from_millis(200));
-    };
+    }
     let _ = child.kill();
     let _ = child.wait();
+    let seen = reader.join().unwrap();
     assert_eq!(seen.matches("hello from one").count(), 2, "{seen}");
 }
 

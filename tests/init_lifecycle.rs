@@ -287,9 +287,9 @@ fn monitor_stats_go_to_pushstats_state_and_sinks() {
         run.state()
     );
     assert!(run.state()["last_stats_at"].is_string());
-    std::thread::sleep(Duration::from_millis(300));
+    // The pushstats hook is started after the state file is written, and takes its time.
+    assert!(eventually(secs(5.0), || !r.lines("pushed").is_empty()));
     let pushed = r.lines("pushed");
-    assert!(!pushed.is_empty());
     assert_eq!(
         serde_json::from_str::<Value>(&pushed[0]).unwrap(),
         json!({"queries": 42})
@@ -305,10 +305,11 @@ fn monitor_stats_go_to_pushstats_state_and_sinks() {
     assert!(ev
         .iter()
         .any(|e| e["event"] == "stats" && e["stats"] == json!({"queries": 42})));
-    assert!(run
+    // Stdout is read by another thread, which may lag behind the file sink.
+    assert!(eventually(secs(5.0), || run
         .stdout()
         .lines()
-        .any(|l| l.contains("\"event\":\"stats\"")));
+        .any(|l| l.contains("\"event\":\"stats\""))));
 }
 
 #[test]
@@ -345,11 +346,18 @@ fn the_monitor_hook_wins_over_the_monitor_method() {
 #[test]
 fn status_and_health_follow_the_lifecycle() {
     let r = Root::new();
-    r.hook("warmup", "sleep 0.5");
+    // WARMUP lasts until the test lets it end, so that health is asked during it however slow
+    // the machine.
+    let go = r.p("warmup-may-end");
+    r.hook(
+        "warmup",
+        &format!("for i in $(seq 1 300); do [ -e {go} ] && break; sleep 0.1; done"),
+    );
     let run = r.spawn(&[]);
     run.wait_state("WARMUP", secs(10.0));
     let h = r.command(&["health"]).output().unwrap();
     assert_eq!(h.status.code(), Some(1));
+    std::fs::write(&go, "").unwrap();
     run.wait_state("UP", secs(10.0));
     let h = r.command(&["health"]).output().unwrap();
     assert_eq!(h.status.code(), Some(0));

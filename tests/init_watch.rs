@@ -201,8 +201,12 @@ fn a_restart_reload_restarts_the_program_and_on_change_alone_works() {
         run.stderr()
     );
     assert_eq!(r.lines("starts")[1].trim(), "start 127.0.0.21");
-    let s = run.state();
-    assert_eq!(s["programs"][0]["restarts"], 1, "{s}");
+    // The restarted program may write its line before dops-init writes the state file.
+    assert!(
+        run.wait_for(secs(5.0), |s| s["programs"][0]["restarts"] == 1),
+        "{}",
+        run.state()
+    );
     assert!(eventually(secs(5.0), || r
         .lines("told")
         .last()

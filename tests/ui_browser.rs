@@ -308,14 +308,17 @@ fn the_dashboard_follows_a_running_project_in_a_real_browser() {
         let dir = p.dir.clone();
         move || support::dops_in(&dir, &["run:web,instance=three"])
     });
-    let took = within(Duration::from_secs(3), || {
+    // The limit covers starting the container and its boot to UP on a loaded machine; the
+    // dashboard's own share of it is asserted below (ui_latency).
+    let took = within(Duration::from_secs(30), || {
         b.card(&three).as_deref() == Some("UP")
     });
+    eprintln!("web-three UP on the page {took:?} after `dops run` began");
     let out = run.join().unwrap();
     assert!(out.status.success(), "{}", support::stderr(&out));
     assert!(
         took.is_some(),
-        "web-three not UP on the page within 3 s of `dops run` (it shows {:?})",
+        "web-three not UP on the page within 30 s of `dops run` (it shows {:?})",
         b.card(&three)
     );
     assert_eq!(
